@@ -1,0 +1,39 @@
+"""Training-time randomness that is not masking: noise augmentation and condition dropout.
+
+Stateless; every function takes a torch.Generator so the same seed gives the same batch.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def uniform(shape: tuple[int, ...], low: float, high: float,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+    return low + (high - low) * torch.rand(shape, generator=generator)
+
+
+def noise_augment(x: torch.Tensor, level: torch.Tensor | float,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """x * (1 - r) + eps * r (App. A, Eq. 11 for frames and Eq. 12 for canvas embeddings).
+
+    `level` is a float or a tensor over x's leading dims (one r per frame).
+    """
+    eps = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    if isinstance(level, torch.Tensor):
+        level = level.to(x.device, x.dtype).reshape(level.shape + (1,) * (x.dim() - level.dim()))
+    return x * (1 - level) + eps * level
+
+
+def condition_dropout(shape: tuple[int, ...], p_canvas: float, p_temporal: float, p_both: float,
+                      generator: torch.Generator | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sec. 4.4: disjoint events, canvas only (p_canvas), temporal only, both; else keep both.
+
+    Returns (drop_temporal, drop_canvas), bool tensors of `shape`.
+    """
+    u = torch.rand(shape, generator=generator)
+    canvas_only = u < p_canvas
+    temporal_only = (u >= p_canvas) & (u < p_canvas + p_temporal)
+    both = (u >= p_canvas + p_temporal) & (u < p_canvas + p_temporal + p_both)
+    return temporal_only | both, canvas_only | both

@@ -1,0 +1,73 @@
+"""Writing what people look at: MP4/GIF videos (PyAV) and PNG grids/plots (matplotlib)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def to_uint8(frames: torch.Tensor) -> np.ndarray:
+    """(T, C, H, W) floats in [0, 1] -> (T, H, W, 3) uint8 (grey is repeated to RGB)."""
+    x = frames.detach().float().clamp(0, 1).mul(255).round().byte().cpu()
+    if x.shape[1] == 1:
+        x = x.repeat(1, 3, 1, 1)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def upscale(frames: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour upscaling (T, H, W, 3) so tiny frames survive video codecs."""
+    return frames.repeat(factor, axis=1).repeat(factor, axis=2)
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: int = 8) -> Path:
+    """(T, H, W, 3) uint8 -> MP4 (H.264, yuv420p) or GIF, chosen by the file suffix."""
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gif = path.suffix.lower() == ".gif"
+    h, w = frames.shape[1:3]
+    if not gif and (h % 2 or w % 2):  # yuv420p needs even sizes
+        frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)))
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    with av.open(str(tmp), mode="w") as container:
+        stream = container.add_stream("gif" if gif else "libx264", rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "rgb8" if gif else "yuv420p"
+        if not gif:
+            stream.options = {"crf": "18"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    tmp.replace(path)
+    return path
+
+
+def write_png(path: str | Path, image: np.ndarray) -> Path:
+    """(H, W, 3) uint8 -> PNG."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plt.imsave(path, image)
+    return path
+
+
+def heatmap(values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(h, w) values in [0, 1] -> (3, H, W) 'inferno' colours, nearest-upsampled to size."""
+    import matplotlib
+
+    rgb = matplotlib.colormaps["inferno"](values.detach().float().clamp(0, 1).cpu().numpy())
+    img = torch.from_numpy(rgb[..., :3]).permute(2, 0, 1).float()
+    return torch.nn.functional.interpolate(img[None], size=size, mode="nearest")[0]
+
+
+def grid_image(rows: list[torch.Tensor], pad: int = 1) -> np.ndarray:
+    """rows: each (T, 3, H, W) in [0, 1] (equal T) -> one (H', W', 3) uint8 grid image."""
+    rows = [torch.nn.functional.pad(r, (pad, pad, pad, pad), value=1.0) for r in rows]
+    grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)  # (3, H', W')
+    return to_uint8(grid[None])[0]

@@ -1,0 +1,100 @@
+"""CanvasMAR: Temporal ViT -> Canvas ViT -> Spatial MAR -> flow head (paper Fig. 2).
+
+The network works on latent frames (B, T, C, h, w) from a tokenizer; a token is one latent
+cell (Table 3: patch 1 for the Canvas ViT and the Spatial MAR). It holds no loss and no
+sampling loop: training (`losses.py`) and generation (the sampler) call these public steps:
+
+    temporal_embeddings(history)        all z_t of a clip in one pass (training)
+    new_cache / encode_history / temporal_step     the same z_t frame by frame (inference)
+    predict_canvas(z_t, prev_tokens)    z_c, canvas tokens, staticness
+    predict_tokens(z_t, tokens, mask, canvas, ...)  one condition vector per token
+    velocity(x_t, t, cond)              the flow head
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from canvasmar.config import ModelConfig
+from canvasmar.models.canvas_vit import CanvasViT
+from canvasmar.models.flow_head import FlowHead
+from canvasmar.models.spatial_mar import SpatialMAR
+from canvasmar.models.temporal_vit import TemporalCache, TemporalViT
+from canvasmar.nn.blocks import init_weights
+from canvasmar.nn.patches import patchify, unpatchify
+
+
+class Canvas(NamedTuple):
+    embedding: torch.Tensor  # z_c (B, n, D)
+    tokens: torch.Tensor  # canvas head output (B, n, C)
+    staticness: torch.Tensor  # (B, n) in (0, 1), high = static
+
+
+class CanvasMAR(nn.Module):
+    def __init__(self, cfg: ModelConfig, latent_shape: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.latent_shape = latent_shape
+        c, h, w = latent_shape
+        self.num_tokens, self.token_dim = h * w, c
+        self.temporal = TemporalViT(cfg, c, (h, w))
+        self.canvas_vit = CanvasViT(cfg, c, h * w) if cfg.canvas else None
+        self.spatial = SpatialMAR(cfg, c, h * w)
+        self.head = FlowHead(c, cfg.dim, cfg.flow_width, cfg.flow_layers)
+        for module in self.children():
+            module.apply(init_weights)
+        self.head.zero_init()
+
+    @property
+    def has_canvas(self) -> bool:
+        return self.canvas_vit is not None
+
+    # ---- tokens <-> latent frames (patch 1: one token per latent cell)
+    def to_tokens(self, latents: torch.Tensor) -> torch.Tensor:
+        """(..., C, h, w) -> (..., n, C)."""
+        return patchify(latents, 1)
+
+    def from_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(..., n, C) -> (..., C, h, w)."""
+        _, h, w = self.latent_shape
+        return unpatchify(tokens, 1, h, w)
+
+    # ---- temporal
+    def temporal_embeddings(self, history: torch.Tensor) -> torch.Tensor:
+        """history (B, T-1, C, h, w) -> z_t (B, T, n, D) of target frames 0..T-1."""
+        return self.temporal(history)
+
+    def new_cache(self, max_frames: int | None = None) -> TemporalCache:
+        return self.temporal.new_cache(max_frames)
+
+    def encode_history(self, history: torch.Tensor, cache: TemporalCache) -> torch.Tensor:
+        """Prefill the KV cache with the context (B, T, C, h, w); z_t (B, n, D) of frame T."""
+        return self.temporal.prefill(history, cache)
+
+    def temporal_step(self, frame: torch.Tensor, cache: TemporalCache) -> torch.Tensor:
+        """Append one generated frame (B, C, h, w); z_t (B, n, D) of the frame after it."""
+        return self.temporal.step(frame, cache)
+
+    # ---- canvas
+    def predict_canvas(self, z_t: torch.Tensor, prev_tokens: torch.Tensor) -> Canvas:
+        """z_t (B, n, D), previous frame's tokens (B, n, C), noise-augmented by the caller."""
+        if self.canvas_vit is None:
+            raise RuntimeError("this model was built with model.canvas=false: it has no canvas")
+        z_c = self.canvas_vit(z_t, prev_tokens)
+        tokens, staticness = self.canvas_vit.heads(z_c)
+        return Canvas(z_c, tokens, staticness)
+
+    # ---- spatial MAR and head
+    def predict_tokens(self, z_t: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
+                       canvas: torch.Tensor | None = None,
+                       drop_temporal: torch.Tensor | None = None,
+                       drop_canvas: torch.Tensor | None = None) -> torch.Tensor:
+        """One condition vector (B, n, D) per token; see SpatialMAR.forward."""
+        return self.spatial(z_t, tokens, mask, canvas, drop_temporal, drop_canvas)
+
+    def velocity(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Flow-head velocity (M, C) for noisy tokens x_t (M, C) at times t (M,)."""
+        return self.head(x_t, t, cond)

@@ -1,0 +1,66 @@
+"""Spatial MAR (paper Sec. 4.2, Fig. 2 right): one frame's tokens -> one condition per token.
+
+Sequence = [condition prefix (n tokens, from z_t, as NOVA does); frame tokens]. A frame token
+is the embedded clean value where it is already known and, where it is masked, the projected
+(noise-augmented) canvas token instead of MAR's single learned mask token. The prefix is
+stripped at the output. Condition dropout for guidance (Sec. 4.4): the canvas is replaced by
+the learned uniform mask token, the temporal sequence by a learned null vector.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from canvasmar.config import ModelConfig
+from canvasmar.nn.blocks import Block, ExpertLayerNorm
+
+# Expert LayerNorm groups (Sec. 5.1): condition sequence, clean tokens, mask/canvas tokens.
+TYPE_CONDITION, TYPE_CLEAN, TYPE_MASKED = 0, 1, 2
+
+
+class SpatialMAR(nn.Module):
+    def __init__(self, cfg: ModelConfig, token_dim: int, num_tokens: int) -> None:
+        super().__init__()
+        d = cfg.dim
+        self.expert_norm = cfg.expert_norm
+        experts = 3 if cfg.expert_norm else 1
+        self.token_embed = nn.Linear(token_dim, d)
+        self.canvas_embed = nn.Linear(d, d)
+        self.mask_token = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        self.null_temporal = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        self.cond_pos = nn.Parameter(torch.randn(1, num_tokens, d) * 0.02)
+        self.pos = nn.Parameter(torch.randn(1, num_tokens, d) * 0.02)
+        self.blocks = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio, norm_experts=experts)
+                                    for _ in range(cfg.spatial_layers))
+        self.norm = ExpertLayerNorm(d, experts)
+
+    def forward(
+        self,
+        z_t: torch.Tensor,  # (B, n, D) temporal condition
+        tokens: torch.Tensor,  # (B, n, C) clean values (read only where mask is False)
+        mask: torch.Tensor,  # (B, n) bool, True = still to generate
+        canvas: torch.Tensor | None = None,  # (B, n, D) canvas embedding z_c, None = baseline
+        drop_temporal: torch.Tensor | None = None,  # (B,) bool
+        drop_canvas: torch.Tensor | None = None,  # (B,) bool
+    ) -> torch.Tensor:
+        b, n, _ = tokens.shape
+        cond = z_t
+        if drop_temporal is not None:
+            cond = torch.where(drop_temporal[:, None, None], self.null_temporal.to(z_t.dtype), z_t)
+        masked_value = self.mask_token.expand(b, n, -1)
+        if canvas is not None:
+            filled = self.canvas_embed(canvas)
+            if drop_canvas is not None:
+                filled = torch.where(drop_canvas[:, None, None], masked_value, filled)
+            masked_value = filled
+        frame = torch.where(mask[..., None], masked_value, self.token_embed(tokens))
+        x = torch.cat([cond + self.cond_pos, frame + self.pos], dim=1)  # (B, 2n, D)
+        token_type = None
+        if self.expert_norm:
+            frame_type = torch.where(mask, TYPE_MASKED, TYPE_CLEAN)
+            token_type = torch.cat([torch.full_like(frame_type, TYPE_CONDITION), frame_type], 1)
+        for block in self.blocks:
+            x = block(x, token_type=token_type)
+        x = self.norm(x, token_type)
+        return x[:, n:]

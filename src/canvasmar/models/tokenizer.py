@@ -1,0 +1,71 @@
+"""Tokenizers: pixel video <-> latent frames, each carrying its own normalisation.
+
+The interface is what CanvasMAR needs from any tokenizer (the pixel one here, the causal 3D
+VAE of a later issue): `encode` a (B, T, C, H, W) video in [0, 1] to (B, T', c, h, w) latent
+frames that are roughly zero-mean and unit-scale, `decode` back, and `latent_shape`.
+"""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from canvasmar.config import TokenizerConfig
+from canvasmar.errors import UserError
+
+
+class Tokenizer(nn.Module):
+    """Base class: subclasses set `temporal_factor` and implement encode/decode/latent_shape."""
+
+    temporal_factor: int = 1
+
+    def encode(self, video: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def latent_shape(self, frame_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        raise NotImplementedError
+
+
+class PixelPatchTokenizer(Tokenizer):
+    """Space-to-depth: each p x p pixel patch becomes one latent cell of C*p*p channels.
+
+    Normalisation maps [0, 1] to [-1, 1] (mean 0.5, std 0.5 per channel), which is what the
+    noise augmentation (Eq. 11) and the flow head's unit-Gaussian noise assume.
+    """
+
+    def __init__(self, patch: int = 4, channels: int = 3, mean: float = 0.5, std: float = 0.5):
+        super().__init__()
+        self.patch, self.channels = patch, channels
+        self.register_buffer("mean", torch.full((channels,), mean), persistent=False)
+        self.register_buffer("std", torch.full((channels,), std), persistent=False)
+
+    def latent_shape(self, frame_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        c, h, w = frame_shape
+        if c != self.channels:
+            raise UserError(f"frames have {c} channels but the tokenizer expects "
+                            f"{self.channels}; convert the video to {self.channels} channels")
+        if h % self.patch or w % self.patch:
+            raise UserError(f"frame size {h}x{w} is not divisible by the tokenizer patch "
+                            f"{self.patch}; resize or crop to a multiple of {self.patch}")
+        return c * self.patch**2, h // self.patch, w // self.patch
+
+    def encode(self, video: torch.Tensor) -> torch.Tensor:
+        """(B, T, C, H, W) in [0, 1] -> (B, T, C*p*p, H/p, W/p), normalised."""
+        self.latent_shape(tuple(video.shape[-3:]))
+        x = (video - self.mean[:, None, None]) / self.std[:, None, None]
+        return rearrange(x, "b t c (h p) (w q) -> b t (c p q) h w", p=self.patch, q=self.patch)
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """(B, T, C*p*p, h, w) -> (B, T, C, h*p, w*p) clamped to [0, 1]."""
+        x = rearrange(latents, "b t (c p q) h w -> b t c (h p) (w q)", p=self.patch, q=self.patch)
+        return (x * self.std[:, None, None] + self.mean[:, None, None]).clamp(0, 1)
+
+
+def build_tokenizer(cfg: TokenizerConfig) -> Tokenizer:
+    if cfg.kind == "pixel":
+        return PixelPatchTokenizer(cfg.patch, cfg.channels)
+    raise UserError(f"unknown tokenizer.kind '{cfg.kind}' (available: pixel)")

@@ -1,0 +1,1 @@
+"""Building blocks: attention with KV cache, transformer blocks, patchify, rotary time."""

@@ -1,0 +1,26 @@
+"""Patchify / unpatchify of latent frames and the frame-causal attention mask."""
+
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+
+
+def patchify(frames: torch.Tensor, patch: int) -> torch.Tensor:
+    """(..., C, h, w) -> (..., n, C*p*p) with n = (h/p)*(w/p), raster order."""
+    return rearrange(frames, "... c (h p) (w q) -> ... (h w) (c p q)", p=patch, q=patch)
+
+
+def unpatchify(tokens: torch.Tensor, patch: int, height: int, width: int) -> torch.Tensor:
+    """(..., n, C*p*p) -> (..., C, h, w); the inverse of `patchify`."""
+    return rearrange(tokens, "... (h w) (c p q) -> ... c (h p) (w q)",
+                     h=height // patch, w=width // patch, p=patch, q=patch)
+
+
+def frame_causal_mask(frames: int, tokens_per_frame: int, device=None) -> torch.Tensor:
+    """(L, L) bool, True where query i may attend key j: frame(j) <= frame(i) (Sec. 4.1).
+
+    Causal across frames, bidirectional inside a frame (the 'hybrid' mask of NOVA).
+    """
+    frame_of = torch.arange(frames, device=device).repeat_interleave(tokens_per_frame)
+    return frame_of[None, :] <= frame_of[:, None]

@@ -1,0 +1,107 @@
+"""Checkpoints: safetensors weights + the full config as JSON + training state, atomically.
+
+Layout of a run directory:
+    DIR/config.json                     the run's config (also inside every checkpoint)
+    DIR/metrics.jsonl                   one JSON line per logged step / evaluation
+    DIR/checkpoints/step_00000500/      model.safetensors, config.json, train_state.pt
+    DIR/latest                          name of the newest complete checkpoint
+
+A checkpoint is written into a hidden temporary folder and renamed into place, and `latest`
+is replaced atomically afterwards, so a run killed at any moment leaves the previous
+checkpoint intact and `--resume` never sees a half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from canvasmar.config import RunConfig, config_from_json, save_config_json
+from canvasmar.errors import UserError
+
+WEIGHTS, CONFIG, STATE, LATEST = "model.safetensors", "config.json", "train_state.pt", "latest"
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(run_dir: Path, step: int, model: nn.Module, cfg: RunConfig,
+                    state: dict, keep_last: int = 3) -> Path:
+    """Write DIR/checkpoints/step_N atomically, point DIR/latest at it, prune old ones."""
+    ckpt_root = run_dir / "checkpoints"
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    final = ckpt_root / f"step_{step:08d}"
+    tmp = ckpt_root / f".tmp_step_{step:08d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(weights, str(tmp / WEIGHTS), metadata={"step": str(step)})
+    (tmp / CONFIG).write_text(save_config_json(cfg))
+    torch.save(state, tmp / STATE)
+    if final.exists():  # a re-save of the same step (e.g. after a resume) replaces it whole
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    write_text_atomic(run_dir / LATEST, final.name)
+    for old in sorted(ckpt_root.glob("step_*"))[:-keep_last] if keep_last > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder, or a run folder (its `latest`), -> the checkpoint folder."""
+    path = Path(path)
+    if (path / WEIGHTS).is_file():
+        return path
+    if (path / LATEST).is_file():
+        ckpt = path / "checkpoints" / (path / LATEST).read_text().strip()
+        if (ckpt / WEIGHTS).is_file():
+            return ckpt
+        raise UserError(f"{path}/latest points at {ckpt}, which is missing; "
+                        f"pass one of the folders in {path}/checkpoints instead")
+    if not path.exists():
+        raise UserError(f"checkpoint '{path}' does not exist; give a run folder written by "
+                        f"'canvasmar train' or one of its checkpoints/step_* folders")
+    raise UserError(f"'{path}' holds no checkpoint ({WEIGHTS} or a 'latest' file); give a run "
+                    f"folder written by 'canvasmar train' or one of its checkpoints/step_*")
+
+
+def load_checkpoint_config(ckpt: Path) -> RunConfig:
+    try:
+        return config_from_json((ckpt / CONFIG).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{ckpt} has no {CONFIG}; the checkpoint is incomplete") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{ckpt / CONFIG} is corrupt ({exc.msg}); use another checkpoint") from None
+
+
+def load_weights(model: nn.Module, ckpt: Path) -> None:
+    """Load safetensors weights strictly; a damaged or mismatched file is a UserError."""
+    try:
+        weights = load_file(str(ckpt / WEIGHTS))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise UserError(f"{ckpt / WEIGHTS} cannot be read ({exc}); the file is corrupt or "
+                        f"truncated: use an earlier checkpoint") from None
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise UserError(f"{ckpt / WEIGHTS} does not match its config.json (missing "
+                        f"{len(missing)}, unexpected {len(unexpected)} tensors)")
+
+
+def load_train_state(ckpt: Path) -> dict:
+    try:
+        return torch.load(ckpt / STATE, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"{ckpt} has no {STATE}: it cannot be resumed") from None
+    except Exception as exc:  # torch raises several types for damaged pickles
+        raise UserError(f"{ckpt / STATE} is corrupt ({type(exc).__name__}); resume from an "
+                        f"earlier checkpoint") from None

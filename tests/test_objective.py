@@ -1,0 +1,130 @@
+"""The training objective: masks, condition dropout, noise augmentation, staticness target,
+flow convention, and that a tiny model can overfit one clip."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from canvasmar import flow, losses
+from canvasmar.augment import condition_dropout, noise_augment
+from canvasmar.masking import masked_after_step, random_masks, sample_mask_ratios
+from canvasmar.models.factory import build_model
+
+
+def test_mask_ratios_are_truncated_normal():
+    r = sample_mask_ratios((200_000,), 0.7, 0.25, torch.Generator().manual_seed(0))
+    assert r.min() >= 0.7 and r.max() <= 1.0
+    # mean of N(1, .25) truncated to [.7, 1]: 1 - .25 * (phi(0) - phi(-1.2)) / (.5 - Phi(-1.2))
+    phi = lambda x: math.exp(-x * x / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    big_phi = 0.5 * (1 + math.erf(-1.2 / math.sqrt(2)))
+    expected = 1 - 0.25 * (phi(0) - phi(-1.2)) / (0.5 - big_phi)
+    assert abs(r.mean().item() - expected) < 2e-3
+
+
+def test_masks_count_and_independence():
+    g = torch.Generator().manual_seed(0)
+    ratios = torch.tensor([0.7, 0.7, 1.0, 0.75])
+    masks = random_masks(ratios, 64, g)
+    assert masks.sum(-1).tolist() == [math.ceil(64 * 0.7)] * 2 + [64, 48]
+    assert not torch.equal(masks[0], masks[1])  # each frame gets its own positions
+
+
+def test_cosine_schedule_reveals_everything():
+    n, steps = 64, 4
+    left = [masked_after_step(k, steps, n) for k in range(steps)]
+    assert left == sorted(left, reverse=True) and left[-1] == 0 and left[0] < n
+    assert masked_after_step(0, 1, n) == 0
+
+
+def test_condition_dropout_frequencies():
+    drop_t, drop_c = condition_dropout((400_000,), 0.05, 0.05, 0.05,
+                                       torch.Generator().manual_seed(0))
+    freq = lambda m: m.float().mean().item()  # noqa: E731
+    assert abs(freq(drop_c & ~drop_t) - 0.05) < 0.002
+    assert abs(freq(drop_t & ~drop_c) - 0.05) < 0.002
+    assert abs(freq(drop_t & drop_c) - 0.05) < 0.002
+    assert abs(freq(~drop_t & ~drop_c) - 0.85) < 0.003
+
+
+def test_noise_augmentation_formula():
+    x = torch.ones(3, 4, 5)
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    level = torch.tensor([0.0, 0.5, 1.0])
+    out = noise_augment(x, level, g1)
+    eps = torch.randn(x.shape, generator=g2)
+    torch.testing.assert_close(out, x * (1 - level[:, None, None]) + eps * level[:, None, None])
+
+
+def test_training_uses_the_configured_noise_ranges(micro_cfg, monkeypatch):
+    seen = []
+    real = losses.noise_augment
+
+    def spy(x, level, generator=None):
+        seen.append(level.clone())
+        return real(x, level, generator)
+
+    monkeypatch.setattr(losses, "noise_augment", spy)
+    model, tok = build_model(micro_cfg)
+    latents = tok.encode(torch.rand(64, 4, 3, 16, 16))
+    losses.training_losses(model, latents, micro_cfg.loss, torch.Generator().manual_seed(0))
+    frame_r, canvas_r = seen  # Eq. 11 on the previous frame, then Eq. 12 on the canvas
+    assert frame_r.min() >= 0.2 and frame_r.max() <= 0.6 and frame_r.std() > 0.05
+    assert canvas_r.min() >= 0.0 and canvas_r.max() <= 0.3 and canvas_r.std() > 0.03
+
+
+def test_staticness_target_carries_no_gradient(micro_cfg):
+    model, tok = build_model(micro_cfg)
+    latents = tok.encode(torch.rand(2, 4, 3, 16, 16))
+    out = losses.training_losses(model, latents, micro_cfg.loss, torch.Generator().manual_seed(0))
+    out["static"].backward()
+    cv = model.canvas_vit
+    assert cv.canvas_head.weight.grad is None  # L_static does not pull the canvas
+    assert cv.static_head.weight.grad.abs().sum() > 0
+    err = torch.rand(5, requires_grad=True)
+    assert not losses.staticness_target(err).requires_grad
+
+
+def test_flow_convention_and_euler():
+    x, noise, t = torch.randn(6, 3), torch.randn(6, 3), torch.rand(6)
+    xt = flow.interpolate(x, noise, t)
+    # moving along the true velocity from t to 0 lands on the data exactly
+    torch.testing.assert_close(xt - t[:, None] * flow.velocity_target(x, noise), x)
+    out = flow.euler_sample(lambda z, tt: flow.velocity_target(x, noise), noise, steps=7)
+    torch.testing.assert_close(out, x)
+    grid = flow.time_grid(4, shift=3.0)
+    assert grid[0] == 1 and grid[-1] == 0 and (grid[1:] < grid[:-1]).all()
+
+
+def test_no_canvas_variant_has_only_mar_loss(micro_cfg):
+    from dataclasses import replace
+
+    cfg = replace(micro_cfg, model=replace(micro_cfg.model, canvas=False))
+    model, tok = build_model(cfg)
+    out = losses.training_losses(model, tok.encode(torch.rand(2, 4, 3, 16, 16)), cfg.loss)
+    assert set(out) == {"loss", "mar"}
+
+
+@pytest.mark.slow
+def test_tiny_model_overfits_one_clip(micro_cfg):
+    from canvasmar.data.procedural import render_clip
+
+    torch.manual_seed(0)
+    model, tok = build_model(micro_cfg)
+    clip = torch.from_numpy(render_clip(3, 4, 16)).permute(0, 3, 1, 2)[None].float()
+    latents = tok.encode(clip).repeat(4, 1, 1, 1, 1)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    history = []
+    for _ in range(150):
+        out = losses.training_losses(model, latents, micro_cfg.loss, g)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        history.append({k: v.item() for k, v in out.items()})
+    first = {k: sum(h[k] for h in history[:5]) / 5 for k in history[0]}
+    last = {k: sum(h[k] for h in history[-10:]) / 10 for k in history[0]}
+    assert last["canvas"] < 0.2 * first["canvas"], (first, last)
+    assert last["mar"] < 0.6 * first["mar"], (first, last)
