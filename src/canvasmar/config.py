@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -221,6 +222,9 @@ def _merge(base: dict, update: dict) -> dict:
     return out
 
 
+_SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def parse_overrides(overrides: list[str]) -> dict:
     """['train.lr=3e-4', 'model.canvas=false'] -> nested dict with YAML-typed values."""
     nested: dict = {}
@@ -235,6 +239,8 @@ def parse_overrides(overrides: list[str]) -> dict:
             value = yaml.safe_load(raw) if raw != "" else ""
         except yaml.YAMLError:
             value = raw
+        if isinstance(value, str) and _SCIENTIFIC.fullmatch(value):
+            value = float(value)  # YAML 1.1 reads '3e-4' as a string
         node = nested
         parts = key.split(".")
         for part in parts[:-1]:

@@ -1,0 +1,80 @@
+"""The command line: info, train, resume determinism, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from canvasmar.cli import main
+from tests.conftest import micro_overrides
+
+TRAIN = [*micro_overrides(), "train.steps=4", "train.batch_size=2", "train.save_every=2",
+         "train.eval_every=2", "train.eval_clips=2", "train.warmup_steps=2"]
+
+
+def _losses(run_dir):
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in rows if "loss" in r}
+
+
+def test_info_prints_modules_and_total(capsys):
+    assert main(["info", "tiny"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert any(line.split()[0] == "spatial" for line in out[1:-1])
+    assert out[-1].startswith("total parameters: ") and int(out[-1].split()[-1]) > 1e6
+
+
+@pytest.mark.parametrize("args, message", [
+    (["info", "tiny", "model.nope=1"], "unknown config key 'model.nope'"),
+    (["info", "nosuchpreset"], "neither a preset"),
+    (["info", "tiny", "data.resolution=30"], "not divisible"),
+])
+def test_errors_are_one_line(capsys, args, message):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_train_resume_continues_the_same_loss_curve(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "tiny", "--out", str(run), "--no-progress", *TRAIN]) == 0
+    for name in ("preview.png", "preview.mp4", "losses.png", "config.json"):
+        assert (run / name).is_file(), name
+    full = _losses(run)
+    assert sorted(full) == [1, 2, 3, 4]
+
+    # Same seed -> same curve.
+    again = tmp_path / "again"
+    assert main(["train", "tiny", "--out", str(again), "--no-progress", *TRAIN]) == 0
+    assert _losses(again) == full
+
+    # Interrupted after step 2: resume must reproduce steps 3 and 4 exactly.
+    cut = tmp_path / "cut"
+    shutil.copytree(run, cut)
+    shutil.rmtree(cut / "checkpoints" / "step_00000004")
+    (cut / "latest").write_text("step_00000002")
+    (cut / "metrics.jsonl").write_text("")
+    assert main(["train", "tiny", "--out", str(cut), "--no-progress", "--resume", *TRAIN]) == 0
+    resumed = _losses(cut)
+    assert resumed == {3: full[3], 4: full[4]}
+
+
+def test_train_refuses_to_overwrite_and_bad_resume(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "tiny", "--out", str(run), "--no-progress", *TRAIN, "train.steps=2"]
+    assert main(args) == 0
+    before = (run / "checkpoints" / "step_00000002" / "model.safetensors").read_bytes()
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (run / "checkpoints" / "step_00000002" / "model.safetensors").read_bytes() == before
+    assert main([*args, "--resume", "model.dim=64"]) == 2
+    assert "only train.* may change" in capsys.readouterr().err
+    assert main(["train", "tiny", "--out", str(tmp_path / "new"), "--resume", *TRAIN]) == 2
+    assert "holds no run to resume" in capsys.readouterr().err
+    (run / "checkpoints" / "step_00000002" / "train_state.pt").write_bytes(b"junk")
+    assert main([*args, "--resume", "train.steps=3"]) == 2
+    assert "corrupt" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0

@@ -1,0 +1,58 @@
+"""Config loading, dotted overrides and their errors, and Table 3 parameter counts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from canvasmar.config import PAPER_PARAMS, PRESETS, load_config, parse_overrides
+from canvasmar.errors import UserError
+from canvasmar.models.factory import build_model
+
+
+def test_overrides_are_typed_and_nested():
+    assert parse_overrides(["train.lr=3e-4", "model.canvas=false", "data.frames=16"]) == {
+        "train": {"lr": 3e-4}, "model": {"canvas": False}, "data": {"frames": 16}}
+    cfg = load_config("tiny", ["train.lr=3e-4", "model.canvas=false", "train.betas=[0.8,0.9]",
+                               "train.lr=1e-3"])
+    assert cfg.train.lr == 1e-3 and cfg.model.canvas is False and cfg.train.betas == (0.8, 0.9)
+    assert isinstance(load_config("tiny", ["train.lr=1"]).train.lr, float)  # int -> float ok
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.dimm=3", "unknown config key 'model.dimm' (did you mean model.dim?)"),
+    ("nosuch.key=1", "unknown config key 'nosuch'"),
+    ("train.steps=ten", "train.steps expects a int, got 'ten'"),
+    ("train.steps=1.5", "train.steps expects a int"),
+    ("model.canvas=3", "model.canvas expects a bool"),
+    ("train=5", "train is a section"),
+    ("train.steps", "is not of the form section.key=value"),
+    ("data.resolution=30", "not divisible by tokenizer.patch=4"),
+    ("data.resolution=36", "not divisible by model.temporal_patch=2"),
+    ("data.frames=1", "at least 2 frames"),
+])
+def test_bad_overrides_name_the_problem(override, message):
+    with pytest.raises(UserError, match=None) as info:
+        load_config("tiny", [override])
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_yaml_recipe_with_preset(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text("preset: tiny\ntrain:\n  steps: 7\nmodel:\n  canvas: false\n")
+    cfg = load_config(str(path), ["train.batch_size=2"])
+    assert (cfg.train.steps, cfg.model.canvas, cfg.train.batch_size) == (7, False, 2)
+    path.write_text("train: [1, 2\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        load_config(str(path))
+    with pytest.raises(UserError, match="neither a preset"):
+        load_config(str(tmp_path / "missing.yaml"))
+
+
+@pytest.mark.parametrize("name", ["bair", "ucf", "k600"])
+def test_table3_parameter_counts(name):
+    with torch.device("meta"):
+        model, _ = build_model(PRESETS[name])
+    total = sum(p.numel() for p in model.parameters())
+    assert abs(total / PAPER_PARAMS[name] - 1) < 0.10, total
