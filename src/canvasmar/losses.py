@@ -4,10 +4,12 @@ All frames of a clip are supervised in one pass (Sec. 4.1): one Temporal ViT pas
 target frame's z_t, then the Canvas ViT, the Spatial MAR and the head run on all B*T frames
 at once, each frame with its own mask ratio, mask, noise levels and condition dropout.
 
-Reductions (a choice the paper leaves open): the per-token canvas error l_j of Eq. 6 is the
-mean squared error over the token's channels, so the staticness target exp(-l_j) does not
-depend on the tokenizer's channel count; L_canvas and L_static average over tokens and frames,
-and L_MAR averages over masked tokens (and their repeats) and channels as MAR does.
+Reductions: the per-token canvas error l_j of Eq. 6 is, as the paper writes it, the squared
+L2 norm over the token's channels, so the staticness target exp(-l_j) of Eq. 7 is sharp (near
+1 only where the canvas is right) and log s spans a useful range for the motion-aware order.
+Eq. 5 and 7 sum over the n tokens of a frame; we average over tokens and frames instead, so the
+loss weights of Eq. 10 do not depend on the frame size. L_MAR averages over masked tokens (and
+their repeats) and channels, as MAR does.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from canvasmar.models.canvasmar import CanvasMAR
 
 
 def canvas_error(canvas_tokens: torch.Tensor, target_tokens: torch.Tensor) -> torch.Tensor:
-    """Per-token canvas error l_j (Eq. 6), (..., n): mean over channels of the squared error."""
-    return (canvas_tokens - target_tokens).pow(2).mean(dim=-1)
+    """Per-token canvas error l_j (Eq. 6), (..., n): squared L2 norm over the channels."""
+    return (canvas_tokens - target_tokens).pow(2).sum(dim=-1)
 
 
 def staticness_target(error: torch.Tensor) -> torch.Tensor:
