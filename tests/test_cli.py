@@ -78,3 +78,61 @@ def test_train_refuses_to_overwrite_and_bad_resume(tmp_path, capsys):
     assert main([*args, "--resume", "train.steps=3"]) == 2
     assert "corrupt" in capsys.readouterr().err
     assert main([*args, "--force"]) == 0
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["train", "tiny", "--out", str(run), "--no-progress", *TRAIN,
+                 "train.steps=2"]) == 0
+    return run
+
+
+def test_sample_writes_video_and_grid(trained_run, tmp_path):
+    out = tmp_path / "s.mp4"
+    assert main(["sample", "--checkpoint", str(trained_run), "--out", str(out), "--frames", "3",
+                 "--steps", "2", "--flow-steps", "2", "--clips", "1", "--num-samples", "2",
+                 "--gif", "--no-progress"]) == 0
+    for path in (out, out.with_suffix(".png"), out.with_suffix(".gif")):
+        assert path.is_file() and path.stat().st_size > 1000, path
+    from canvasmar.media import read_video
+
+    video = read_video(out)
+    assert video.shape[0] == 2 + 3  # context + generated frames
+
+
+def test_sample_from_a_user_video_and_its_errors(trained_run, tmp_path, capsys):
+    import torch
+
+    from canvasmar.media import to_uint8, write_video
+
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, to_uint8(torch.rand(6, 3, 24, 40)))
+    base = ["sample", "--checkpoint", str(trained_run), "--frames", "2", "--flow-steps", "2",
+            "--steps", "1", "--no-progress", "--video", str(clip)]
+    assert main([*base, "--out", str(tmp_path / "a.mp4")]) == 2
+    assert "add --resize" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "a.mp4"), "--resize"]) == 0
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("this is not a video")
+    assert main([*base[:-1], str(junk), "--out", str(tmp_path / "b.mp4")]) == 2
+    assert "cannot be decoded" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "c.mp4"), "--resize", "--context", "9"]) == 2
+    assert "needs at least 9" in capsys.readouterr().err
+    assert main(["sample", "--checkpoint", str(tmp_path / "none"), "--out", "x.mp4"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_eval_and_bench_report_measurements(trained_run, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--checkpoint", str(trained_run), "--num-videos", "3", "--steps", "1",
+                 "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["num_videos"] == 3 and result["copy_last_mse"] > 0 and result["model_mse"] > 0
+    assert main(["bench", "--checkpoint", str(trained_run), "--out", str(tmp_path / "speed"),
+                 "--batches", "1", "--steps", "1", "--frames", "1", "--rollout", "3"]) == 0
+    bench = json.loads((tmp_path / "speed.json").read_text())
+    assert len(bench["table"]) == 2 and len(bench["rollout"]["ms"]) == 3
+    assert all(row["median_ms"] > 0 for row in bench["table"])

@@ -28,12 +28,12 @@ def test_overrides_are_typed_and_nested():
     ("train=5", "train is a section"),
     ("train.steps", "is not of the form section.key=value"),
     ("data.resolution=30", "not divisible by tokenizer.patch=4"),
-    ("data.resolution=36", "not divisible by model.temporal_patch=2"),
+    ("model.temporal_patch=2 data.resolution=36", "not divisible by model.temporal_patch=2"),
     ("data.frames=1", "at least 2 frames"),
 ])
 def test_bad_overrides_name_the_problem(override, message):
     with pytest.raises(UserError, match=None) as info:
-        load_config("tiny", [override])
+        load_config("tiny", override.split())
     assert message in str(info.value)
     assert "\n" not in str(info.value)
 

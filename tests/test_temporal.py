@@ -51,13 +51,17 @@ def test_kv_cache_equals_recompute(micro_cfg):
     torch.testing.assert_close(first, full[:, 0], atol=1e-5, rtol=0)
 
 
-def test_sliding_window_keeps_memory_bounded(micro_cfg):
+def test_sliding_window_cache_is_bounded_and_equals_windowed_recompute(micro_cfg):
     model, tok = build_model(micro_cfg)
-    latents = tok.encode(torch.rand(1, 3, 3, 16, 16))
-    cache = model.new_cache(max_frames=2)
+    model.eval()
+    latents = tok.encode(torch.rand(1, 9, 3, 16, 16))
+    window = 3
+    cache = model.new_cache(window)
     with torch.no_grad():
-        model.encode_history(latents[:, :1], cache)
-        for _ in range(5):
-            model.temporal_step(latents[:, 2], cache)
-    assert len(cache.layers[0]) == 2 * model.temporal.tokens_per_frame
-    assert cache.next_position == 7
+        stepwise = [model.encode_history(latents[:, :2], cache)]
+        for i in range(2, 8):
+            stepwise.append(model.temporal_step(latents[:, i], cache))
+            assert len(cache.layers[0]) <= window * model.temporal.tokens_per_frame
+        full = model.temporal_embeddings(latents[:, :8], window=window)
+    assert cache.next_position == 9  # BOS + 8 frames
+    torch.testing.assert_close(torch.stack(stepwise, 1), full[:, 2:], atol=1e-5, rtol=0)

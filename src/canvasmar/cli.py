@@ -44,6 +44,61 @@ def _train(args: argparse.Namespace) -> None:
         print("validation: " + ", ".join(f"{k}={v:.5f}" for k, v in val.items()))
 
 
+def _sample(args: argparse.Namespace) -> None:
+    import canvasmar
+    from canvasmar.sample_cli import run_sample
+
+    pipe = canvasmar.load_pipeline(args.checkpoint, device=args.device)
+    paths = run_sample(
+        pipe, Path(args.out), video=args.video, context=args.context, frames=args.frames,
+        num_samples=args.num_samples, clips=args.clips, first_clip=args.clip, seed=args.seed,
+        resize=args.resize, gif=args.gif, progress=not args.no_progress, steps=args.steps,
+        cfg_canvas=args.cfg_canvas, cfg_temporal=args.cfg_temporal, order=args.order,
+        flow_steps=args.flow_steps)
+    print("wrote " + " ".join(str(p) for p in paths))
+
+
+def _bench(args: argparse.Namespace) -> None:
+    import canvasmar
+    from canvasmar.bench import run_bench, to_markdown, write_results
+
+    def ints(text: str) -> list[int]:
+        try:
+            return [int(x) for x in text.split(",")]
+        except ValueError:
+            raise UserError(f"'{text}' is not a comma-separated list of integers") from None
+
+    pipe = canvasmar.load_pipeline(args.checkpoint, device=args.device)
+    result = run_bench(pipe, ints(args.batches), ints(args.steps), args.frames, args.rollout)
+    paths = write_results(result, Path(args.out))
+    print(to_markdown(result))
+    print("wrote " + " ".join(str(p) for p in paths))
+
+
+def _eval(args: argparse.Namespace) -> None:
+    import json
+
+    import torch
+
+    import canvasmar
+    from canvasmar.data.procedural import ProceduralVideos
+    from canvasmar.evaluate import next_frame_mse
+
+    pipe = canvasmar.load_pipeline(args.checkpoint, device=args.device)
+    data = ProceduralVideos("test", frames=args.context + 1, resolution=pipe.frame_shape[1])
+    if not 1 <= args.num_videos <= len(data):
+        raise UserError(f"--num-videos must be in 1..{len(data)} for the built-in test split")
+    videos = torch.stack([data[i] for i in range(args.num_videos)])
+    result = {"protocol": "builtin-next-frame", "split": "test", "num_videos": args.num_videos,
+              "context": args.context, "seed": args.seed, "checkpoint": str(args.checkpoint),
+              "steps": args.steps or pipe.cfg.sample.steps}
+    result |= next_frame_mse(pipe, videos, args.context, seed=args.seed, steps=args.steps)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="canvasmar", description="CanvasMAR video prediction")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -60,6 +115,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="start over in an existing --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("sample", help="predict frames from a trained model",
+                       description="Predict future frames and write an MP4 plus a PNG grid "
+                                   "(context | canvas | staticness | generated | ground truth).")
+    p.add_argument("--checkpoint", required=True, help="run folder or checkpoint folder")
+    p.add_argument("--out", required=True, help="output .mp4 (the .png is written beside it)")
+    p.add_argument("--video", help="context from this video (default: built-in test split)")
+    p.add_argument("--resize", action="store_true", help="resize/crop --video to the model")
+    p.add_argument("--context", type=int, default=2, help="context frames (default 2)")
+    p.add_argument("--frames", type=int, default=16, help="frames to generate (default 16)")
+    p.add_argument("--steps", type=int, help="spatial MAR steps per frame (config default)")
+    p.add_argument("--flow-steps", type=int, help="flow ODE steps (config default, 30)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-samples", type=int, default=1, help="samples per context")
+    p.add_argument("--clips", type=int, default=2, help="built-in test clips (default 2)")
+    p.add_argument("--clip", type=int, default=0, help="first built-in test clip index")
+    p.add_argument("--cfg-canvas", type=float, help="canvas guidance scale w_s (Eq. 9)")
+    p.add_argument("--cfg-temporal", type=float, help="temporal guidance scale w_t (Eq. 9)")
+    p.add_argument("--order", choices=["motion", "random"], help="token order (Sec. 4.3)")
+    p.add_argument("--gif", action="store_true", help="also write a GIF")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_sample)
+
+    p = sub.add_parser("bench", help="measure sampling speed",
+                       description="ms per generated frame over batch sizes, MAR steps and "
+                                   "guidance, and the per-frame time of a long rollout.")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True, help="results path; .json and .md are written")
+    p.add_argument("--batches", default="1,16")
+    p.add_argument("--steps", default="1,2,4,8")
+    p.add_argument("--frames", type=int, default=3, help="timed frames per setting")
+    p.add_argument("--rollout", type=int, default=60, help="frames of the long rollout")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_bench)
+
+    p = sub.add_parser("eval", help="next-frame MSE on the built-in test split",
+                       description="Pixel MSE of the first predicted frame on built-in test "
+                                   "clips, against copy-last-frame and canvas-only baselines.")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--num-videos", type=int, default=64)
+    p.add_argument("--context", type=int, default=2)
+    p.add_argument("--steps", type=int, help="spatial MAR steps (config default)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_eval)
 
     p = sub.add_parser("info", help="parameter counts of a config",
                        description="Print parameter counts per module and the total.")

@@ -39,7 +39,11 @@ class ModelConfig:
     heads: int = 4
     mlp_ratio: float = 4.0
     temporal_layers: int = 2
-    temporal_patch: int = 2  # latent cells per temporal token side (Table 3: 2)
+    # Latent cells per temporal token side. Table 3 uses 2 on VAE latents of a few channels;
+    # the tiny preset's pixel tokens have 48 channels, so 2x2 of them (192 values) would be
+    # squeezed into one 128-d token: measured, that bottleneck kept the canvas worse than
+    # copying the last frame after 300 steps (docs/training.md). Presets set 2.
+    temporal_patch: int = 1
     canvas_layers: int = 2
     # Table 3 lists "layers / depth"; we build an MAE-style encoder + decoder of `layers`
     # blocks each as one stack (see REFERENCE.md §1), so spatial_layers = 2 x Table 3 layers.
@@ -95,6 +99,22 @@ class TrainConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SampleConfig:
+    """Generation defaults (Table 3, 'Sampling'); every one can be changed per call."""
+
+    steps: int = 4  # spatial MAR steps per frame (Table 3: BAIR 4, UCF 8, K600 10)
+    flow_steps: int = 30  # Euler steps of the flow head's ODE
+    cfg_canvas: float = 1.0  # w_s of Eq. 9 (Table 3 BAIR: 1.5)
+    cfg_temporal: float = 1.0  # w_t of Eq. 9 (Table 3 BAIR: 1.2)
+    order: str = "motion"  # "motion" (Sec. 4.3) or "random" (MAR)
+    temperature: float = 6.5  # confidence temperature (Table 3)
+    frame_noise: float = 0.3  # r at inference (Table 3; 0.4 on K600)
+    canvas_noise: float = 0.2  # r' at inference (Table 3)
+    time_shift: float = 1.0  # flow ODE time shift (1 = uniform grid)
+    window: int = 0  # input frames kept in the KV cache; 0 = data.frames (the training span)
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunConfig:
     name: str = "tiny"
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -102,6 +122,7 @@ class RunConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
 
     def validate(self) -> RunConfig:
         """Check shapes that must agree; raise UserError naming the fix."""
@@ -121,6 +142,8 @@ class RunConfig:
         for name in ("steps", "batch_size", "save_every", "eval_every"):
             if getattr(self.train, name) < 1:
                 raise UserError(f"train.{name} must be at least 1")
+        if self.sample.order not in ("motion", "random"):
+            raise UserError(f"sample.order='{self.sample.order}': use 'motion' or 'random'")
         drops = self.loss.drop_canvas + self.loss.drop_temporal + self.loss.drop_both
         if drops > 1:
             raise UserError(f"condition dropout probabilities add up to {drops} > 1")
@@ -131,23 +154,29 @@ class RunConfig:
 # latent grids match Table 3 (BAIR 16x16 at 4x, UCF 32x32 and K600 16x16 at 8x). The K600
 # preset's MM-DiT is approximated by expert LayerNorm.
 def _paper_preset(name: str, dim: int, heads: int, t_layers: int, c_layers: int, s_layers: int,
-                  resolution: int, compression: int) -> RunConfig:
+                  resolution: int, compression: int, sample: SampleConfig) -> RunConfig:
     return RunConfig(
         name=name,
-        model=ModelConfig(dim=dim, heads=heads, temporal_layers=t_layers, canvas_layers=c_layers,
+        model=ModelConfig(dim=dim, heads=heads, temporal_patch=2,
+                          temporal_layers=t_layers, canvas_layers=c_layers,
                           spatial_layers=2 * s_layers, flow_width=1280, flow_layers=3),
         tokenizer=TokenizerConfig(patch=compression),
         data=DataConfig(resolution=resolution, frames=16),
         train=TrainConfig(steps=200_000, batch_size=192 if name != "ucf" else 64, lr=4e-4,
                           warmup_steps=5000, save_every=5000, eval_every=5000),
+        sample=sample,
     )
 
 
 PRESETS: dict[str, RunConfig] = {
     "tiny": RunConfig(),
-    "bair": _paper_preset("bair", 768, 12, 8, 4, 8, 64, 4),
-    "ucf": _paper_preset("ucf", 1024, 16, 16, 8, 16, 256, 8),
-    "k600": _paper_preset("k600", 1024, 16, 16, 8, 16, 128, 8),
+    "bair": _paper_preset("bair", 768, 12, 8, 4, 8, 64, 4,
+                          SampleConfig(steps=4, cfg_canvas=1.5, cfg_temporal=1.2)),
+    "ucf": _paper_preset("ucf", 1024, 16, 16, 8, 16, 256, 8,
+                         SampleConfig(steps=8, cfg_canvas=1.5, cfg_temporal=1.2)),
+    "k600": _paper_preset("k600", 1024, 16, 16, 8, 16, 128, 8,
+                          SampleConfig(steps=10, cfg_canvas=2.25, cfg_temporal=1.1,
+                                       frame_noise=0.4)),
 }
 # Parameter totals reported in Table 3, checked by the tests.
 PAPER_PARAMS = {"bair": 211e6, "ucf": 733e6, "k600": 733e6}

@@ -48,3 +48,36 @@ def masked_after_step(step: int, total_steps: int, num_tokens: int) -> int:
         return 0
     remaining = math.floor(num_tokens * math.cos(math.pi / 2 * (step + 1) / total_steps))
     return max(0, min(num_tokens - (step + 1), remaining))
+
+
+def gumbel(shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
+    u = torch.rand(shape, generator=generator).clamp_(1e-20, 1.0 - 1e-7)
+    return -torch.log(-torch.log(u))
+
+
+def reveal_scores(mask: torch.Tensor, step: int, total_steps: int,
+                  staticness: torch.Tensor | None, temperature: float,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Scores (B, n) whose top entries among the masked tokens are revealed at this step.
+
+    Motion-aware order (Sec. 4.3), made explicit: staticness s_j in (0, 1) is the confidence,
+        score_j = log s_j + temperature * (step + 1) / total_steps * g_j,   g_j ~ Gumbel(0, 1).
+    Picking the top-k of log-probabilities plus Gumbel noise is sampling without replacement
+    from a softmax (Gumbel-top-k), so the noise scale acts as a softmax temperature that grows
+    over the steps: the first steps take mostly static tokens, later steps approach a random
+    order (the paper's "gradually revert to random order"), and a very large temperature gives
+    MAR's uniformly random order. `staticness=None` is that random order (MAR's baseline).
+    Already revealed tokens score -inf.
+    """
+    noise = gumbel(tuple(mask.shape), generator).to(mask.device)
+    if staticness is None:
+        scores = noise
+    else:
+        scale = temperature * (step + 1) / total_steps
+        scores = torch.log(staticness.float().clamp_min(1e-6)) + scale * noise
+    return scores.masked_fill(~mask, float("-inf"))
+
+
+def tokens_to_reveal(mask: torch.Tensor, scores: torch.Tensor, count: int) -> torch.Tensor:
+    """(B, n) indices -> (B, count) positions of the `count` highest-scoring masked tokens."""
+    return scores.topk(count, dim=-1).indices

@@ -63,12 +63,18 @@ class CanvasMAR(nn.Module):
         return unpatchify(tokens, 1, h, w)
 
     # ---- temporal
-    def temporal_embeddings(self, history: torch.Tensor) -> torch.Tensor:
-        """history (B, T-1, C, h, w) -> z_t (B, T, n, D) of target frames 0..T-1."""
-        return self.temporal(history)
+    def temporal_embeddings(self, history: torch.Tensor, window: int | None = None
+                            ) -> torch.Tensor:
+        """history (B, T-1, C, h, w) -> z_t (B, T, n, D) of target frames 0..T-1.
 
-    def new_cache(self, max_frames: int | None = None) -> TemporalCache:
-        return self.temporal.new_cache(max_frames)
+        `window`: attend only to the newest `window` input frames (BOS counts as one), the
+        pattern of a sliding-window cache from `new_cache(window)`.
+        """
+        return self.temporal(history, window)
+
+    def new_cache(self, window: int | None = None) -> TemporalCache:
+        """A frame-level KV cache; `window` bounds it to the newest input frames."""
+        return self.temporal.new_cache(window)
 
     def encode_history(self, history: torch.Tensor, cache: TemporalCache) -> torch.Tensor:
         """Prefill the KV cache with the context (B, T, C, h, w); z_t (B, n, D) of frame T."""

@@ -61,12 +61,14 @@ class TemporalViT(nn.Module):
                          gh=gh, gw=gw, p=self.patch, q=self.patch)
 
     def _run(self, tokens: torch.Tensor, start: int, cache: TemporalCache | None,
-             causal: bool) -> torch.Tensor:
+             causal: bool, window: int | None = None) -> torch.Tensor:
         """tokens (B, F, n_t, D) at frame positions start.. -> block outputs, same shape."""
         b, frames, n_t, _ = tokens.shape
         positions = torch.arange(start, start + frames, device=tokens.device)
         positions = positions.repeat_interleave(n_t)
-        mask = frame_causal_mask(frames, n_t, tokens.device) if causal and frames > 1 else None
+        mask = None
+        if causal and frames > 1:
+            mask = frame_causal_mask(frames, n_t, tokens.device, window)
         if mask is not None and cache is not None and len(cache.layers[0]):
             raise ValueError("a multi-frame chunk can only prefill an empty cache")
         x = rearrange(tokens, "b f n d -> b (f n) d")
@@ -77,22 +79,25 @@ class TemporalViT(nn.Module):
             cache.next_position = start + frames
         return rearrange(x, "b (f n) d -> b f n d", f=frames)
 
-    def forward(self, history: torch.Tensor) -> torch.Tensor:
-        """history (B, T-1, C, h, w) -> z_t (B, T, n, D) for target frames 0..T-1 (training)."""
+    def _with_bos(self, history: torch.Tensor) -> torch.Tensor:
         b = history.shape[0]
-        tokens = torch.cat([self.bos.expand(b, -1, -1, -1), self._frame_tokens(history)], dim=1)
-        return self._to_cells(self._run(tokens, 0, None, causal=True))
+        return torch.cat([self.bos.expand(b, -1, -1, -1), self._frame_tokens(history)], dim=1)
 
-    def new_cache(self, max_frames: int | None = None) -> TemporalCache:
-        """An empty cache; `max_frames` keeps only the newest frames (sliding window)."""
-        max_tokens = None if max_frames is None else max_frames * self.tokens_per_frame
-        return TemporalCache([KVCache(max_tokens) for _ in self.blocks])
+    def forward(self, history: torch.Tensor, window: int | None = None) -> torch.Tensor:
+        """history (B, T-1, C, h, w) -> z_t (B, T, n, D) for target frames 0..T-1.
+
+        `window` (input frames, BOS included) reproduces a sliding-window cache exactly.
+        """
+        return self._to_cells(self._run(self._with_bos(history), 0, None, True, window))
+
+    def new_cache(self, window: int | None = None) -> TemporalCache:
+        """An empty cache; `window` keeps only the newest input frames (sliding window)."""
+        max_tokens = None if window is None else window * self.tokens_per_frame
+        return TemporalCache([KVCache(max_tokens) for _ in self.blocks], meta={"window": window})
 
     def prefill(self, history: torch.Tensor, cache: TemporalCache) -> torch.Tensor:
         """Fill an empty cache with [BOS, history]; return z_t (B, n, D) of the next frame."""
-        b = history.shape[0]
-        tokens = torch.cat([self.bos.expand(b, -1, -1, -1), self._frame_tokens(history)], dim=1)
-        out = self._run(tokens, 0, cache, causal=True)
+        out = self._run(self._with_bos(history), 0, cache, True, cache.meta["window"])
         return self._to_cells(out[:, -1:])[:, 0]
 
     def step(self, frame: torch.Tensor, cache: TemporalCache) -> torch.Tensor:

@@ -17,10 +17,16 @@ def unpatchify(tokens: torch.Tensor, patch: int, height: int, width: int) -> tor
                      h=height // patch, w=width // patch, p=patch, q=patch)
 
 
-def frame_causal_mask(frames: int, tokens_per_frame: int, device=None) -> torch.Tensor:
+def frame_causal_mask(frames: int, tokens_per_frame: int, device=None,
+                      window: int | None = None) -> torch.Tensor:
     """(L, L) bool, True where query i may attend key j: frame(j) <= frame(i) (Sec. 4.1).
 
-    Causal across frames, bidirectional inside a frame (the 'hybrid' mask of NOVA).
+    Causal across frames, bidirectional inside a frame (the 'hybrid' mask of NOVA). With a
+    `window` of W frames a frame sees only the W newest frames up to itself: the attention
+    pattern of a sliding-window KV cache, so recomputation and cached rollouts agree exactly.
     """
     frame_of = torch.arange(frames, device=device).repeat_interleave(tokens_per_frame)
-    return frame_of[None, :] <= frame_of[:, None]
+    allowed = frame_of[None, :] <= frame_of[:, None]
+    if window is not None:
+        allowed &= frame_of[None, :] > frame_of[:, None] - window
+    return allowed

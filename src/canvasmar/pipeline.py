@@ -1,0 +1,131 @@
+"""User-facing prediction: load a trained model + tokenizer, predict or stream future frames.
+
+    pipe = canvasmar.load_pipeline("checkpoints/tiny")
+    video = pipe(context, num_frames=16, steps=4)       # (B, T, C, H, W) in [0, 1]
+    for out in pipe.stream(context, 60, return_canvas=True): ...
+
+Pixel frames in [0, 1] at the API; latents only inside.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from canvasmar.config import RunConfig, SampleConfig
+from canvasmar.errors import UserError
+from canvasmar.models import CanvasMAR, Tokenizer
+from canvasmar.models.factory import build_model, frame_shape
+from canvasmar.sampler import rollout
+from canvasmar.train import checkpoint as ckpt
+
+
+@dataclass
+class StreamedFrame:
+    frame: torch.Tensor  # (B, C, H, W) in [0, 1]
+    canvas: torch.Tensor | None = None  # (B, C, H, W) in [0, 1], the one-pass canvas
+    staticness: torch.Tensor | None = None  # (B, h, w) latent-grid staticness in (0, 1)
+    reveal_step: torch.Tensor | None = None  # (B, h, w) spatial step of each token
+
+
+def resize_video(video: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, T, C, H, W) -> short side resized to `size` (bilinear, antialiased), centre crop."""
+    b, t, c, h, w = video.shape
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    x = F.interpolate(video.reshape(b * t, c, h, w), size=(nh, nw), mode="bilinear",
+                      antialias=True, align_corners=False)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return x[:, :, top:top + size, left:left + size].reshape(b, t, c, size, size).clamp(0, 1)
+
+
+class Pipeline:
+    def __init__(self, model: CanvasMAR, tokenizer: Tokenizer, cfg: RunConfig) -> None:
+        self.model, self.tokenizer, self.cfg = model.eval(), tokenizer.eval(), cfg
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        return frame_shape(self.cfg)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def to(self, device: str | torch.device) -> Pipeline:
+        self.model.to(device)
+        self.tokenizer.to(device)
+        return self
+
+    def options(self, **overrides) -> SampleConfig:
+        """The config's sampling defaults with the given (non-None) values replaced."""
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        opts = dataclasses.replace(self.cfg.sample, **overrides)
+        if opts.order not in ("motion", "random"):
+            raise UserError(f"order='{opts.order}': use 'motion' or 'random'")
+        if opts.steps < 1 or opts.flow_steps < 1:
+            raise UserError("steps and flow_steps must be at least 1")
+        if opts.window == 0:
+            opts = dataclasses.replace(opts, window=self.cfg.data.frames)
+        return opts
+
+    def check_context(self, context: torch.Tensor, resize: bool = False) -> torch.Tensor:
+        """Validate (B, T, C, H, W) floats in [0, 1]; optionally resize to the model's size."""
+        if not isinstance(context, torch.Tensor) or context.dim() != 5:
+            shape = tuple(context.shape) if isinstance(context, torch.Tensor) else type(context)
+            raise UserError(f"context must be a (B, T, C, H, W) tensor, got {shape}")
+        if context.shape[1] < 1:
+            raise UserError("context has no frames: give at least 1 context frame")
+        c, h, w = self.frame_shape
+        if context.shape[2] != c:
+            raise UserError(f"context has {context.shape[2]} channels, the model expects {c}: "
+                            f"convert the frames (e.g. grey -> RGB by repeating the channel)")
+        if tuple(context.shape[-2:]) != (h, w):
+            if not resize:
+                raise UserError(f"context frames are {context.shape[-2]}x{context.shape[-1]}, "
+                                f"the model expects {h}x{w}: resize them (resize=True or "
+                                f"--resize resizes the short side and centre-crops)")
+            context = resize_video(context.float(), h)
+        if not context.is_floating_point():
+            raise UserError(f"context must hold floats in [0, 1], got {context.dtype}")
+        return context.to(self.device, torch.float32)
+
+    @torch.no_grad()
+    def stream(self, context: torch.Tensor, num_frames: int, *, steps: int | None = None,
+               cfg_canvas: float | None = None, cfg_temporal: float | None = None,
+               order: str | None = None, generator: torch.Generator | None = None,
+               use_kv_cache: bool = True, return_canvas: bool = False, resize: bool = False,
+               **options) -> Iterator[torch.Tensor | StreamedFrame]:
+        """Yield each new frame (B, C, H, W) as soon as it is made (StreamedFrame with
+        canvas and staticness if `return_canvas`). Extra keywords override SampleConfig."""
+        if num_frames < 1:
+            raise UserError(f"num_frames must be at least 1, got {num_frames}")
+        opts = self.options(steps=steps, cfg_canvas=cfg_canvas, cfg_temporal=cfg_temporal,
+                            order=order, **options)
+        latents = self.tokenizer.encode(self.check_context(context, resize))
+        for out in rollout(self.model, latents, num_frames, opts, generator, use_kv_cache):
+            frame = self.tokenizer.decode(out.latent[:, None])[:, 0]
+            if not return_canvas:
+                yield frame
+                continue
+            canvas = (None if out.canvas is None
+                      else self.tokenizer.decode(out.canvas[:, None])[:, 0])
+            yield StreamedFrame(frame, canvas, out.staticness, out.reveal_step)
+
+    def __call__(self, context: torch.Tensor, num_frames: int, **kwargs) -> torch.Tensor:
+        """(B, T, C, H, W) context in [0, 1] -> (B, num_frames, C, H, W) in [0, 1]."""
+        kwargs.pop("return_canvas", None)
+        return torch.stack(list(self.stream(context, num_frames, **kwargs)), dim=1)
+
+
+def load_pipeline(path: str | Path, device: str | torch.device = "cpu") -> Pipeline:
+    """A run folder (its latest checkpoint) or a checkpoint folder -> Pipeline."""
+    folder = ckpt.resolve_checkpoint(path)
+    cfg = ckpt.load_checkpoint_config(folder)
+    model, tokenizer = build_model(cfg)
+    ckpt.load_weights(model, folder)
+    return Pipeline(model, tokenizer, cfg).to(device)
