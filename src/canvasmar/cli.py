@@ -103,8 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="canvasmar", description="CanvasMAR video prediction")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)  # lets --debug follow the subcommand too
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks of errors")
 
-    p = sub.add_parser("train", help="train a model on a dataset",
+    p = sub.add_parser("train", parents=[common], help="train a model on a dataset",
                        description="Train CanvasMAR. CONFIG: a preset (tiny, bair, ucf, k600) "
                                    "or a YAML file; then key=value overrides such as "
                                    "train.steps=500 model.canvas=false data.resolution=64.")
@@ -116,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("sample", help="predict frames from a trained model",
+    p = sub.add_parser("sample", parents=[common], help="predict frames from a trained model",
                        description="Predict future frames and write an MP4 plus a PNG grid "
                                    "(context | canvas | staticness | generated | ground truth).")
     p.add_argument("--checkpoint", required=True, help="run folder or checkpoint folder")
@@ -139,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_sample)
 
-    p = sub.add_parser("bench", help="measure sampling speed",
+    p = sub.add_parser("bench", parents=[common], help="measure sampling speed",
                        description="ms per generated frame over batch sizes, MAR steps and "
                                    "guidance, and the per-frame time of a long rollout.")
     p.add_argument("--checkpoint", required=True)
@@ -151,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_bench)
 
-    p = sub.add_parser("eval", help="next-frame MSE on the built-in test split",
+    p = sub.add_parser("eval", parents=[common], help="next-frame MSE on the built-in test split",
                        description="Pixel MSE of the first predicted frame on built-in test "
                                    "clips, against copy-last-frame and canvas-only baselines.")
     p.add_argument("--checkpoint", required=True)
@@ -163,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_eval)
 
-    p = sub.add_parser("info", help="parameter counts of a config",
+    p = sub.add_parser("info", parents=[common], help="parameter counts of a config",
                        description="Print parameter counts per module and the total.")
     p.add_argument("config")
     p.add_argument("overrides", nargs="*", help="section.key=value")

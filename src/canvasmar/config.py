@@ -111,6 +111,9 @@ class SampleConfig:
     frame_noise: float = 0.3  # r at inference (Table 3; 0.4 on K600)
     canvas_noise: float = 0.2  # r' at inference (Table 3)
     time_shift: float = 1.0  # flow ODE time shift (1 = uniform grid)
+    # MAR's sampling temperature: the flow ODE starts from temperature * N(0, I), so values
+    # below 1 trade diversity for fidelity (1 = the trained distribution).
+    head_temperature: float = 1.0
     window: int = 0  # input frames kept in the KV cache; 0 = data.frames (the training span)
 
 

@@ -99,6 +99,7 @@ def generate_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
             return (v.view(n_pass, x.shape[0], -1) * coeffs).sum(0)  # Eq. 9
 
         noise = torch.randn((b * count, c), generator=generator).to(device, z_t.dtype)
+        noise = noise * opts.head_temperature
         values = flow.euler_sample(velocity, noise, opts.flow_steps, opts.time_shift)
         tokens.scatter_(1, idx[..., None].expand(-1, -1, c), values.view(b, count, c))
         mask.scatter_(1, idx, False)

@@ -1,0 +1,122 @@
+"""Frechet distance and streaming feature statistics (canvasmar.metrics.frechet)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from canvasmar.metrics import FeatureStats, frechet_distance, frechet_distance_stats
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These matrices are tiny: extra BLAS/OpenMP threads only add synchronisation, which costs
+    seconds (not milliseconds) per eigendecomposition when the cores are busy elsewhere."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _features(n: int, d: int, seed: int, offset: float = 0.0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    mix = torch.randn(d, d, generator=g, dtype=torch.float64)
+    return torch.randn(n, d, generator=g, dtype=torch.float64) @ mix + offset
+
+
+def _random_psd(d: int, rng: np.random.Generator) -> np.ndarray:
+    a = rng.standard_normal((d, d))
+    return a @ a.T + 0.1 * np.eye(d)
+
+
+def test_distance_of_a_set_to_itself_is_zero():
+    stats = FeatureStats().update(_features(300, 24, seed=0, offset=3.0))
+    fd = frechet_distance_stats(stats, stats)
+    assert abs(fd) <= 1e-6 * float(torch.trace(stats.cov))
+
+
+def test_diagonal_covariances_match_closed_form():
+    rng = np.random.default_rng(1)
+    mu1, mu2 = rng.standard_normal(10), rng.standard_normal(10)
+    a, b = rng.uniform(0.1, 4, 10), rng.uniform(0.1, 4, 10)
+    expected = np.sum((np.sqrt(a) - np.sqrt(b)) ** 2) + np.sum((mu1 - mu2) ** 2)
+    got = frechet_distance(mu1, np.diag(a), mu2, np.diag(b))
+    assert got == pytest.approx(expected, rel=1e-10)
+
+
+def test_isotropic_gaussians_match_closed_form():
+    d, s1, s2 = 7, 0.5, 2.0
+    mu1, mu2 = np.zeros(d), np.full(d, 0.3)
+    expected = d * 0.3**2 + d * (s1 - s2) ** 2
+    got = frechet_distance(mu1, s1**2 * np.eye(d), mu2, s2**2 * np.eye(d))
+    assert got == pytest.approx(expected, rel=1e-10)
+
+
+def test_matches_scipy_sqrtm_on_random_psd_matrices():
+    from scipy import linalg
+    rng = np.random.default_rng(2)
+    for d in (3, 12, 40):
+        mu1, mu2 = rng.standard_normal(d), rng.standard_normal(d)
+        s1, s2 = _random_psd(d, rng), _random_psd(d, rng)
+        covmean = linalg.sqrtm(s1 @ s2).real  # the StyleGAN-V / pytorch-fid formula
+        expected = np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * covmean)
+        got = frechet_distance(mu1, s1, mu2, s2)
+        assert got == pytest.approx(expected, rel=1e-8)
+        assert frechet_distance(mu2, s2, mu1, s1) == pytest.approx(got, rel=1e-8)
+
+
+def test_rank_deficient_covariances_stay_finite_and_symmetric():
+    a = FeatureStats().update(_features(10, 32, seed=3))  # 10 samples, 32 dims: rank 9
+    b = FeatureStats().update(_features(10, 32, seed=4, offset=0.5))
+    ab, ba = frechet_distance_stats(a, b), frechet_distance_stats(b, a)
+    assert np.isfinite(ab) and ab > 0
+    assert ab == pytest.approx(ba, rel=1e-8)
+
+
+def test_streaming_over_uneven_chunks_equals_one_shot():
+    x = _features(103, 9, seed=5, offset=1e4)  # a large offset punishes naive sum-of-squares
+    stats = FeatureStats()
+    for lo, hi in [(0, 1), (1, 1), (1, 40), (40, 41), (41, 103)]:
+        stats.update(x[lo:hi])
+    assert stats.count == 103
+    np.testing.assert_allclose(stats.mean.numpy(), x.mean(0).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(stats.cov.numpy(), np.cov(x.numpy(), rowvar=False),
+                               rtol=1e-9, atol=1e-9)
+
+
+def test_merge_equals_one_shot():
+    x = _features(60, 5, seed=6)
+    merged = FeatureStats().update(x[:25]).merge(FeatureStats().update(x[25:]))
+    whole = FeatureStats().update(x)
+    torch.testing.assert_close(merged.mean, whole.mean)
+    torch.testing.assert_close(merged.cov, whole.cov)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+def test_state_round_trips_through_disk(tmp_path, suffix):
+    stats = FeatureStats().update(_features(50, 6, seed=7))
+    again = FeatureStats.from_state_dict(stats.state_dict())
+    torch.testing.assert_close(again.cov, stats.cov, rtol=0, atol=0)
+    path = stats.save(tmp_path / f"ref{suffix}", metadata={"dataset": "bair", "count": 50})
+    loaded, meta = FeatureStats.load(path)
+    assert path.suffix == suffix and meta == {"dataset": "bair", "count": 50}
+    assert loaded.count == 50 and loaded.mean.dtype == torch.float64
+    torch.testing.assert_close(loaded.mean, stats.mean, rtol=0, atol=0)
+    torch.testing.assert_close(loaded.cov, stats.cov, rtol=0, atol=0)
+
+
+def test_bad_inputs_raise_clear_errors(tmp_path):
+    stats = FeatureStats().update(torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="at least 2"):
+        _ = stats.cov
+    with pytest.raises(ValueError, match="dim"):
+        stats.update(torch.zeros(3, 5))
+    with pytest.raises(ValueError, match=r"\(N, D\)"):
+        stats.update(torch.zeros(4))
+    with pytest.raises(ValueError, match="NaN"):
+        stats.update(torch.full((2, 4), float("nan")))
+    with pytest.raises(ValueError, match="format"):
+        stats.save(tmp_path / "ref.pkl")
+    with pytest.raises(ValueError, match="shape"):
+        frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
