@@ -54,7 +54,7 @@ def _sample(args: argparse.Namespace) -> None:
         num_samples=args.num_samples, clips=args.clips, first_clip=args.clip, seed=args.seed,
         resize=args.resize, gif=args.gif, progress=not args.no_progress, steps=args.steps,
         cfg_canvas=args.cfg_canvas, cfg_temporal=args.cfg_temporal, order=args.order,
-        flow_steps=args.flow_steps)
+        flow_steps=args.flow_steps, head_temperature=args.head_temperature)
     print("wrote " + " ".join(str(p) for p in paths))
 
 
@@ -91,8 +91,10 @@ def _eval(args: argparse.Namespace) -> None:
     videos = torch.stack([data[i] for i in range(args.num_videos)])
     result = {"protocol": "builtin-next-frame", "split": "test", "num_videos": args.num_videos,
               "context": args.context, "seed": args.seed, "checkpoint": str(args.checkpoint),
-              "steps": args.steps or pipe.cfg.sample.steps}
-    result |= next_frame_mse(pipe, videos, args.context, seed=args.seed, steps=args.steps)
+              "steps": args.steps or pipe.cfg.sample.steps,
+              "head_temperature": args.head_temperature or pipe.cfg.sample.head_temperature}
+    result |= next_frame_mse(pipe, videos, args.context, seed=args.seed, steps=args.steps,
+                             head_temperature=args.head_temperature)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
@@ -137,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cfg-canvas", type=float, help="canvas guidance scale w_s (Eq. 9)")
     p.add_argument("--cfg-temporal", type=float, help="temporal guidance scale w_t (Eq. 9)")
     p.add_argument("--order", choices=["motion", "random"], help="token order (Sec. 4.3)")
+    p.add_argument("--head-temperature", type=float,
+                   help="flow-head noise scale (1 = trained distribution, < 1 = sharper)")
     p.add_argument("--gif", action="store_true", help="also write a GIF")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -161,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-videos", type=int, default=64)
     p.add_argument("--context", type=int, default=2)
     p.add_argument("--steps", type=int, help="spatial MAR steps (config default)")
+    p.add_argument("--head-temperature", type=float, help="flow-head noise scale")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="also write the JSON here")
     p.add_argument("--device", default="cpu")
