@@ -127,10 +127,22 @@ def test_eval_and_bench_report_measurements(trained_run, tmp_path, capsys):
     import json
 
     out = tmp_path / "eval.json"
-    assert main(["eval", "--checkpoint", str(trained_run), "--num-videos", "3", "--steps", "1",
-                 "--out", str(out)]) == 0
+    args = ["eval", "--checkpoint", str(trained_run), "--num-videos", "3", "--samples", "2",
+            "--steps", "1,2", "--no-progress", "--protocol", "builtin-quick"]
+    assert main([*args, "--out", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert result["num_videos"] == 3 and result["copy_last_mse"] > 0 and result["model_mse"] > 0
+    assert result["protocol"]["num_videos"] == 3 and result["steps"] == [1, 2]
+    assert set(result["results"]) == {"copy_last", "canvas_only", "model_steps_1",
+                                      "model_steps_2"}
+    assert result["results"]["model_steps_1"]["mse"] > 0 and out.with_suffix(".png").is_file()
+    again = tmp_path / "again.json"
+    assert main([*args, "--out", str(again)]) == 0
+    assert json.loads(again.read_text())["results"] == result["results"]  # repeatable
+    capsys.readouterr()
+    assert main([*args, "--out", str(out), "--metrics", "mse,fvd"]) == 2
+    assert "needs --i3d" in capsys.readouterr().err
+    assert main([*args, "--out", str(out), "--protocol", "bair"]) == 2
+    assert "not implemented yet" in capsys.readouterr().err
     assert main(["bench", "--checkpoint", str(trained_run), "--out", str(tmp_path / "speed"),
                  "--batches", "1", "--steps", "1", "--frames", "1", "--rollout", "3"]) == 0
     bench = json.loads((tmp_path / "speed.json").read_text())

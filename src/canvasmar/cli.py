@@ -78,27 +78,13 @@ def _bench(args: argparse.Namespace) -> None:
 def _eval(args: argparse.Namespace) -> None:
     import json
 
-    import torch
-
     import canvasmar
-    from canvasmar.data.procedural import ProceduralVideos
-    from canvasmar.evaluate import next_frame_mse
+    from canvasmar.eval_cli import run_eval
 
     pipe = canvasmar.load_pipeline(args.checkpoint, device=args.device)
-    data = ProceduralVideos("test", frames=args.context + 1, resolution=pipe.frame_shape[1])
-    if not 1 <= args.num_videos <= len(data):
-        raise UserError(f"--num-videos must be in 1..{len(data)} for the built-in test split")
-    videos = torch.stack([data[i] for i in range(args.num_videos)])
-    result = {"protocol": "builtin-next-frame", "split": "test", "num_videos": args.num_videos,
-              "context": args.context, "seed": args.seed, "checkpoint": str(args.checkpoint),
-              "steps": args.steps or pipe.cfg.sample.steps,
-              "head_temperature": args.head_temperature or pipe.cfg.sample.head_temperature}
-    result |= next_frame_mse(pipe, videos, args.context, seed=args.seed, steps=args.steps,
-                             head_temperature=args.head_temperature)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    result = run_eval(pipe, args)
+    print(json.dumps(result["results"], indent=2))
+    print(f"wrote {args.out} and {Path(args.out).with_suffix('.png')}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,17 +144,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_bench)
 
-    p = sub.add_parser("eval", parents=[common], help="next-frame MSE on the built-in test split",
-                       description="Pixel MSE of the first predicted frame on built-in test "
-                                   "clips, against copy-last-frame and canvas-only baselines.")
+    p = sub.add_parser("eval", parents=[common], help="score a model under a protocol",
+                       description="Score generated videos under a protocol of the paper's "
+                                   "App. A (or the built-in one): MSE/PSNR/SSIM (mean and "
+                                   "best of K), FVD with --i3d, FID/KID with --fid; baselines "
+                                   "copy-last-frame and canvas-only in the same run.")
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--num-videos", type=int, default=64)
-    p.add_argument("--context", type=int, default=2)
-    p.add_argument("--steps", type=int, help="spatial MAR steps (config default)")
-    p.add_argument("--head-temperature", type=float, help="flow-head noise scale")
+    p.add_argument("--protocol", default="builtin-quick",
+                   help="builtin-quick (default), builtin, next-frame, bair, ucf, k600")
+    p.add_argument("--steps", default=None, help="MAR steps, e.g. 1,2,4,8 (config default)")
+    p.add_argument("--metrics", default="mse,psnr,ssim",
+                   help="comma list of mse,psnr,ssim,fvd,fid,kid")
+    p.add_argument("--num-videos", type=int, help="override the protocol's video count")
+    p.add_argument("--samples", type=int, help="override the protocol's samples per context")
+    p.add_argument("--i3d", help="path to StyleGAN-V's i3d_torchscript.pt (for fvd)")
+    p.add_argument("--cfg-canvas", type=float)
+    p.add_argument("--cfg-temporal", type=float)
+    p.add_argument("--order", choices=["motion", "random"])
+    p.add_argument("--head-temperature", type=float)
+    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("--out", default="results.json", help="JSON results (a .png plot beside)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_eval)
 
     p = sub.add_parser("info", parents=[common], help="parameter counts of a config",

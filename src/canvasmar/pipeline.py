@@ -99,15 +99,19 @@ class Pipeline:
                cfg_canvas: float | None = None, cfg_temporal: float | None = None,
                order: str | None = None, generator: torch.Generator | None = None,
                use_kv_cache: bool = True, return_canvas: bool = False, resize: bool = False,
-               **options) -> Iterator[torch.Tensor | StreamedFrame]:
+               canvas_only: bool = False, **options) -> Iterator[torch.Tensor | StreamedFrame]:
         """Yield each new frame (B, C, H, W) as soon as it is made (StreamedFrame with
-        canvas and staticness if `return_canvas`). Extra keywords override SampleConfig."""
+        canvas and staticness if `return_canvas`). Extra keywords override SampleConfig.
+        `canvas_only` rolls out the one-pass canvas alone (a baseline)."""
         if num_frames < 1:
             raise UserError(f"num_frames must be at least 1, got {num_frames}")
+        if canvas_only and not self.model.has_canvas:
+            raise UserError("canvas_only needs a model with a canvas (model.canvas=true)")
         opts = self.options(steps=steps, cfg_canvas=cfg_canvas, cfg_temporal=cfg_temporal,
                             order=order, **options)
         latents = self.tokenizer.encode(self.check_context(context, resize))
-        for out in rollout(self.model, latents, num_frames, opts, generator, use_kv_cache):
+        for out in rollout(self.model, latents, num_frames, opts, generator, use_kv_cache,
+                           canvas_only):
             frame = self.tokenizer.decode(out.latent[:, None])[:, 0]
             if not return_canvas:
                 yield frame

@@ -113,15 +113,30 @@ def generate_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
 
 
 @torch.no_grad()
+def canvas_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
+                 opts: SampleConfig, generator: torch.Generator | None = None
+                 ) -> GeneratedFrame:
+    """The canvas-only baseline: the one-pass blurry prediction is the frame (no MAR steps)."""
+    canvas = model.predict_canvas(z_t, noise_augment(prev_tokens, opts.frame_noise, generator))
+    _, h, w = model.latent_shape
+    latent = model.from_tokens(canvas.tokens)
+    return GeneratedFrame(latent=latent, canvas=latent,
+                          staticness=canvas.staticness.view(-1, h, w),
+                          reveal_step=torch.zeros(latent.shape[0], h, w, dtype=torch.long))
+
+
+@torch.no_grad()
 def rollout(model: CanvasMAR, context: torch.Tensor, num_frames: int, opts: SampleConfig,
-            generator: torch.Generator | None = None, use_kv_cache: bool = True
-            ) -> Iterator[GeneratedFrame]:
+            generator: torch.Generator | None = None, use_kv_cache: bool = True,
+            canvas_only: bool = False) -> Iterator[GeneratedFrame]:
     """context latents (B, T, C, h, w), T >= 1 -> yields `num_frames` new frames one by one.
 
     The temporal KV cache keeps the newest `opts.window` input frames (sliding window), so
     memory and time per frame stay flat however long the rollout. `use_kv_cache=False`
     recomputes the whole history each frame with the same windowed attention (for checking).
+    `canvas_only=True` rolls out the canvas alone (the baseline the evaluation scores).
     """
+    make_frame = canvas_frame if canvas_only else generate_frame
     window = opts.window or None
     history = context
     if use_kv_cache:
@@ -131,7 +146,7 @@ def rollout(model: CanvasMAR, context: torch.Tensor, num_frames: int, opts: Samp
     for i in range(num_frames):
         if not use_kv_cache:
             z_t = model.temporal_embeddings(history, window)[:, -1]
-        frame = generate_frame(model, z_t, model.to_tokens(prev), opts, generator)
+        frame = make_frame(model, z_t, model.to_tokens(prev), opts, generator)
         yield frame
         prev = frame.latent
         if not use_kv_cache:

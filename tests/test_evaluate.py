@@ -1,0 +1,63 @@
+"""Evaluation: baselines are scored exactly, metrics wire through, results are repeatable."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from canvasmar.evaluate import evaluate
+from canvasmar.models.factory import build_model
+from canvasmar.pipeline import Pipeline
+from canvasmar.protocols import PROTOCOLS
+
+
+@pytest.fixture
+def pipe(micro_cfg):
+    torch.manual_seed(0)
+    model, tok = build_model(micro_cfg)
+    for p in model.parameters():
+        p.data.add_(torch.randn_like(p) * 0.05)
+    return Pipeline(model, tok, micro_cfg)
+
+
+def _stand_in_i3d(x, rescale=False, resize=False, return_features=False):
+    """Same calling convention as StyleGAN-V's I3D: (B, 3, T, 224, 224) in [-1, 1] -> (B, D)."""
+    assert x.shape[1:] == (3, 9, 224, 224) and not rescale and not resize and return_features
+    return torch.cat([x.mean((2, 3, 4)), x.std((2, 3, 4)), x[:, :, :, ::56, ::56].flatten(1)], 1)
+
+
+def test_evaluate_scores_baselines_and_is_repeatable(pipe):
+    protocol = dataclasses.replace(PROTOCOLS["builtin-quick"], predict=9, num_videos=4,
+                                   samples=2)
+    g = torch.Generator().manual_seed(0)
+    videos = torch.rand(4, 10, 3, 16, 16, generator=g)
+    kwargs = dict(seed=3, batch_size=3, detector=_stand_in_i3d, progress=False, flow_steps=2)
+    first = evaluate(pipe, protocol, videos, [1, 2], **kwargs)
+    assert set(first) == {"copy_last", "canvas_only", "model_steps_1", "model_steps_2"}
+    copy_mse = (videos[:, :1] - videos[:, 1:]).pow(2).mean().item()
+    assert first["copy_last"]["mse"] == pytest.approx(copy_mse, rel=1e-6)
+    assert first["copy_last"]["mse_best_of_k"] == pytest.approx(copy_mse, rel=1e-6)
+    for scores in first.values():
+        assert scores["fvd"] >= 0 and 0 < scores["psnr"] and -1 <= scores["ssim"] <= 1
+        assert scores["mse_best_of_k"] <= scores["mse"] + 1e-12
+        assert scores["psnr_best_of_k"] >= scores["psnr"] - 1e-12
+    assert evaluate(pipe, protocol, videos, [1, 2], **kwargs) == first
+
+
+def test_fvd_of_a_perfect_copy_is_zero(pipe):
+    protocol = dataclasses.replace(PROTOCOLS["builtin-quick"], predict=9, num_videos=6,
+                                   samples=1)
+    still = torch.rand(6, 1, 3, 16, 16).expand(-1, 10, -1, -1, -1).contiguous()
+    out = evaluate(pipe, protocol, still, [1], detector=_stand_in_i3d, progress=False,
+                   flow_steps=2)
+    assert out["copy_last"]["mse"] == 0 and abs(out["copy_last"]["fvd"]) < 1e-6
+    assert out["model_steps_1"]["fvd"] > 1e-3
+
+
+def test_protocols_follow_appendix_a():
+    bair, k600, ucf = PROTOCOLS["bair"], PROTOCOLS["k600"], PROTOCOLS["ucf"]
+    assert (bair.context, bair.predict, bair.num_videos, bair.debiased) == (1, 16, 256, True)
+    assert (k600.context, k600.predict, k600.resolution) == (5, 16, 64)
+    assert (ucf.context, ucf.num_videos, ucf.samples) == (1, 5000, 1)
