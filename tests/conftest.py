@@ -23,3 +23,13 @@ def micro_cfg():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny matrices: extra BLAS/OpenMP threads only add synchronisation, which costs seconds
+    (not milliseconds) per eigendecomposition when the cores are busy elsewhere."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

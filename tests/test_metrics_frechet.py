@@ -8,15 +8,7 @@ import torch
 
 from canvasmar.metrics import FeatureStats, frechet_distance, frechet_distance_stats
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These matrices are tiny: extra BLAS/OpenMP threads only add synchronisation, which costs
-    seconds (not milliseconds) per eigendecomposition when the cores are busy elsewhere."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _features(n: int, d: int, seed: int, offset: float = 0.0) -> torch.Tensor:

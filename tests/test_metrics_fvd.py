@@ -28,15 +28,7 @@ from canvasmar.metrics import (
     save_reference_stats,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These matrices are tiny: extra BLAS/OpenMP threads only add synchronisation, which costs
-    seconds (not milliseconds) per eigendecomposition when the cores are busy elsewhere."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class StandInI3D(torch.nn.Module):

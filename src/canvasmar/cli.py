@@ -94,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)  # lets --debug follow the subcommand too
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks of errors")
+    sampling = argparse.ArgumentParser(add_help=False)  # options shared by sample and eval
+    sampling.add_argument("--cfg-canvas", type=float, help="canvas guidance scale w_s (Eq. 9)")
+    sampling.add_argument("--cfg-temporal", type=float,
+                          help="temporal guidance scale w_t (Eq. 9)")
+    sampling.add_argument("--order", choices=["motion", "random"],
+                          help="token order (Sec. 4.3)")
+    sampling.add_argument("--head-temperature", type=float,
+                          help="flow-head noise scale (1 = trained distribution, < 1 sharper)")
+    sampling.add_argument("--seed", type=int, default=0)
+    sampling.add_argument("--device", default="cpu", help="cpu or cuda")
+    sampling.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("train", parents=[common], help="train a model on a dataset",
                        description="Train CanvasMAR. CONFIG: a preset (tiny, bair, ucf, k600) "
@@ -107,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("sample", parents=[common], help="predict frames from a trained model",
+    p = sub.add_parser("sample", parents=[common, sampling],
+                       help="predict frames from a trained model",
                        description="Predict future frames and write an MP4 plus a PNG grid "
                                    "(context | canvas | staticness | generated | ground truth).")
     p.add_argument("--checkpoint", required=True, help="run folder or checkpoint folder")
@@ -118,18 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=16, help="frames to generate (default 16)")
     p.add_argument("--steps", type=int, help="spatial MAR steps per frame (config default)")
     p.add_argument("--flow-steps", type=int, help="flow ODE steps (config default, 30)")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-samples", type=int, default=1, help="samples per context")
     p.add_argument("--clips", type=int, default=2, help="built-in test clips (default 2)")
     p.add_argument("--clip", type=int, default=0, help="first built-in test clip index")
-    p.add_argument("--cfg-canvas", type=float, help="canvas guidance scale w_s (Eq. 9)")
-    p.add_argument("--cfg-temporal", type=float, help="temporal guidance scale w_t (Eq. 9)")
-    p.add_argument("--order", choices=["motion", "random"], help="token order (Sec. 4.3)")
-    p.add_argument("--head-temperature", type=float,
-                   help="flow-head noise scale (1 = trained distribution, < 1 = sharper)")
     p.add_argument("--gif", action="store_true", help="also write a GIF")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_sample)
 
     p = sub.add_parser("bench", parents=[common], help="measure sampling speed",
@@ -144,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_bench)
 
-    p = sub.add_parser("eval", parents=[common], help="score a model under a protocol",
+    p = sub.add_parser("eval", parents=[common, sampling], help="score a model under a protocol",
                        description="Score generated videos under a protocol of the paper's "
                                    "App. A (or the built-in one): MSE/PSNR/SSIM (mean and "
                                    "best of K), FVD with --i3d, FID/KID with --fid; baselines "
@@ -158,15 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-videos", type=int, help="override the protocol's video count")
     p.add_argument("--samples", type=int, help="override the protocol's samples per context")
     p.add_argument("--i3d", help="path to StyleGAN-V's i3d_torchscript.pt (for fvd)")
-    p.add_argument("--cfg-canvas", type=float)
-    p.add_argument("--cfg-temporal", type=float)
-    p.add_argument("--order", choices=["motion", "random"])
-    p.add_argument("--head-temperature", type=float)
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results.json", help="JSON results (a .png plot beside)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_eval)
 
     p = sub.add_parser("info", parents=[common], help="parameter counts of a config",
