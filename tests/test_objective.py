@@ -62,9 +62,9 @@ def test_training_uses_the_configured_noise_ranges(micro_cfg, monkeypatch):
     seen = []
     real = losses.noise_augment
 
-    def spy(x, level, generator=None):
+    def spy(x, level, generator=None, noise=None):
         seen.append(level.clone())
-        return real(x, level, generator)
+        return real(x, level, generator, noise)
 
     monkeypatch.setattr(losses, "noise_augment", spy)
     model, tok = build_model(micro_cfg)

@@ -14,12 +14,16 @@ def uniform(shape: tuple[int, ...], low: float, high: float,
 
 
 def noise_augment(x: torch.Tensor, level: torch.Tensor | float,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+                  generator: torch.Generator | None = None,
+                  noise: torch.Tensor | None = None) -> torch.Tensor:
     """x * (1 - r) + eps * r (App. A, Eq. 11 for frames and Eq. 12 for canvas embeddings).
 
-    `level` is a float or a tensor over x's leading dims (one r per frame).
+    `level` is a float or a tensor over x's leading dims (one r per frame). `noise` is eps
+    drawn beforehand (training draws a step's noise for the whole global batch at once).
     """
-    eps = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    eps = noise if noise is not None else torch.randn(x.shape, generator=generator,
+                                                      dtype=x.dtype)
+    eps = eps.to(x.device, x.dtype)
     if isinstance(level, torch.Tensor):
         level = level.to(x.device, x.dtype).reshape(level.shape + (1,) * (x.dim() - level.dim()))
     return x * (1 - level) + eps * level

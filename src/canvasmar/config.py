@@ -96,6 +96,20 @@ class TrainConfig:
     keep_last: int = 3
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0 leaves torch's default
+    # batch_size is the global batch: per step, processes x grad_accum micro-batches of
+    # batch_size / (processes * grad_accum) clips each, whatever the launch (train/dist.py).
+    grad_accum: int = 1
+    device: str = "auto"  # auto (cuda when available), cpu, cuda
+    precision: str = "fp32"  # fp32, or bf16 autocast (GPUs; ~30x slower on our CPUs)
+    parallel: str = "ddp"  # with several processes (torchrun): ddp, or fsdp (FSDP2 fully_shard)
+    compile: bool = False  # torch.compile the training step's network
+    activation_checkpointing: bool = False  # recompute transformer blocks in backward
+    # EMA of the weights (MAR, NOVA: 0.9999), saved beside them and used by sample/eval;
+    # 0 turns it off. The decay ramps up as min(ema_decay, (1 + s) / (10 + s)).
+    ema_decay: float = 0.9999
+    max_nonfinite: int = 5  # stop after this many non-finite steps in a row (each is skipped)
+    time_limit_min: float = 0.0  # stop cleanly (with a checkpoint) after this many minutes
+    tensorboard: bool = True  # TensorBoard event files in the run folder (if installed)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,6 +159,17 @@ class RunConfig:
         for name in ("steps", "batch_size", "save_every", "eval_every"):
             if getattr(self.train, name) < 1:
                 raise UserError(f"train.{name} must be at least 1")
+        choices = {"device": ("auto", "cpu", "cuda"), "precision": ("fp32", "bf16"),
+                   "parallel": ("ddp", "fsdp")}
+        for name, allowed in choices.items():
+            if getattr(self.train, name) not in allowed:
+                raise UserError(f"train.{name}={getattr(self.train, name)!r}: use one of "
+                                f"{', '.join(allowed)}")
+        if self.train.grad_accum < 1 or self.train.batch_size % self.train.grad_accum:
+            raise UserError(f"train.batch_size={self.train.batch_size} must be a multiple of "
+                            f"train.grad_accum={self.train.grad_accum} (>= 1)")
+        if not 0 <= self.train.ema_decay < 1:
+            raise UserError(f"train.ema_decay={self.train.ema_decay} must be in [0, 1)")
         if self.sample.order not in ("motion", "random"):
             raise UserError(f"sample.order='{self.sample.order}': use 'motion' or 'random'")
         drops = self.loss.drop_canvas + self.loss.drop_temporal + self.loss.drop_both

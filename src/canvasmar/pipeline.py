@@ -47,6 +47,7 @@ def resize_video(video: torch.Tensor, size: int) -> torch.Tensor:
 class Pipeline:
     def __init__(self, model: CanvasMAR, tokenizer: Tokenizer, cfg: RunConfig) -> None:
         self.model, self.tokenizer, self.cfg = model.eval(), tokenizer.eval(), cfg
+        self.weights = "model.safetensors"  # which file of the checkpoint (load_pipeline)
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
@@ -126,10 +127,17 @@ class Pipeline:
         return torch.stack(list(self.stream(context, num_frames, **kwargs)), dim=1)
 
 
-def load_pipeline(path: str | Path, device: str | torch.device = "cpu") -> Pipeline:
-    """A run folder (its latest checkpoint) or a checkpoint folder -> Pipeline."""
+def load_pipeline(path: str | Path, device: str | torch.device = "cpu",
+                  use_ema: bool = True) -> Pipeline:
+    """A run folder (its latest checkpoint) or a checkpoint folder -> Pipeline.
+
+    The EMA weights are used when the checkpoint has them, unless `use_ema=False`;
+    `pipe.weights` names the file that was loaded.
+    """
     folder = ckpt.resolve_checkpoint(path)
     cfg = ckpt.load_checkpoint_config(folder)
     model, tokenizer = build_model(cfg)
-    ckpt.load_weights(model, folder)
-    return Pipeline(model, tokenizer, cfg).to(device)
+    used = ckpt.load_weights(model, folder, ema=use_ema)
+    pipe = Pipeline(model, tokenizer, cfg).to(device)
+    pipe.weights = used
+    return pipe

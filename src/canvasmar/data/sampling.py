@@ -30,16 +30,27 @@ def batch_indices(step: int, batch_size: int, length: int, seed: int) -> list[in
 
 
 class StepBatchSampler(Sampler[list[int]]):
-    """Yields the index lists of steps start_step .. total_steps-1 (a DataLoader batch_sampler)."""
+    """Index lists of steps start_step .. total_steps-1 (a DataLoader batch_sampler).
+
+    With `parts` > 1 each step's global batch is cut into `parts` equal micro-batches and
+    this sampler yields those numbered `first_part .. first_part + count - 1` in turn: a
+    process of rank r with A accumulation steps takes parts r*A .. r*A+A-1 (train/dist.py).
+    """
 
     def __init__(self, length: int, batch_size: int, seed: int, start_step: int,
-                 total_steps: int) -> None:
+                 total_steps: int, parts: int = 1, first_part: int = 0,
+                 count: int | None = None) -> None:
         self.length, self.batch_size, self.seed = length, batch_size, seed
         self.start_step, self.total_steps = start_step, total_steps
+        self.parts, self.first_part = parts, first_part
+        self.count = parts if count is None else count
 
     def __iter__(self) -> Iterator[list[int]]:
+        micro = self.batch_size // self.parts
         for step in range(self.start_step, self.total_steps):
-            yield batch_indices(step, self.batch_size, self.length, self.seed)
+            indices = batch_indices(step, self.batch_size, self.length, self.seed)
+            for part in range(self.first_part, self.first_part + self.count):
+                yield indices[part * micro:(part + 1) * micro]
 
     def __len__(self) -> int:
-        return max(0, self.total_steps - self.start_step)
+        return max(0, self.total_steps - self.start_step) * self.count

@@ -3,7 +3,8 @@
 Layout of a run directory:
     DIR/config.json                     the run's config (also inside every checkpoint)
     DIR/metrics.jsonl                   one JSON line per logged step / evaluation
-    DIR/checkpoints/step_00000500/      model.safetensors, config.json, train_state.pt
+    DIR/checkpoints/step_00000500/      model.safetensors, ema.safetensors (EMA weights, if
+                                        train.ema_decay > 0), config.json, train_state.pt
     DIR/latest                          name of the newest complete checkpoint
 
 A checkpoint is written into a hidden temporary folder and renamed into place, and `latest`
@@ -26,7 +27,8 @@ from torch import nn
 from canvasmar.config import RunConfig, config_from_json, save_config_json
 from canvasmar.errors import UserError
 
-WEIGHTS, CONFIG, STATE, LATEST = "model.safetensors", "config.json", "train_state.pt", "latest"
+WEIGHTS, EMA_WEIGHTS = "model.safetensors", "ema.safetensors"
+CONFIG, STATE, LATEST = "config.json", "train_state.pt", "latest"
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -35,17 +37,24 @@ def write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(run_dir: Path, step: int, model: nn.Module, cfg: RunConfig,
-                    state: dict, keep_last: int = 3) -> Path:
-    """Write DIR/checkpoints/step_N atomically, point DIR/latest at it, prune old ones."""
+def save_checkpoint(run_dir: Path, step: int, model: nn.Module | dict[str, torch.Tensor],
+                    cfg: RunConfig, state: dict, keep_last: int = 3,
+                    ema: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write DIR/checkpoints/step_N atomically, point DIR/latest at it, prune old ones.
+
+    `model`: the network or its full state dict; `ema`: the EMA weights' state dict.
+    """
     ckpt_root = run_dir / "checkpoints"
     ckpt_root.mkdir(parents=True, exist_ok=True)
     final = ckpt_root / f"step_{step:08d}"
     tmp = ckpt_root / f".tmp_step_{step:08d}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(weights, str(tmp / WEIGHTS), metadata={"step": str(step)})
+    weights = model.state_dict() if isinstance(model, nn.Module) else model
+    for name, tensors in ((WEIGHTS, weights), (EMA_WEIGHTS, ema)):
+        if tensors is not None:
+            tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+            save_file(tensors, str(tmp / name), metadata={"step": str(step)})
     (tmp / CONFIG).write_text(save_config_json(cfg))
     torch.save(state, tmp / STATE)
     if final.exists():  # a re-save of the same step (e.g. after a resume) replaces it whole
@@ -84,17 +93,36 @@ def load_checkpoint_config(ckpt: Path) -> RunConfig:
         raise UserError(f"{ckpt / CONFIG} is corrupt ({exc.msg}); use another checkpoint") from None
 
 
-def load_weights(model: nn.Module, ckpt: Path) -> None:
-    """Load safetensors weights strictly; a damaged or mismatched file is a UserError."""
+def read_weights(ckpt: Path, name: str = WEIGHTS) -> dict[str, torch.Tensor]:
+    """A safetensors file of the checkpoint; a damaged file is a UserError."""
     try:
-        weights = load_file(str(ckpt / WEIGHTS))
+        return load_file(str(ckpt / name))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise UserError(f"{ckpt / WEIGHTS} cannot be read ({exc}); the file is corrupt or "
+        raise UserError(f"{ckpt / name} cannot be read ({exc}); the file is corrupt or "
                         f"truncated: use an earlier checkpoint") from None
-    missing, unexpected = model.load_state_dict(weights, strict=False)
+
+
+def has_ema(ckpt: Path) -> bool:
+    return (ckpt / EMA_WEIGHTS).is_file()
+
+
+def load_weights(model: nn.Module, ckpt: Path, ema: bool = False) -> str:
+    """Load weights strictly (the EMA ones if `ema` and present); returns the file used."""
+    name = EMA_WEIGHTS if ema and has_ema(ckpt) else WEIGHTS
+    missing, unexpected = model.load_state_dict(read_weights(ckpt, name), strict=False)
     if missing or unexpected:
-        raise UserError(f"{ckpt / WEIGHTS} does not match its config.json (missing "
+        raise UserError(f"{ckpt / name} does not match its config.json (missing "
                         f"{len(missing)}, unexpected {len(unexpected)} tensors)")
+    return name
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop metrics rows logged after `step` (a resumed run logs them again), atomically."""
+    if not path.is_file():
+        return
+    keep = [line for line in path.read_text().splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= step]
+    write_text_atomic(path, "".join(line + "\n" for line in keep))
 
 
 def load_train_state(ckpt: Path) -> dict:

@@ -1,18 +1,22 @@
-"""`canvasmar train`: the single-process training loop.
+"""`canvasmar train`: one loop for a CPU process and for torchrun (DDP / FSDP2) on GPUs.
 
-Determinism: the batch of step s is a pure function of (seed, step) (data/sampling.py) and
-the loss's randomness comes from a generator seeded with (seed, step), so a run resumed from a
-checkpoint continues the exact loss curve of an uninterrupted one.
+Determinism: the clips of step s are a pure function of (seed, step) (data/sampling.py), and
+all the loss's randomness for the step's global batch is drawn from a generator seeded with
+(seed, step) (losses.draw_randomness); each process and accumulation step takes its slice.
+So a run resumed from a checkpoint continues the exact loss curve of an uninterrupted one,
+and the losses do not depend on how the global batch is split over processes.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import math
 import shutil
 import time
 from pathlib import Path
 
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -20,20 +24,27 @@ from canvasmar.config import RunConfig, save_config_json, to_dict
 from canvasmar.data import build_dataset
 from canvasmar.data.sampling import StepBatchSampler
 from canvasmar.errors import UserError
-from canvasmar.losses import training_losses
+from canvasmar.losses import TrainingObjective, draw_randomness
 from canvasmar.models.factory import build_model
+from canvasmar.nn.blocks import Block
 from canvasmar.train import checkpoint as ckpt
+from canvasmar.train import dist
+from canvasmar.train.ema import EMA, full_tensor
+from canvasmar.train.observe import RunLog
 from canvasmar.train.optim import build_optimizer, learning_rate
-from canvasmar.train.preview import plot_losses, write_canvas_preview
+from canvasmar.train.preview import plot_losses, write_canvas_preview, write_sample_preview
+from canvasmar.train.stopping import NonfiniteGuard, StopRequest
 from canvasmar.train.validation import validate
+
+LOSS_KEYS = ("loss", "mar", "canvas", "static")
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step + 17)
 
 
-def prepare_run_dir(out: Path, cfg: RunConfig, resume: bool, force: bool) -> RunConfig:
-    """Create DIR, or check it may be reused. Returns the config to train with."""
+def check_run_dir(out: Path, cfg: RunConfig, resume: bool, force: bool) -> None:
+    """Refuse to clobber a run, or to resume one that does not match (read-only)."""
     has_run = (out / "config.json").exists() or (out / "checkpoints").exists()
     if resume:
         if not has_run:
@@ -43,91 +54,214 @@ def prepare_run_dir(out: Path, cfg: RunConfig, resume: bool, force: bool) -> Run
             if to_dict(getattr(saved, section)) != to_dict(getattr(cfg, section)):
                 raise UserError(f"--resume: the {section}.* settings differ from the run in "
                                 f"{out}; only train.* may change when resuming")
-        return cfg
-    if has_run:
-        if not force:
-            raise UserError(f"{out} already holds a run; pass --resume to continue it or "
-                            f"--force to start over (deletes its checkpoints)")
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)
-        for name in ("latest", "metrics.jsonl"):
-            (out / name).unlink(missing_ok=True)
+    elif has_run and not force:
+        raise UserError(f"{out} already holds a run; pass --resume to continue it or "
+                        f"--force to start over (deletes its checkpoints)")
+
+
+def init_run_dir(out: Path, cfg: RunConfig, resume: bool) -> None:
+    """Start a fresh run folder (after check_run_dir allowed it); main process only."""
+    if resume:
+        return
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    shutil.rmtree(out / "tensorboard", ignore_errors=True)
+    for name in ("latest", "metrics.jsonl"):
+        (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     ckpt.write_text_atomic(out / "config.json", save_config_json(cfg))
+
+
+def prepare_run_dir(out: Path, cfg: RunConfig, resume: bool, force: bool) -> RunConfig:
+    """Single-process form of check + init (kept for callers and tests)."""
+    check_run_dir(out, cfg, resume, force)
+    init_run_dir(out, cfg, resume)
     return cfg
+
+
+def autocast(cfg: RunConfig, device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast when train.precision=bf16 (matmuls in bf16, reductions in fp32)."""
+    if cfg.train.precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def gradient_sync(wrapped: nn.Module, sync: bool) -> contextlib.AbstractContextManager:
+    """Skip the all-reduce on all but the last accumulation step (DDP no_sync / FSDP2)."""
+    inner = getattr(wrapped, "_orig_mod", wrapped)  # under torch.compile
+    if isinstance(inner, nn.parallel.DistributedDataParallel) and not sync:
+        return inner.no_sync()
+    if hasattr(inner, "set_requires_gradient_sync"):  # FSDP2
+        inner.set_requires_gradient_sync(sync)
+    return contextlib.nullcontext()
 
 
 def train(cfg: RunConfig, out: Path, resume: bool = False, force: bool = False,
           progress: bool = True) -> dict:
     """Train; returns the last validation metrics. Writes checkpoints, metrics and previews."""
-    out = Path(out)
-    cfg = prepare_run_dir(out, cfg, resume, force)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    torch.manual_seed(cfg.train.seed)
+    ctx = dist.init_distributed(cfg.train)
+    try:
+        return _train(cfg, Path(out), resume, force, progress, ctx)
+    finally:
+        dist.shutdown(ctx)
+
+
+def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
+           ctx: dist.DistContext) -> dict:
+    tc = cfg.train
+    check_run_dir(out, cfg, resume, force)
+    dist.barrier(ctx)
+    if ctx.is_main:
+        init_run_dir(out, cfg, resume)
+    dist.barrier(ctx)
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    torch.manual_seed(tc.seed)  # the same initial weights in every process
     model, tokenizer = build_model(cfg)
-    optimizer = build_optimizer(model, cfg.train)
-    start = 0
+    start, last = 0, None
     if resume:
         last = ckpt.resolve_checkpoint(out)
         ckpt.load_weights(model, last)
-        state = ckpt.load_train_state(last)
-        optimizer.load_state_dict(state["optimizer"])
-        start = int(state["step"])
-        if start >= cfg.train.steps:
+        start = int(ckpt.load_train_state(last)["step"])
+        if start >= tc.steps:
             raise UserError(f"the run in {out} already reached step {start}; raise "
                             f"train.steps to train further")
+        if ctx.is_main:
+            ckpt.truncate_metrics(out / "metrics.jsonl", start)
+    model.to(ctx.device)
+    tokenizer.to(ctx.device)
+    wrapped = dist.wrap_for_training(TrainingObjective(model, cfg.loss), tc, ctx, Block)
+    optimizer = build_optimizer(model, tc)
+    ema = EMA(model, tc.ema_decay) if tc.ema_decay > 0 else None
+    if last is not None:
+        state = ckpt.load_train_state(last)
+        try:
+            dist.load_optimizer_state(model, optimizer, state["optimizer"])
+        except (KeyError, ValueError, RuntimeError) as exc:
+            raise UserError(f"{last} holds optimizer state this version cannot read "
+                            f"({type(exc).__name__}); start a new run from its weights") from None
+        if ema is not None:
+            ema.load(ckpt.read_weights(last, ckpt.EMA_WEIGHTS) if ckpt.has_ema(last)
+                     else {k: v for k, v in model.state_dict().items()})
 
-    tc = cfg.train
+    micro = dist.micro_batches(tc, ctx)
     dataset = build_dataset(cfg.data, "train", seed=tc.seed)
+    sampler = StepBatchSampler(len(dataset), tc.batch_size, tc.seed, start, tc.steps,
+                               parts=ctx.world * tc.grad_accum,
+                               first_part=ctx.rank * tc.grad_accum, count=tc.grad_accum)
+    loader = iter(DataLoader(dataset, num_workers=cfg.data.num_workers, batch_sampler=sampler,
+                             pin_memory=ctx.device.type == "cuda"))
     val_videos = torch.stack([build_dataset(cfg.data, "val", seed=0)[i]
-                              for i in range(tc.eval_clips)])
-    loader = DataLoader(dataset, num_workers=cfg.data.num_workers,
-                        batch_sampler=StepBatchSampler(len(dataset), tc.batch_size, tc.seed,
-                                                       start, tc.steps))
-    metrics_file = (out / "metrics.jsonl").open("a")
-    bar = tqdm(total=tc.steps, initial=start, disable=not progress, dynamic_ncols=True,
-               desc=f"train {cfg.name}")
-    model.train()
-    val: dict[str, float] = {}
-    t_last, step = time.perf_counter(), start
+                              for i in range(tc.eval_clips)]) if ctx.is_main else None
+    eval_model = build_model(cfg)[0].to(ctx.device) if ctx.is_main else None
 
-    def log(row: dict) -> None:
-        metrics_file.write(json.dumps(row) + "\n")
-        metrics_file.flush()
+    log = RunLog(out, ctx.is_main, tc.tensorboard)
+    bar = tqdm(total=tc.steps, initial=start, disable=not (progress and ctx.is_main),
+               dynamic_ncols=True, desc=f"train {cfg.name}")
+    guard = NonfiniteGuard(tc.max_nonfinite)
+    val: dict[str, float] = {}
+    t_last = time.perf_counter()
 
     def save(step_done: int) -> None:
-        ckpt.save_checkpoint(out, step_done, model, cfg,
-                             {"step": step_done, "optimizer": optimizer.state_dict()},
-                             keep_last=tc.keep_last)
+        weights = dist.full_model_state(model, tc, ctx)
+        ema_weights = ema.state_dict(model) if ema is not None else None
+        optim_state = dist.full_optimizer_state(model, optimizer)
+        if ctx.is_main:
+            ckpt.save_checkpoint(out, step_done, weights, cfg,
+                                 {"step": step_done, "optimizer": optim_state},
+                                 keep_last=tc.keep_last, ema=ema_weights)
+        dist.barrier(ctx)
 
-    for step, video in enumerate(loader, start=start):
-        lr = learning_rate(step, tc)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        latents = tokenizer.encode(video)
-        losses = training_losses(model, latents, cfg.loss, step_generator(tc.seed, step))
-        optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-        optimizer.step()
+    def evaluate(step_done: int) -> dict[str, float]:
+        """Validation losses and canvas MSE of the current weights; previews of EMA ones."""
+        weights = dist.full_model_state(model, tc, ctx)
+        ema_weights = ema.state_dict(model) if ema is not None else None
+        result: dict[str, float] = {}
+        if ctx.is_main:
+            eval_model.load_state_dict(weights)
+            result = validate(eval_model, tokenizer, val_videos.to(ctx.device), cfg.loss)
+            if ema_weights is not None:
+                eval_model.load_state_dict(ema_weights)
+                ema_val = validate(eval_model, tokenizer, val_videos.to(ctx.device), cfg.loss)
+                result |= {f"ema_{k}": v for k, v in ema_val.items() if "copy_last" not in k}
+            previews = out / "previews"
+            name = f"step_{step_done:08d}"
+            write_canvas_preview(eval_model, tokenizer, val_videos.to(ctx.device), previews,
+                                 name=f"{name}_canvas")
+            grid = write_sample_preview(eval_model, tokenizer, val_videos.to(ctx.device),
+                                        previews / f"{name}_sample.mp4", cfg.sample)
+            log.image("preview/sample (rows: truth, sampled)", grid, step_done)
+        dist.barrier(ctx)
+        return result
 
-        now = time.perf_counter()
-        row = {"step": step + 1, "lr": lr, "grad_norm": grad_norm.item(),
-               "sec_per_step": now - t_last, **{k: v.item() for k, v in losses.items()}}
-        t_last = now
-        log(row)
-        bar.set_postfix({k: f"{row[k]:.4f}" for k in ("mar", "canvas", "static") if k in row}
-                        | {"clips/s": f"{tc.batch_size / row['sec_per_step']:.1f}"})
-        bar.update(1)
-        done = step + 1
-        if done % tc.eval_every == 0 or done == tc.steps:
-            val = validate(model, tokenizer, val_videos, cfg.loss)
-            log({"step": done, **val})
-            bar.write(f"step {done}: " + ", ".join(f"{k}={v:.5f}" for k, v in val.items()))
-        if done % tc.save_every == 0 or done == tc.steps:
-            save(done)
+    stop = StopRequest(tc.time_limit_min)
+    step = start
+    with stop:
+        for step in range(start, tc.steps):
+            lr = learning_rate(step, tc)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            sums = torch.zeros(len(LOSS_KEYS) + 1, device=ctx.device)
+            randomness = None
+            for part in range(tc.grad_accum):
+                video = next(loader).to(ctx.device, non_blocking=True)
+                latents = tokenizer.encode(video)
+                if randomness is None:  # one draw for the step's whole global batch
+                    randomness = draw_randomness(model, tc.batch_size, latents.shape[1],
+                                                 cfg.loss, step_generator(tc.seed, step))
+                share = randomness.clips((ctx.rank * tc.grad_accum + part) * micro, micro)
+                with gradient_sync(wrapped, part == tc.grad_accum - 1), \
+                        autocast(cfg, ctx.device):
+                    losses = wrapped(latents, share)
+                # Each share is already divided by the global counts; DDP/FSDP average the
+                # gradients over processes, so scale back to a sum over processes.
+                (losses["loss"] * ctx.world).backward()
+                sums[:-1] += torch.stack([losses.get(k, torch.zeros((), device=ctx.device))
+                                          .detach().float() for k in LOSS_KEYS])
+            sums[-1] = float(stop.requested())
+            totals = dist.all_reduce_sum(sums, ctx).tolist()
+            row = {"step": step + 1, "lr": lr}
+            row |= {k: v for k, v in zip(LOSS_KEYS, totals, strict=False)
+                    if k in losses or k == "loss"}
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+            grad_norm = float(full_tensor(grad_norm))  # a DTensor under FSDP2
+            finite = all(map(math.isfinite, [*totals[:-1], grad_norm]))
+            if guard.check(finite, step + 1):
+                optimizer.step()
+                if ema is not None:
+                    ema.update(step)
+            else:
+                row["skipped"] = "non-finite loss or gradient"
+                bar.write(f"step {step + 1}: non-finite loss or gradient, update skipped "
+                          f"({guard.in_a_row} in a row)")
+            optimizer.zero_grad(set_to_none=True)
+            now = time.perf_counter()
+            row |= {"grad_norm": grad_norm, "sec_per_step": now - t_last,
+                    "clips_per_sec": tc.batch_size / max(now - t_last, 1e-9)}
+            t_last = now
+            log.row(row)
+            bar.set_postfix({k: f"{row[k]:.4f}" for k in ("mar", "canvas", "static")
+                             if k in row} | {"clips/s": f"{row['clips_per_sec']:.1f}"})
+            bar.update(1)
+            done = step + 1
+            stopping = totals[-1] > 0
+            val = {}
+            if done % tc.eval_every == 0 or done == tc.steps:
+                val = evaluate(done)
+                log.row({"step": done, **val}, group="val")
+                if val:
+                    bar.write(f"step {done}: " + ", ".join(f"{k}={v:.5f}"
+                                                          for k, v in val.items()))
+            if done % tc.save_every == 0 or done == tc.steps or stopping:
+                save(done)
+            t_last = time.perf_counter()  # evaluation and saving do not count as step time
+            if stopping:
+                bar.write(f"stopped at step {done} ({stop.reason or 'another process'}); "
+                          f"checkpoint written: continue with --resume")
+                break
     bar.close()
-    metrics_file.close()
-    write_canvas_preview(model, tokenizer, val_videos, out)
-    plot_losses(out / "metrics.jsonl", out / "losses.png")
+    log.close()
+    if ctx.is_main and val:  # the last step was evaluated: eval_model holds its weights
+        write_canvas_preview(eval_model, tokenizer, val_videos.to(ctx.device), out)
+        plot_losses(out / "metrics.jsonl", out / "losses.png")
     return val
+

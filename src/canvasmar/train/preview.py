@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from canvasmar.config import SampleConfig
 from canvasmar.media import grid_image, heatmap, to_uint8, upscale, write_png, write_video
 from canvasmar.models import CanvasMAR, Tokenizer
+from canvasmar.sampler import rollout
 from canvasmar.train.validation import SAMPLING_FRAME_NOISE, teacher_forced_canvas
 
 
 @torch.no_grad()
 def write_canvas_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor,
-                         out_dir: Path, clips: int = 4) -> list[Path]:
+                         out_dir: Path, clips: int = 4, name: str = "preview") -> list[Path]:
     """Rows per clip: ground truth | canvas (one pass, true history) | staticness heat map."""
     if not model.has_canvas:
         return []
@@ -28,10 +31,30 @@ def write_canvas_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.T
         heat = torch.stack([heatmap(s, size) for s in static[i]])
         rows += [videos[i], canvas_px[i], heat]
         panels.append(torch.cat([videos[i], canvas_px[i], heat], dim=3))  # side by side
-    png = write_png(out_dir / "preview.png", grid_image(rows))
+    png = write_png(out_dir / f"{name}.png", grid_image(rows))
     movie = torch.cat(panels, dim=2)  # clips stacked vertically: (T, 3, clips*H, 3*W)
-    mp4 = write_video(out_dir / "preview.mp4", upscale(to_uint8(movie), 4), fps=4)
+    mp4 = write_video(out_dir / f"{name}.mp4", upscale(to_uint8(movie), 4), fps=4)
     return [png, mp4]
+
+
+@torch.no_grad()
+def write_sample_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor,
+                         path: Path, opts: SampleConfig, context: int = 1, clips: int = 2,
+                         seed: int = 0) -> np.ndarray:
+    """Rows per clip: ground truth | sampled rollout from `context` true frames (real sampling,
+    the same sampler as `canvasmar sample`). Writes an MP4 and returns the grid image."""
+    videos = videos[:clips]
+    latents = tokenizer.encode(videos)
+    g = torch.Generator().manual_seed(seed)
+    frames = [f.latent for f in rollout(model, latents[:, :context],
+                                        latents.shape[1] - context, opts, g)]
+    sampled = tokenizer.decode(torch.stack(frames, dim=1))
+    sampled = torch.cat([videos[:, :context], sampled], dim=1)
+    rows = [row for i in range(len(videos)) for row in (videos[i], sampled[i])]
+    movie = torch.cat([torch.cat([videos[i], sampled[i]], dim=3) for i in range(len(videos))],
+                      dim=2)
+    write_video(path, upscale(to_uint8(movie), 4), fps=4)
+    return grid_image(rows)
 
 
 def plot_losses(metrics_path: Path, out_path: Path) -> Path:

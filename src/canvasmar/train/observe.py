@@ -1,0 +1,52 @@
+"""What a run records: metrics.jsonl (always) and TensorBoard scalars and images (optional).
+
+Only the main process writes. TensorBoard is a dependency of the package; if a user's
+environment lacks it, `train.tensorboard=true` says so once and the run goes on with the
+JSON log alone (`train.tensorboard=false` silences it).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+class RunLog:
+    def __init__(self, out: Path, enabled: bool, tensorboard: bool) -> None:
+        self.enabled = enabled
+        self.metrics = (out / "metrics.jsonl").open("a") if enabled else None
+        self.tb = None
+        if enabled and tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                print("warning: tensorboard is not installed; logging to metrics.jsonl only "
+                      "(pip install tensorboard, or set train.tensorboard=false)",
+                      file=sys.stderr)
+            else:
+                self.tb = SummaryWriter(str(out / "tensorboard"))
+
+    def row(self, row: dict, group: str = "train") -> None:
+        """One JSON line; its numeric entries also become TensorBoard scalars `group/key`."""
+        if not self.enabled:
+            return
+        self.metrics.write(json.dumps(row) + "\n")
+        self.metrics.flush()
+        if self.tb is not None:
+            for key, value in row.items():
+                if key != "step" and isinstance(value, int | float):
+                    self.tb.add_scalar(f"{group}/{key}", value, row["step"])
+
+    def image(self, tag: str, image: np.ndarray, step: int) -> None:
+        """An (H, W, 3) uint8 image, e.g. a preview grid with staticness maps."""
+        if self.tb is not None:
+            self.tb.add_image(tag, image, step, dataformats="HWC")
+
+    def close(self) -> None:
+        if self.metrics is not None:
+            self.metrics.close()
+        if self.tb is not None:
+            self.tb.close()
