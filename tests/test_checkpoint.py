@@ -64,3 +64,28 @@ def test_missing_and_corrupt_checkpoints(tmp_path, micro_cfg):
     (path / ckpt.CONFIG).write_text("{not json")
     with pytest.raises(UserError, match="corrupt"):
         ckpt.load_checkpoint_config(path)
+
+
+def test_ema_averages_and_load_pipeline_uses_it(micro_cfg, tmp_path):
+    from canvasmar.pipeline import load_pipeline
+    from canvasmar.train.ema import EMA
+
+    model, _ = build_model(micro_cfg)
+    ema = EMA(model, decay=0.9)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    ema.update(step=1000)  # past the warm-up: decay 0.9
+    averaged = ema.state_dict(model)
+    name = next(n for n, _ in model.named_parameters())
+    torch.testing.assert_close(averaged[name], start[name] + 0.1)
+    assert ema.decay_at(0) == 0.1  # warm-up: (1 + 0) / (10 + 0)
+    ckpt.save_checkpoint(tmp_path, 1, model, micro_cfg, {"step": 1}, ema=averaged)
+    assert torch.equal(load_pipeline(tmp_path).model.state_dict()[name], averaged[name])
+    raw = load_pipeline(tmp_path, use_ema=False)
+    assert raw.weights == "model.safetensors"
+    assert torch.equal(raw.model.state_dict()[name], model.state_dict()[name])
+    restored = EMA(model, decay=0.9)
+    restored.load(averaged)
+    assert torch.equal(restored.state_dict(model)[name], averaged[name])

@@ -92,3 +92,20 @@ def test_batch_that_does_not_split_is_a_clear_error(tmp_path, capsys):
     assert main(["train", "tiny", "--out", str(tmp_path / "r"), *RUN,
                  "train.grad_accum=3"]) == 2
     assert "multiple of train.grad_accum" in capsys.readouterr().err
+
+
+def test_bf16_autocast_and_activation_checkpointing_train_and_save_plain_weights(tmp_path):
+    out = tmp_path / "r"
+    assert main(["train", "tiny", "--out", str(out), *RUN, "--no-progress", "train.steps=2",
+                 "train.precision=bf16", "train.activation_checkpointing=true"]) == 0
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["loss"] == r["loss"] for r in rows if "loss" in r)  # finite, not NaN
+    from safetensors.torch import load_file
+
+    from canvasmar.config import load_config
+    from canvasmar.models.factory import build_model as build
+
+    weights = load_file(str(out / "checkpoints/step_00000002/ema.safetensors"))
+    assert all(v.dtype == torch.float32 for v in weights.values())  # bf16 only in compute
+    model, _ = build(load_config("tiny", micro_overrides()))
+    assert set(weights) == set(model.state_dict())  # no checkpoint-wrapper names leak out

@@ -48,7 +48,7 @@ def _sample(args: argparse.Namespace) -> None:
     import canvasmar
     from canvasmar.sample_cli import run_sample
 
-    pipe = canvasmar.load_pipeline(args.checkpoint, device=args.device)
+    pipe = canvasmar.load_pipeline(args.checkpoint, device=args.device, use_ema=not args.no_ema)
     paths = run_sample(
         pipe, Path(args.out), video=args.video, context=args.context, frames=args.frames,
         num_samples=args.num_samples, clips=args.clips, first_clip=args.clip, seed=args.seed,
@@ -81,7 +81,7 @@ def _eval(args: argparse.Namespace) -> None:
     import canvasmar
     from canvasmar.eval_cli import run_eval
 
-    pipe = canvasmar.load_pipeline(args.checkpoint, device=args.device)
+    pipe = canvasmar.load_pipeline(args.checkpoint, device=args.device, use_ema=not args.no_ema)
     result = run_eval(pipe, args)
     print(json.dumps(result["results"], indent=2))
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.png')}")
@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="flow-head noise scale (1 = trained distribution, < 1 sharper)")
     sampling.add_argument("--seed", type=int, default=0)
     sampling.add_argument("--device", default="cpu", help="cpu or cuda")
+    sampling.add_argument("--no-ema", action="store_true",
+                          help="use the raw weights, not the EMA ones (the default if saved)")
     sampling.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = sub.add_parser("train", parents=[common], help="train a model on a dataset",

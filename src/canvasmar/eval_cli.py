@@ -92,7 +92,8 @@ def run_eval(pipe: Pipeline, args: argparse.Namespace) -> dict:
                        frame_extractor=backends["frame_extractor"], kid_fn=backends["kid_fn"],
                        progress=not args.no_progress, **options)
     sample = dataclasses.asdict(pipe.options(**options))
-    record = {"checkpoint": str(args.checkpoint), "protocol": protocol.to_dict(),
+    record = {"checkpoint": str(args.checkpoint), "weights": pipe.weights,
+              "protocol": protocol.to_dict(),
               "resolution": list(pipe.frame_shape), "seed": args.seed, "steps": steps,
               "sampling": sample, "metrics": sorted(metrics), "backends": backends["info"],
               "results": results}

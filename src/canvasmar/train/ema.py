@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+WRAPPER = "_checkpoint_wrapped_module."
+
 
 def full_tensor(t: torch.Tensor) -> torch.Tensor:
     """A plain tensor from a parameter or an FSDP2 DTensor shard (collective for DTensors)."""
@@ -19,7 +21,10 @@ def full_tensor(t: torch.Tensor) -> torch.Tensor:
 class EMA:
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = decay
-        self.names = [n for n, p in model.named_parameters() if p.requires_grad]
+        # state-dict names: activation checkpointing inserts a wrapper level into the
+        # parameter names that the state dict (and so the checkpoint) does not have
+        self.names = [n.replace(WRAPPER, "") for n, p in model.named_parameters()
+                      if p.requires_grad]
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.shadow = [p.detach().clone().float() for p in self.params]
 
@@ -40,6 +45,8 @@ class EMA:
         for name, value in model.state_dict().items():
             value = averaged.get(name, value)
             out[name] = full_tensor(value).detach().to("cpu", torch.float32).contiguous()
+        if missing := set(averaged) - set(out):
+            raise RuntimeError(f"EMA parameters not in the state dict: {sorted(missing)[:3]}")
         return out
 
     @torch.no_grad()

@@ -225,7 +225,7 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             grad_norm = float(full_tensor(grad_norm))  # a DTensor under FSDP2
             finite = all(map(math.isfinite, [*totals[:-1], grad_norm]))
-            if guard.check(finite, step + 1):
+            if guard.check(finite):
                 optimizer.step()
                 if ema is not None:
                     ema.update(step)
@@ -237,8 +237,11 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
             now = time.perf_counter()
             row |= {"grad_norm": grad_norm, "sec_per_step": now - t_last,
                     "clips_per_sec": tc.batch_size / max(now - t_last, 1e-9)}
+            if ctx.device.type == "cuda":
+                row["gpu_peak_gib"] = torch.cuda.max_memory_allocated(ctx.device) / 2**30
             t_last = now
             log.row(row)
+            guard.raise_if_exhausted(step + 1)
             bar.set_postfix({k: f"{row[k]:.4f}" for k in ("mar", "canvas", "static")
                              if k in row} | {"clips/s": f"{row['clips_per_sec']:.1f}"})
             bar.update(1)
@@ -260,8 +263,9 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
                 break
     bar.close()
     log.close()
+    if ctx.is_main:
+        plot_losses(out / "metrics.jsonl", out / "losses.png")
     if ctx.is_main and val:  # the last step was evaluated: eval_model holds its weights
         write_canvas_preview(eval_model, tokenizer, val_videos.to(ctx.device), out)
-        plot_losses(out / "metrics.jsonl", out / "losses.png")
     return val
 

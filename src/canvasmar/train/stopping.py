@@ -48,15 +48,17 @@ class NonfiniteGuard:
     def __init__(self, limit: int) -> None:
         self.limit, self.in_a_row, self.total = limit, 0, 0
 
-    def check(self, finite: bool, step: int) -> bool:
-        """True if the step may be applied; raises after `limit` bad steps in a row."""
+    def check(self, finite: bool) -> bool:
+        """True if the step may be applied; counts the bad ones."""
         if finite:
             self.in_a_row = 0
             return True
         self.in_a_row += 1
         self.total += 1
+        return False
+
+    def raise_if_exhausted(self, step: int) -> None:
         if self.limit > 0 and self.in_a_row >= self.limit:
             raise UserError(f"{self.in_a_row} training steps in a row up to step {step} had a "
                             f"non-finite loss or gradient; lower train.lr, check the data, or "
                             f"resume from an earlier checkpoint")
-        return False

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The checks a GPU session runs (docs/training-at-scale.md), in one go, each stage bounded:
+#   1. the tiny preset trained on the GPU for a fixed time budget (steps sized from a probe),
+#   2. its evaluation (EMA weights): next-frame and builtin-quick protocols,
+#   3. the bair preset (231M) in bf16 for a few hundred steps: peak memory and throughput,
+#      and a short fp32 run on the same machine for the ratio.
+# Usage: OUT=outputs/gpu bash scripts/gpu_check.sh   (TINY_SECONDS, BAIR_STEPS to resize)
+set -uo pipefail
+OUT=${OUT:-outputs/gpu}
+RUNS=${RUNS:-/tmp/canvasmar-gpu}
+TINY_SECONDS=${TINY_SECONDS:-210}
+TINY_BATCH=${TINY_BATCH:-32}
+BAIR_STEPS=${BAIR_STEPS:-200}
+BAIR_BATCH=${BAIR_BATCH:-32}
+WORKERS=${WORKERS:-6}
+mkdir -p "$OUT" "$RUNS"
+export PYTHONPATH=$PWD/src:${PYTHONPATH:-} PYTHONUNBUFFERED=1
+cm() { python3 -m canvasmar.cli "$@"; }
+stamp() { echo "== $(date +%T) $*"; }
+median_sps() {  # median seconds per step of a run, steps after the first 10
+  python3 -c "import json,statistics,sys; r=[json.loads(l) for l in open(sys.argv[1])]; \
+print(statistics.median(x['sec_per_step'] for x in r if 'sec_per_step' in x and x['step']>10))" "$1"
+}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$OUT/gpu.txt"
+python3 -c "import torch; print('torch', torch.__version__, torch.cuda.is_available())" \
+  | tee -a "$OUT/gpu.txt"
+
+stamp "probe: tiny, 40 steps"
+cm train tiny --out "$RUNS/probe" --force --no-progress train.steps=40 \
+  train.batch_size="$TINY_BATCH" train.eval_every=1000 train.tensorboard=false \
+  data.num_workers="$WORKERS"
+SPS=$(median_sps "$RUNS/probe/metrics.jsonl")
+STEPS=$(python3 -c "print(max(100, int($TINY_SECONDS / $SPS)))")
+stamp "tiny: $SPS s/step -> $STEPS steps"
+timeout $((TINY_SECONDS * 2)) python3 -m canvasmar.cli train tiny --out "$RUNS/tiny" --force \
+  --no-progress train.steps="$STEPS" train.batch_size="$TINY_BATCH" \
+  train.warmup_steps=200 train.eval_every=$((STEPS / 4)) train.save_every=$((STEPS / 4)) \
+  train.time_limit_min=$(python3 -c "print($TINY_SECONDS * 1.5 / 60)") \
+  data.num_workers="$WORKERS"
+
+stamp "eval tiny (EMA weights)"
+cm eval --checkpoint "$RUNS/tiny" --protocol next-frame --device cuda --no-progress \
+  --out "$RUNS/eval/next-frame.json"
+cm eval --checkpoint "$RUNS/tiny" --protocol next-frame --device cuda --no-progress \
+  --head-temperature 0.5 --out "$RUNS/eval/next-frame-temp0.5.json"
+cm eval --checkpoint "$RUNS/tiny" --protocol builtin-quick --device cuda --no-progress \
+  --steps 1,2,4,8 --out "$RUNS/eval/builtin-quick.json"
+
+stamp "bair bf16: $BAIR_STEPS steps at batch $BAIR_BATCH"
+timeout 170 python3 -m canvasmar.cli train bair --out "$RUNS/bair-bf16" --force --no-progress \
+  train.steps="$BAIR_STEPS" train.batch_size="$BAIR_BATCH" train.precision=bf16 \
+  train.warmup_steps=50 train.eval_every=100000 train.save_every=100000 train.eval_clips=2 \
+  train.time_limit_min=2 data.num_workers=8
+stamp "bair fp32: 30 steps"
+timeout 75 python3 -m canvasmar.cli train bair --out "$RUNS/bair-fp32" --force --no-progress \
+  train.steps=30 train.batch_size="$BAIR_BATCH" train.warmup_steps=50 \
+  train.eval_every=100000 train.save_every=100000 train.eval_clips=2 \
+  train.time_limit_min=0.75 data.num_workers=8
+stamp "collect"
+CK="$RUNS/tiny/checkpoints/$(cat "$RUNS/tiny/latest")"
+cp "$CK/model.safetensors" "$CK/ema.safetensors" "$OUT/" 2>/dev/null
+tar czf "$OUT/results.tar.gz" -C "$RUNS" --exclude='*.safetensors' --exclude='*.pt' \
+  --exclude='tensorboard' tiny/config.json tiny/metrics.jsonl tiny/previews tiny/preview.png \
+  tiny/losses.png eval bair-bf16/metrics.jsonl bair-fp32/metrics.jsonl probe/metrics.jsonl \
+  2>&1 | tail -3
+ls -la "$OUT"
+stamp done

@@ -1,0 +1,109 @@
+"""A real training process killed (SIGKILL) or asked to stop (SIGTERM) resumes exactly;
+non-finite steps are skipped and too many stop the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from canvasmar import losses
+from canvasmar.cli import main
+from tests.conftest import micro_overrides
+
+RUN = [*micro_overrides(), "train.batch_size=2", "train.eval_every=1000", "train.eval_clips=2",
+       "train.warmup_steps=2", "train.tensorboard=false", "train.threads=1",
+       "train.device=cpu"]
+
+
+def _curve(run_dir) -> dict[int, float]:
+    rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in rows if "loss" in r}
+
+
+def _start(out, *extra: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "canvasmar.cli", "train", "tiny", "--out", str(out),
+           "--no-progress", *RUN, *extra]
+    return subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_step(out, step: int, proc: subprocess.Popen, timeout: float = 300) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if (out / "metrics.jsonl").is_file() and max(_curve(out), default=0) >= step:
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError(f"no step {step} within {timeout} s")
+
+
+@pytest.mark.slow
+def test_sigkill_at_any_moment_then_resume_gives_the_uninterrupted_curve(tmp_path):
+    steps = ["train.steps=30", "train.save_every=5"]
+    full = tmp_path / "full"
+    assert main(["train", "tiny", "--out", str(full), *RUN, *steps]) == 0
+    reference = _curve(full)
+
+    killed = tmp_path / "killed"
+    proc = _start(killed, *steps)
+    _wait_for_step(killed, 13, proc)  # past the step-10 checkpoint, before step 15's
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (killed / "latest").read_text().strip() in ("step_00000010", "step_00000015")
+    assert main(["train", "tiny", "--out", str(killed), *RUN, *steps, "--resume"]) == 0
+    resumed = _curve(killed)
+    assert sorted(resumed) == list(range(1, 31))  # rows after the checkpoint were replaced
+    for step in range(1, 31):
+        assert abs(resumed[step] - reference[step]) <= 1e-6 * abs(reference[step]), step
+
+
+@pytest.mark.slow
+def test_sigterm_writes_a_checkpoint_and_exits_cleanly(tmp_path):
+    out = tmp_path / "run"
+    proc = _start(out, "train.steps=10000", "train.save_every=10000")
+    _wait_for_step(out, 3, proc)
+    proc.send_signal(signal.SIGTERM)
+    out_text, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "(SIGTERM); checkpoint written: continue with --resume" in out_text
+    last = max(_curve(out))
+    assert (out / "latest").read_text().strip() == f"step_{last:08d}"
+    state = torch.load(out / "checkpoints" / f"step_{last:08d}" / "train_state.pt",
+                       weights_only=True)
+    assert state["step"] == last
+
+
+def test_nonfinite_steps_are_skipped_then_stop_the_run(tmp_path, monkeypatch, capsys):
+    real = losses.training_losses
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        out = real(*args, **kwargs)
+        if calls["n"] == 2 or calls["n"] >= 4:  # step 2, then every step from step 4
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(losses, "training_losses", poisoned)
+    out = tmp_path / "run"
+    code = main(["train", "tiny", "--out", str(out), *RUN, "train.steps=20",
+                 "train.save_every=1", "train.max_nonfinite=3", "train.keep_last=10"])
+    assert code == 2
+    assert "3 training steps in a row" in capsys.readouterr().err
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    skipped = [r["step"] for r in rows if "skipped" in r]
+    assert skipped == [2, 4, 5, 6]
+    # a skipped step leaves the weights alone: checkpoints 1 and 2 are identical
+    from safetensors.torch import load_file
+
+    one, two, three = (load_file(str(out / f"checkpoints/step_0000000{s}/model.safetensors"))
+                       for s in (1, 2, 3))
+    assert all(torch.equal(one[k], two[k]) for k in one)
+    assert any(not torch.equal(two[k], three[k]) for k in two)  # step 3 was applied
