@@ -47,10 +47,10 @@ cm eval --checkpoint "$RUNS/tiny" --protocol builtin-quick --device cuda --no-pr
   --steps 1,2,4,8 --out "$RUNS/eval/builtin-quick.json"
 
 stamp "bair bf16: $BAIR_STEPS steps at batch $BAIR_BATCH"
-timeout 170 python3 -m canvasmar.cli train bair --out "$RUNS/bair-bf16" --force --no-progress \
+timeout 150 python3 -m canvasmar.cli train bair --out "$RUNS/bair-bf16" --force --no-progress \
   train.steps="$BAIR_STEPS" train.batch_size="$BAIR_BATCH" train.precision=bf16 \
   train.warmup_steps=50 train.eval_every=100000 train.save_every=100000 train.eval_clips=2 \
-  train.time_limit_min=2 data.num_workers=8
+  train.time_limit_min=1.7 data.num_workers=8
 stamp "bair fp32: 30 steps"
 timeout 75 python3 -m canvasmar.cli train bair --out "$RUNS/bair-fp32" --force --no-progress \
   train.steps=30 train.batch_size="$BAIR_BATCH" train.warmup_steps=50 \

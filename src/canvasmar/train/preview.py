@@ -24,7 +24,7 @@ def write_canvas_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.T
     videos = videos[:clips]
     g = torch.Generator().manual_seed(0)
     canvas, static = teacher_forced_canvas(model, tokenizer.encode(videos), SAMPLING_FRAME_NOISE, g)
-    canvas_px = tokenizer.decode(canvas)
+    canvas_px, videos, static = tokenizer.decode(canvas).cpu(), videos.cpu(), static.cpu()
     size = tuple(videos.shape[-2:])
     rows, panels = [], []
     for i in range(len(videos)):
@@ -48,7 +48,8 @@ def write_sample_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.T
     g = torch.Generator().manual_seed(seed)
     frames = [f.latent for f in rollout(model, latents[:, :context],
                                         latents.shape[1] - context, opts, g)]
-    sampled = tokenizer.decode(torch.stack(frames, dim=1))
+    sampled = tokenizer.decode(torch.stack(frames, dim=1)).cpu()
+    videos = videos.cpu()
     sampled = torch.cat([videos[:, :context], sampled], dim=1)
     rows = [row for i in range(len(videos)) for row in (videos[i], sampled[i])]
     movie = torch.cat([torch.cat([videos[i], sampled[i]], dim=3) for i in range(len(videos))],
