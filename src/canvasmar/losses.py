@@ -88,8 +88,17 @@ def draw_randomness(model: CanvasMAR, clips: int, frames_per_clip: int, cfg: Los
                     generator: torch.Generator | None = None) -> LossRandomness:
     """All draws for a global batch of `clips` clips of `frames_per_clip` latent frames.
 
-    Drawn on the CPU (from a CPU generator), so the numbers do not depend on the device.
+    Drawn on the generator's device: on a GPU, drawing the ~10^7 noise values of a step on
+    the CPU and copying them over took longer than the step itself (measured, docs/speed.md).
+    The numbers depend on (seed, step, device type) only, not on how the batch is split.
     """
+    device = generator.device if generator is not None else torch.device("cpu")
+    with device:
+        return _draw(model, clips, frames_per_clip, cfg, generator, device)
+
+
+def _draw(model: CanvasMAR, clips: int, frames_per_clip: int, cfg: LossConfig,
+          generator: torch.Generator | None, device: torch.device) -> LossRandomness:
     f, n, c, d, k = (clips * frames_per_clip, model.num_tokens, model.token_dim, model.cfg.dim,
                      cfg.head_repeat)
     ratios = sample_mask_ratios((f,), cfg.mask_ratio_min, cfg.mask_ratio_std, generator)
@@ -102,7 +111,7 @@ def draw_randomness(model: CanvasMAR, clips: int, frames_per_clip: int, cfg: Los
         canvas_noise_level=uniform((f,), cfg.canvas_noise_min, cfg.canvas_noise_max, generator),
         canvas_noise=torch.randn((f, n, d), generator=generator),
         mask=mask, drop_temporal=drop_temporal, drop_canvas=drop_canvas,
-        time=flow.sample_time((k, f, n), generator),
+        time=flow.sample_time((k, f, n), generator, device=device),
         head_noise=torch.randn((k, f, n, c), generator=generator),
         frames_per_clip=frames_per_clip, total_frames=f, total_masked=int(mask.sum()) * k)
 

@@ -39,8 +39,13 @@ from canvasmar.train.validation import validate
 LOSS_KEYS = ("loss", "mar", "canvas", "static")
 
 
-def step_generator(seed: int, step: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed * 1_000_003 + step + 17)
+def step_generator(seed: int, step: int, device: torch.device | str = "cpu") -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + step + 17)
+
+
+def _keyed_by_position(optimizer_state: dict) -> bool:
+    """torch's own optimizer.state_dict() numbers parameters; ours names them."""
+    return any(isinstance(k, int) for k in optimizer_state.get("state", {}))
 
 
 def check_run_dir(out: Path, cfg: RunConfig, resume: bool, force: bool) -> None:
@@ -135,7 +140,10 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
     if last is not None:
         state = ckpt.load_train_state(last)
         try:
-            dist.load_optimizer_state(model, optimizer, state["optimizer"])
+            if _keyed_by_position(state["optimizer"]) and not ctx.distributed:
+                optimizer.load_state_dict(state["optimizer"])  # written by canvasmar 0.1
+            else:
+                dist.load_optimizer_state(model, optimizer, state["optimizer"])
         except (KeyError, ValueError, RuntimeError) as exc:
             raise UserError(f"{last} holds optimizer state this version cannot read "
                             f"({type(exc).__name__}); start a new run from its weights") from None
@@ -206,8 +214,9 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
                 video = next(loader).to(ctx.device, non_blocking=True)
                 latents = tokenizer.encode(video)
                 if randomness is None:  # one draw for the step's whole global batch
+                    generator = step_generator(tc.seed, step, ctx.device)
                     randomness = draw_randomness(model, tc.batch_size, latents.shape[1],
-                                                 cfg.loss, step_generator(tc.seed, step))
+                                                 cfg.loss, generator)
                 share = randomness.clips((ctx.rank * tc.grad_accum + part) * micro, micro)
                 with gradient_sync(wrapped, part == tc.grad_accum - 1), \
                         autocast(cfg, ctx.device):
