@@ -44,6 +44,24 @@ def test_evaluate_scores_baselines_and_is_repeatable(pipe):
         assert scores["mse_best_of_k"] <= scores["mse"] + 1e-12
         assert scores["psnr_best_of_k"] >= scores["psnr"] - 1e-12
     assert evaluate(pipe, protocol, videos, [1, 2], **kwargs) == first
+    paired = first["model_steps_1"]["mse_minus_copy_last"]
+    assert paired["mean"] == pytest.approx(first["model_steps_1"]["mse"] - copy_mse, abs=1e-9)
+    assert paired["ci95_low"] <= paired["mean"] <= paired["ci95_high"] and paired["videos"] == 4
+
+
+def test_paired_difference_interval():
+    from canvasmar.metrics.paired import paired_difference
+
+    g = torch.Generator().manual_seed(0)
+    base = torch.rand(200, generator=g)
+    better = base - 0.05 + 0.01 * torch.randn(200, generator=g)
+    out = paired_difference(better, base)
+    assert out["ci95_high"] < 0 and out["fraction_lower"] > 0.99
+    assert out["ci95_low"] < -0.05 < out["ci95_high"] + 0.01
+    same = paired_difference(base + 0.01 * torch.randn(200, generator=g), base)
+    assert same["ci95_low"] < 0 < same["ci95_high"]
+    with pytest.raises(ValueError):
+        paired_difference(base[:1], base[:1])
 
 
 def test_fvd_of_a_perfect_copy_is_zero(pipe):

@@ -112,7 +112,8 @@ def plot_against_steps(record: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     results, steps = record["results"], record["steps"]
-    names = [m for m in next(iter(results.values())) if not m.endswith("_best_of_k")]
+    names = [m for m, v in next(iter(results.values())).items()
+             if not m.endswith("_best_of_k") and isinstance(v, float)]
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False)
     for ax, metric in zip(axes[0], names, strict=True):
         ax.plot(steps, [results[f"model_steps_{s}"][metric] for s in steps], "o-",

@@ -25,6 +25,7 @@ from canvasmar.metrics import (
     ssim,
 )
 from canvasmar.metrics.frames import extract_features
+from canvasmar.metrics.paired import paired_difference
 from canvasmar.pipeline import Pipeline
 from canvasmar.protocols import Protocol
 
@@ -86,7 +87,7 @@ def evaluate(pipe: Pipeline, protocol: Protocol, videos: torch.Tensor, steps: li
     per_setting = math.ceil(n * k / batch_size)
     bar = tqdm(total=per_setting * len(settings), desc=f"eval {protocol.name}",
                disable=not progress)
-    results = {}
+    results, per_video_mse = {}, {}
     for name, extra in settings:
         scores = _Scores(n, k)
         generator = torch.Generator().manual_seed(seed)
@@ -107,5 +108,11 @@ def evaluate(pipe: Pipeline, protocol: Protocol, videos: torch.Tensor, steps: li
                                                               frame_extractor))
             bar.update(1)
         results[name] = scores.summary(real_i3d, real_frames, kid_fn)
+        per_video_mse[name] = scores.values["mse"].mean(1)
     bar.close()
+    if n >= 2:  # each setting's MSE minus copy-last's, paired on the same videos
+        for name in results:
+            if name != "copy_last":
+                results[name]["mse_minus_copy_last"] = paired_difference(
+                    per_video_mse[name], per_video_mse["copy_last"])
     return results
