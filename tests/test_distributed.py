@@ -109,3 +109,12 @@ def test_bf16_autocast_and_activation_checkpointing_train_and_save_plain_weights
     assert all(v.dtype == torch.float32 for v in weights.values())  # bf16 only in compute
     model, _ = build(load_config("tiny", micro_overrides()))
     assert set(weights) == set(model.state_dict())  # no checkpoint-wrapper names leak out
+
+
+@pytest.mark.slow
+def test_torch_compile_gives_the_eager_losses(tmp_path):
+    eager, compiled = tmp_path / "eager", tmp_path / "compiled"
+    args = [*RUN, "--no-progress", "train.steps=2", "train.threads=1"]
+    assert main(["train", "tiny", "--out", str(eager), *args]) == 0
+    assert main(["train", "tiny", "--out", str(compiled), *args, "train.compile=true"]) == 0
+    _assert_same_curve(_curve(eager), _curve(compiled), tol=1e-4)
