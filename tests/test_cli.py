@@ -40,8 +40,12 @@ def test_errors_are_one_line(capsys, args, message):
 def test_train_resume_continues_the_same_loss_curve(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "tiny", "--out", str(run), "--no-progress", *TRAIN]) == 0
-    for name in ("preview.png", "preview.mp4", "losses.png", "config.json"):
+    for name in ("preview.png", "preview.mp4", "losses.png", "config.json",
+                 "previews/step_00000002_sample.mp4", "previews/step_00000004_canvas.png",
+                 "checkpoints/step_00000004/ema.safetensors"):
         assert (run / name).is_file(), name
+    events = list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 1000  # scalars and the sample grid
     full = _losses(run)
     assert sorted(full) == [1, 2, 3, 4]
 
