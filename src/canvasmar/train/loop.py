@@ -79,8 +79,8 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, force: bool = False,
 
     tc = cfg.train
     dataset = build_dataset(cfg.data, "train", seed=tc.seed)
-    val_videos = torch.stack([build_dataset(cfg.data, "val", seed=0)[i]
-                              for i in range(tc.eval_clips)])
+    val_data = build_dataset(cfg.data, "val", seed=0)  # a folder may hold fewer clips
+    val_videos = torch.stack([val_data[i] for i in range(min(tc.eval_clips, len(val_data)))])
     loader = DataLoader(dataset, num_workers=cfg.data.num_workers,
                         batch_sampler=StepBatchSampler(len(dataset), tc.batch_size, tc.seed,
                                                        start, tc.steps))
