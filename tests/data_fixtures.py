@@ -1,7 +1,7 @@
 """Tiny video trees written by the tests themselves (PyAV), in every format the loaders read.
 
-Frame t of a "ramp" video is a flat colour whose brightness is 10 + 12 t (up to frame 20), so tests can tell
-which frames a clip holds even after lossy coding (means are within a few levels).
+Frame t of a "ramp" video is a flat colour whose brightness is 10 + 12 t (up to frame 20), so
+tests can tell which frames a clip holds even after lossy coding (means within a few levels).
 """
 
 from __future__ import annotations
