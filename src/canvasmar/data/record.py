@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -88,7 +89,9 @@ class AtariEnv:
                             ) from None
         ALEInterface.setLoggerMode(LoggerMode.Error)
         try:
-            self._rom = roms.get_rom_path(game)
+            with warnings.catch_warnings():  # ale-py also warns; our error says it once
+                warnings.simplefilter("ignore")
+                self._rom = roms.get_rom_path(game)
         except Exception:  # noqa: BLE001 (ale-py raises various types for unknown names)
             self._rom = None
         if self._rom is None:
