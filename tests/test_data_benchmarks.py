@@ -243,3 +243,16 @@ def test_k600_protocol_clips(tmp_path):
     data = protocol_dataset(k600, str(root), 64, num_videos=2)
     assert sorted(v for v, _ in data.clips) == [0, 1]
     assert data[0].shape == (21, 3, 64, 64)
+
+
+def test_eval_reads_the_protocol_clips_from_data_root(tmp_path):
+    from types import SimpleNamespace
+
+    from canvasmar.eval_cli import protocol_videos
+
+    pipe = SimpleNamespace(frame_shape=(3, 32, 32))
+    root = write_bair(tmp_path / "bair")
+    videos = protocol_videos(pipe, PROTOCOLS["bair"], str(root))
+    assert videos.shape == (3, 17, 3, 32, 32)
+    with pytest.raises(UserError, match="--data-root"):
+        protocol_videos(pipe, PROTOCOLS["ucf"])

@@ -165,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-videos", type=int, help="override the protocol's video count")
     p.add_argument("--samples", type=int, help="override the protocol's samples per context")
     p.add_argument("--i3d", help="path to StyleGAN-V's i3d_torchscript.pt (for fvd)")
+    p.add_argument("--data-root", help="dataset folder for the bair, ucf and k600 protocols")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--out", default="results.json", help="JSON results (a .png plot beside)")
     p.set_defaults(func=_eval)
