@@ -29,5 +29,8 @@ def build_dataset(cfg: DataConfig, split: str, seed: int = 0, length: int | None
 
         return folder_dataset(cfg.source, split, frames=cfg.frames, resolution=cfg.resolution,
                               stride=cfg.stride, seed=seed, val_fraction=cfg.val_fraction)
+    if cfg.source and Path(cfg.source).is_file():
+        raise UserError(f"data.source '{cfg.source}' is a file: put the videos in a folder "
+                        f"and give the folder")
     raise UserError(f"data.source '{cfg.source}' is neither builtin, a benchmark "
                     f"({', '.join(BENCHMARKS)}) nor an existing folder of videos")

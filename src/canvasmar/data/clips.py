@@ -59,14 +59,18 @@ def clip_span(frames: int, stride: int) -> int:
 
 def default_eval_clips(videos: list[Video], span: int, per_video: int | None = None
                        ) -> list[tuple[int, int]]:
-    """Non-overlapping clips from the start of each video (at most per_video each)."""
+    """Non-overlapping clips from the start of each video (at most per_video each).
+
+    Ordered round-robin (clip 0 of every video, then clip 1, ...), so the first N clips that
+    training validates on cover as many videos as possible.
+    """
     clips = []
     for v, video in enumerate(videos):
         count = video.frames // span
         if per_video is not None:
             count = min(count, per_video)
         clips += [(v, i * span) for i in range(count)]
-    return clips
+    return sorted(clips, key=lambda c: (c[1], c[0]))
 
 
 class ClipDataset(Dataset):
