@@ -27,8 +27,8 @@ def level(frame_index: int) -> float:
     return (10 + 12 * frame_index) / 255
 
 
-def write_any(path: Path, frames: np.ndarray, fps: int = 8) -> Path:
-    """(T, H, W, 3) uint8 -> mp4/mov/avi/webm/gif by suffix."""
+def write_any(path: Path, frames: np.ndarray, fps: int = 8, gop: int | None = None) -> Path:
+    """(T, H, W, 3) uint8 -> mp4/mov/avi/webm/gif by suffix (gop: keyframe interval)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix in (".gif",):
         return write_video(path, frames, fps=fps)
@@ -38,6 +38,8 @@ def write_any(path: Path, frames: np.ndarray, fps: int = 8) -> Path:
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], pix
         if codec == "libx264":
             stream.options = {"crf": "10"}
+        if gop:
+            stream.codec_context.gop_size = gop
         for f in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                 container.mux(packet)

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from canvasmar.cli import main
-from canvasmar.data import build_dataset, report
+from canvasmar.data import build_dataset, report, videoio
 from canvasmar.data import index as index_mod
 from canvasmar.data.clips import ClipDataset, Video
 from canvasmar.data.folder import folder_dataset, holdout
@@ -41,6 +41,29 @@ def test_each_format_decodes_the_right_frames(tmp_path, suffix):
     assert clip.shape == (4, 16, 16, 3) and clip.dtype == np.uint8
     means = clip.reshape(4, -1).mean(1) / 255
     assert means == pytest.approx([level(i) for i in (1, 4, 7, 10)], abs=4 / 255)
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_seeking_gives_the_same_frames_as_decoding_from_the_start(tmp_path, suffix,
+                                                                  monkeypatch):
+    rng = np.random.default_rng(0)
+    frames = np.repeat(rng.integers(0, 256, (90, 6, 8, 3), np.uint8), 4, 1).repeat(4, 2)
+    path = write_any(tmp_path / f"long{suffix}", frames, gop=10)
+    info = probe(path)
+    assert info.frames == 90
+    if suffix in (".mp4", ".mov", ".webm", ".avi"):
+        assert info.seek is not None  # constant frame rate: frame k has pts first + k*step
+    sought = []
+    real = videoio._decode_seeking
+    monkeypatch.setattr(videoio, "_decode_seeking",
+                        lambda *a: sought.append(real(*a)) or sought[-1])
+    for start in (40, 55, 77):
+        indices = list(range(start, start + 12, 3))
+        fast = read_frames(path, indices, None, seek=info.seek)
+        slow = read_frames(path, indices, None)
+        assert np.array_equal(fast, slow), (suffix, start)
+    if info.seek is not None:
+        assert sought and all(s is not None for s in sought)  # the seek path really ran
 
 
 def test_numbered_frames_in_numeric_order_grey_and_rgba(tmp_path):
@@ -179,6 +202,8 @@ def test_errors_name_the_fix(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="holds no videos"):
         folder_dataset(tmp_path / "empty", "train", frames=4, resolution=16)
+    with pytest.raises(UserError, match="val_fraction"):
+        folder_dataset(tmp_path, "train", frames=4, resolution=16, val_fraction=1.0)
     write_any(tmp_path / "short" / "a.mp4", ramp(5))
     with pytest.raises(UserError, match="at least 8 frames"):
         folder_dataset(tmp_path / "short", "train", frames=8, resolution=16, val_fraction=0)

@@ -36,7 +36,10 @@ def _train(args: argparse.Namespace) -> None:
     from canvasmar.config import load_config
     from canvasmar.train.loop import train
 
-    data = [] if args.data is None else [f"data.source={args.data}"]
+    data = []
+    if args.data is not None:  # a folder is stored absolute, so --resume works from anywhere
+        source = Path(args.data)
+        data = [f"data.source={source.resolve() if source.is_dir() else args.data}"]
     cfg = load_config(args.config, [*args.overrides, *data])
     val = train(cfg, Path(args.out), resume=args.resume, force=args.force,
                 progress=not args.no_progress)

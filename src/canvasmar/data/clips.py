@@ -42,11 +42,12 @@ class Video:
     frames: int
     reader: Callable[..., np.ndarray] | None = None
     key: str = ""
+    seek: tuple[int, int] | None = None  # VideoInfo.seek of a file
 
     def read(self, indices: list[int], resolution: int) -> np.ndarray:
         if self.reader is not None:
             return self.reader(indices, resolution)
-        return read_frames(self.source, indices, resolution)
+        return read_frames(self.source, indices, resolution, seek=self.seek)
 
     @property
     def name(self) -> str:

@@ -55,7 +55,7 @@ def usable_videos(root: Path, entries: list[Entry], span: int) -> list[Video]:
         elif e.frames < span:
             report_skip(str(root / e.path), f"too short: {e.frames} frames, a clip needs {span}")
         else:
-            videos.append(Video(str(root / e.path), e.frames))
+            videos.append(Video(str(root / e.path), e.frames, seek=e.seek))
     return videos
 
 
@@ -64,6 +64,8 @@ def folder_dataset(root: str | Path, split: str, *, frames: int, resolution: int
                    clips_per_video: int | None = None) -> ClipDataset:
     """Clips from the videos under `root`: random for 'train', fixed for 'val' and 'test'."""
     root = Path(root)
+    if not 0 <= val_fraction < 1:
+        raise UserError(f"data.val_fraction={val_fraction}: use a share in [0, 1), e.g. 0.1")
     if not root.is_dir():
         raise UserError(f"data folder '{root}' does not exist (give a folder of videos, or "
                         f"'builtin')")

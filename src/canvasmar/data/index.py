@@ -17,7 +17,7 @@ from pathlib import Path
 
 from canvasmar.data.videoio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, BadVideo, probe
 
-_VERSION = 1
+_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Entry:
     height: int = 0
     fps: float | None = None
     error: str | None = None
+    seek: tuple[int, int] | None = None  # VideoInfo.seek
 
 
 def cache_dir() -> Path:
@@ -61,7 +62,7 @@ def _probe_entry(root: Path, rel: str) -> Entry:
         info = probe(root / rel)
     except BadVideo as exc:
         return Entry(rel, error=str(exc))
-    return Entry(rel, info.frames, info.width, info.height, info.fps)
+    return Entry(rel, info.frames, info.width, info.height, info.fps, seek=info.seek)
 
 
 def build_index(root: str | Path, workers: int = 2) -> list[Entry]:
@@ -90,7 +91,8 @@ def build_index(root: str | Path, workers: int = 2) -> list[Entry]:
             out[rel] = {"sig": signatures[rel], **e.__dict__}
         else:
             out[rel] = cached[rel]
-            e = Entry(**{k: v for k, v in cached[rel].items() if k != "sig"})
+            fields = {k: v for k, v in cached[rel].items() if k != "sig"}
+            e = Entry(**fields | {"seek": tuple(fields["seek"]) if fields["seek"] else None})
         entries.append(e)
     if todo or set(cached) != set(rels):
         try:

@@ -68,7 +68,7 @@ def k600_videos(root: str | Path, split: str, min_frames: int = 2
             report_skip(str(root / entry.path), f"too short: {entry.frames} frames, a clip "
                                                 f"needs {min_frames}")
         else:
-            videos.append(Video(str(root / entry.path), entry.frames))
+            videos.append(Video(str(root / entry.path), entry.frames, seek=entry.seek))
             labels.append(row.get("label", ""))
     if missing:
         log.warning("Kinetics-600 %s: %d of %d listed clips were not found under %s "

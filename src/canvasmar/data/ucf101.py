@@ -87,6 +87,6 @@ def ucf101_videos(root: str | Path, split: str, fold: int = 1,
             report_skip(str(path), f"too short: {entry.frames} frames, a clip needs "
                                    f"{min_frames}")
         else:
-            videos.append(Video(str(path), entry.frames))
+            videos.append(Video(str(path), entry.frames, seek=entry.seek))
             labels.append(classes[cls])
     return videos, labels

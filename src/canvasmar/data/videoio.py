@@ -25,12 +25,20 @@ class BadVideo(Exception):
     """A video that cannot be used; str() is the reason shown to the user."""
 
 
+# Clips that start later than this many frames seek to the keyframe before them instead of
+# decoding from the start (when the file's timestamps allow exact frame numbers).
+SEEK_AFTER = 32
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     frames: int
     width: int
     height: int
     fps: float | None  # None for numbered frames (no timing)
+    # (first pts, pts per frame) when every frame's timestamp is first + k * step (constant
+    # frame rate, the usual case): frame k can then be found by seeking. None otherwise.
+    seek: tuple[int, int] | None = None
 
 
 def natural_key(name: str) -> tuple:
@@ -80,25 +88,72 @@ def probe(path: Path) -> VideoInfo:
         try:
             # Demuxing without decoding is fast and counts what the file really holds
             # (stream.frames is 0 for webm/gif and wrong for truncated files).
-            count = sum(1 for packet in container.demux(stream) if packet.size)
+            pts = [packet.pts for packet in container.demux(stream) if packet.size]
         except av.error.FFmpegError as exc:
             raise BadVideo(f"corrupt container ({_av_error(exc)})") from None
-    if count == 0:
+    if not pts:
         raise BadVideo("holds no frames")
     first = read_frames(path, [0], None)[0]
-    return VideoInfo(count, width or first.shape[1], height or first.shape[0],
-                     float(rate) if rate else None)
+    return VideoInfo(len(pts), width or first.shape[1], height or first.shape[0],
+                     float(rate) if rate else None, _regular_pts(pts))
+
+
+def _regular_pts(pts: list[int | None]) -> tuple[int, int] | None:
+    if len(pts) < 2 or any(p is None for p in pts):
+        return None
+    ordered = sorted(pts)  # packets come in decoding order; frames in presentation order
+    step = ordered[1] - ordered[0]
+    if step <= 0 or any(b - a != step for a, b in zip(ordered, ordered[1:], strict=False)):
+        return None
+    return ordered[0], step
+
+
+def _decode_seeking(path: Path, wanted: set[int], resolution: int | None,
+                    seek: tuple[int, int]) -> dict[int, np.ndarray] | None:
+    """Seek to the keyframe before the clip, then decode; None where that is not exact."""
+    import av
+
+    pts0, step = seek
+    first, last, got = min(wanted), max(wanted), {}
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        try:
+            container.seek(pts0 + first * step, stream=stream, backward=True)
+            started = False
+            for frame in container.decode(stream):
+                if frame.pts is None:
+                    return None
+                position, rest = divmod(frame.pts - pts0, step)
+                if rest or (not started and position > first):
+                    return None  # landed after the clip's start or off the frame grid
+                started = True
+                if position in wanted:
+                    got[position] = frame_to_rgb(frame, resolution)
+                if position >= last:
+                    break
+        except av.error.FFmpegError:
+            return None  # the sequential pass decides whether the file is really broken
+    return got if len(got) == len(wanted) else None
 
 
 def read_frames(path: Path, indices: list[int], resolution: int | None,
-                files: list[Path] | None = None) -> np.ndarray:
-    """Frames at increasing `indices` -> (len(indices), R, R, 3) uint8 (full size if None)."""
+                files: list[Path] | None = None,
+                seek: tuple[int, int] | None = None) -> np.ndarray:
+    """Frames at increasing `indices` -> (len(indices), R, R, 3) uint8 (full size if None).
+
+    `seek` (VideoInfo.seek) lets clips that start after SEEK_AFTER frames skip decoding the
+    frames before them; without it, or where it would not be exact, decoding is sequential.
+    """
     import av
 
     path = Path(path)
     wanted = sorted(set(indices))
     wanted_set = set(wanted)
     got: dict[int, np.ndarray] = {}
+    if seek is not None and not path.is_dir() and wanted[0] > SEEK_AFTER:
+        sought = _decode_seeking(path, wanted_set, resolution, seek)
+        if sought is not None:
+            return np.stack([sought[i] for i in indices])
     if path.is_dir():
         files = frame_files(path) if files is None else files
         for i in wanted:
@@ -112,8 +167,8 @@ def read_frames(path: Path, indices: list[int], resolution: int | None,
                                    ) from None
                 got[i] = frame_to_rgb(frame, resolution)
     else:
-        # Sequential decoding: exact frame numbers for every container (seeking by timestamp
-        # is not frame-exact for AVI or GIF). Frames before the clip are decoded, not converted.
+        # Sequential decoding: exact frame numbers for every container and timestamp layout.
+        # Frames before the clip are decoded, not converted.
         last, position = wanted[-1], 0
         with _open(path) as container:
             try:
