@@ -161,6 +161,33 @@ def test_a_file_that_breaks_mid_epoch_is_skipped_not_fatal(tmp_path, caplog):
         all_bad[0]
 
 
+def test_truncated_file_that_still_opens_fails_at_decoding_and_is_skipped(tmp_path, caplog):
+    import av
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "v" / "faststart.mp4"  # index at the front: a cut file still opens
+    path.parent.mkdir()
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        for f in rng.integers(0, 256, (40, 32, 48, 3), np.uint8):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    good = write_any(tmp_path / "v" / "good.mp4", ramp(16))
+    entries = {e.path: e for e in build_index(tmp_path / "v")}
+    assert entries["faststart.mp4"].frames == 20 and not entries["faststart.mp4"].error
+    videos = [Video(str(path), 20, seek=entries["faststart.mp4"].seek), Video(str(good), 16)]
+    data = ClipDataset(videos, frames=4, resolution=16, clips=[(0, 16), (1, 0), (0, 16)])
+    with caplog.at_level(logging.WARNING, logger="canvasmar.data"):
+        clips = [data[i] for i in range(len(data))]
+    assert all(c.shape == (4, 3, 16, 16) for c in clips)
+    assert sum("faststart.mp4" in r.getMessage() for r in caplog.records) == 1
+    assert "decoding failed" in caplog.text or "truncated" in caplog.text
+
+
 def test_train_clips_are_random_but_deterministic_eval_clips_fixed(tmp_path):
     root = tmp_path / "v"
     for k in range(4):
