@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from canvasmar.data.videoio import IMAGE_SUFFIXES, VIDEO_SUFFIXES, BadVideo, probe
 
 _VERSION = 2
@@ -81,9 +83,11 @@ def build_index(root: str | Path, workers: int = 2) -> list[Entry]:
     rels = discover(root)
     signatures = {rel: _signature(root / rel) for rel in rels}
     todo = [rel for rel in rels if cached.get(rel, {}).get("sig") != signatures[rel]]
-    # Threads: PyAV releases the GIL while decoding, and this stays picklable-free.
+    # Threads: PyAV releases the GIL while demuxing and decoding. A progress bar from 100.
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        fresh = dict(zip(todo, pool.map(lambda r: _probe_entry(root, r), todo), strict=True))
+        probed = tqdm(pool.map(lambda r: _probe_entry(root, r), todo), total=len(todo),
+                      desc=f"indexing {root.name}", unit="video", disable=len(todo) < 100)
+        fresh = dict(zip(todo, probed, strict=True))
     entries, out = [], {}
     for rel in rels:
         if rel in fresh:
