@@ -1,6 +1,6 @@
 """Clips/s of each data loader against the tiny preset's training step (docs/data.md).
 
-    python scripts/loader_speed.py WORKDIR [--folder NAME=PATH ...] [--clips 40]
+    python scripts/loader_speed.py WORKDIR [--folder NAME=PATH ...] [--clips 100]
 
 Writes benchmark-shaped trees into WORKDIR (BAIR TFRecords and extracted frames, UCF-101-sized
 AVIs, Kinetics-sized MP4s), then, on one thread and in one process (num_workers=0, the
@@ -71,8 +71,9 @@ def make_trees(work: Path) -> dict[str, list[str]]:
         (k600 / "annotations" / "train.csv").write_text(
             "label,youtube_id,time_start,time_end,split\n" + "\n".join(rows) + "\n")
         for k in range(4):
+            # a keyframe every 2 s, as typical for clips cut from YouTube downloads
             encode(k600 / "train" / "synthetic" / f"vid{k:08d}_{k:06d}_{k + 10:06d}.mp4",
-                   video(300 + k, 250, 340, 256), fps=25)
+                   video(300 + k, 250, 340, 256), fps=25, gop=50)
     return {"builtin": ["data.source=builtin"],
             "bair (TFRecord)": ["data.source=bair", f"data.root={work / 'bair'}"],
             "bair (PNG frames)": ["data.source=bair", f"data.root={frames_root}"],
@@ -117,7 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("work")
     parser.add_argument("--folder", action="append", default=[], help="NAME=PATH")
-    parser.add_argument("--clips", type=int, default=40)
+    parser.add_argument("--clips", type=int, default=100)
     args = parser.parse_args()
     torch.set_num_threads(1)
     loaders = make_trees(Path(args.work))

@@ -25,14 +25,16 @@ SIZES = [(".mp4", 64, 48), (".avi", 80, 80), (".mov", 96, 64), (".webm", 48, 64)
          (".gif", 40, 40), (".mp4", 128, 72)]
 
 
-def encode(path: Path, frames: np.ndarray, fps: int = 10) -> None:
+def encode(path: Path, frames: np.ndarray, fps: int = 10, gop: int | None = None) -> None:
     if path.suffix in (".mp4", ".gif"):
-        write_video(path, frames, fps=fps)
+        write_video(path, frames, fps=fps, keyframe_interval=gop)
         return
     codec = {".avi": "mpeg4", ".mov": "libx264", ".webm": "libvpx"}[path.suffix]
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        if gop:
+            stream.codec_context.gop_size = gop
         for f in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                 container.mux(packet)

@@ -70,7 +70,8 @@ def record(env: SimEnv, out: str | Path, *, episodes: int, frames: int, policy: 
                 bar.update(frames - len(video))
                 break
         stem = out / f"{env.name}_{episode:04d}"
-        written.append(write_video(stem.with_suffix(".mp4"), np.stack(video), fps=fps))
+        written.append(write_video(stem.with_suffix(".mp4"), np.stack(video), fps=fps,
+                                   keyframe_interval=16))
         stem.with_suffix(".actions.json").write_text(json.dumps(
             {"env": env.name, "policy": policy, "seed": seed, "episode": episode,
              "frames": len(video), "actions": actions}))
