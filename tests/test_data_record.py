@@ -85,6 +85,8 @@ def test_real_atari_recording(tmp_path, capsys):
     assert len(meta["actions"]) == 11 and all(0 <= a < 6 for a in meta["actions"])
     with pytest.raises(UserError, match="unknown Atari game"):
         AtariEnv("not-a-game")
+    with pytest.raises(UserError, match="frame-skip"):
+        AtariEnv("pong", frame_skip=0)
 
 
 def test_real_dm_control_recording(tmp_path, capsys):
@@ -99,6 +101,8 @@ def test_real_dm_control_recording(tmp_path, capsys):
     assert "DOMAIN-TASK" in capsys.readouterr().err
     with pytest.raises(UserError, match="unknown dm_control task"):
         DMCEnv("cartpole-fly")
+    with pytest.raises(UserError, match="--size 4"):
+        DMCEnv("cartpole-swingup", size=4)
 
 
 def test_inspect_lists_videos_skips_and_writes_a_contact_sheet(tmp_path, capsys):

@@ -83,6 +83,8 @@ class AtariEnv:
     """An ALE game (ale-py) with sticky actions (p = 0.25) and `frame_skip` frames per step."""
 
     def __init__(self, game: str, frame_skip: int = 4) -> None:
+        if frame_skip < 1:
+            raise UserError(f"--frame-skip {frame_skip}: at least 1 emulator frame per step")
         try:
             from ale_py import ALEInterface, LoggerMode, roms
         except ImportError:
@@ -124,6 +126,9 @@ class DMCEnv:
 
     def __init__(self, task: str, size: int = 64, action_repeat: int = 2,
                  camera: int = 0) -> None:
+        if size < 8 or action_repeat < 1:
+            raise UserError(f"--size {size} / --action-repeat {action_repeat}: use a size of "
+                            f"at least 8 pixels and at least 1 physics step per frame")
         if "-" not in task:
             raise UserError(f"--task '{task}' should be DOMAIN-TASK, e.g. cartpole-swingup")
         # MuJoCo picks its GL backend at import: headless CPU rendering needs EGL (Mesa's
