@@ -66,7 +66,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                         description="Count videos, frames, durations, sizes and fps; list the "
                                     "files that are skipped and why; write a contact sheet.")
     p.add_argument("path", help="folder of videos (or numbered-frame folders)")
-    p.add_argument("--sheet", help="contact-sheet PNG (default ./NAME-contact.png, NAME = the folder's name)")
+    p.add_argument("--sheet", help="contact-sheet PNG (default ./NAME-contact.png, NAME "
+                                    "being the folder's name)")
     p.add_argument("--frames", type=int, default=8,
                    help="clip length checked for 'too short' (default 8)")
     p.add_argument("--stride", type=int, default=1, help="frame stride (default 1)")
