@@ -146,7 +146,7 @@ def test_eval_and_bench_report_measurements(trained_run, tmp_path, capsys):
     assert main([*args, "--out", str(out), "--metrics", "mse,fvd"]) == 2
     assert "needs --i3d" in capsys.readouterr().err
     assert main([*args, "--out", str(out), "--protocol", "bair"]) == 2
-    assert "not implemented yet" in capsys.readouterr().err
+    assert "--data-root DIR" in capsys.readouterr().err
     assert main(["bench", "--checkpoint", str(trained_run), "--out", str(tmp_path / "speed"),
                  "--batches", "1", "--steps", "1", "--frames", "1", "--rollout", "3"]) == 0
     bench = json.loads((tmp_path / "speed.json").read_text())

@@ -36,7 +36,11 @@ def _train(args: argparse.Namespace) -> None:
     from canvasmar.config import load_config
     from canvasmar.train.loop import train
 
-    cfg = load_config(args.config, args.overrides)
+    data = []
+    if args.data is not None:  # a folder is stored absolute, so --resume works from anywhere
+        source = Path(args.data)
+        data = [f"data.source={source.resolve() if source.is_dir() else args.data}"]
+    cfg = load_config(args.config, [*args.overrides, *data])
     val = train(cfg, Path(args.out), resume=args.resume, force=args.force,
                 progress=not args.no_progress)
     print(f"done: {args.out} (checkpoints, metrics.jsonl, preview.png, preview.mp4, losses.png)")
@@ -118,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--force", action="store_true", help="start over in an existing --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--data", help="builtin (default), a folder of videos, or bair / ucf101 / "
+                                   "k600 with data.root=DIR (sets data.source)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("sample", parents=[common, sampling],
@@ -164,9 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-videos", type=int, help="override the protocol's video count")
     p.add_argument("--samples", type=int, help="override the protocol's samples per context")
     p.add_argument("--i3d", help="path to StyleGAN-V's i3d_torchscript.pt (for fvd)")
+    p.add_argument("--data-root", help="dataset folder for the bair, ucf and k600 protocols")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--out", default="results.json", help="JSON results (a .png plot beside)")
     p.set_defaults(func=_eval)
+
+    from canvasmar.data_cli import add_parser as add_data_parser
+
+    add_data_parser(sub, common)
 
     p = sub.add_parser("info", parents=[common], help="parameter counts of a config",
                        description="Print parameter counts per module and the total.")

@@ -74,9 +74,15 @@ class LossConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
-    source: str = "builtin"  # "builtin" procedural videos (more sources in later issues)
+    # "builtin" procedural videos, a folder of videos (its path), or a benchmark: "bair",
+    # "ucf101", "k600" with its files under `root` (docs/data.md)
+    source: str = "builtin"
+    root: str = ""  # benchmark folder (for bair / ucf101 / k600)
     resolution: int = 32
     frames: int = 8  # frames per training clip
+    stride: int = 1  # take every stride-th frame of the source video
+    val_fraction: float = 0.1  # folders without train/ val/ subfolders: held-out share
+    fold: int = 1  # UCF-101 official split list (1, 2 or 3)
     num_workers: int = 0
 
 

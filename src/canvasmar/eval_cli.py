@@ -22,11 +22,17 @@ from canvasmar.protocols import PROTOCOLS, Protocol
 KNOWN_METRICS = {"mse", "psnr", "ssim", "fvd", "fid", "kid"}
 
 
-def protocol_videos(pipe: Pipeline, protocol: Protocol) -> torch.Tensor:
+def protocol_videos(pipe: Pipeline, protocol: Protocol, data_root: str | None = None
+                    ) -> torch.Tensor:
     """(N, context + predict, C, H, W) test videos of the protocol's dataset."""
     if protocol.dataset != "builtin":
-        raise UserError(f"protocol '{protocol.name}' needs the {protocol.dataset} test loader, "
-                        f"which is not implemented yet; use --protocol builtin or builtin-quick")
+        if not data_root:
+            raise UserError(f"protocol '{protocol.name}' reads the {protocol.dataset} test "
+                            f"split: pass --data-root DIR (docs/data.md)")
+        from canvasmar.data.benchmarks import protocol_dataset
+
+        data = protocol_dataset(protocol, data_root, pipe.frame_shape[1])
+        return torch.stack([data[i] for i in range(len(data))])
     from canvasmar.data.procedural import ProceduralVideos
 
     data = ProceduralVideos("test", frames=protocol.context + protocol.predict,
@@ -86,7 +92,7 @@ def run_eval(pipe: Pipeline, args: argparse.Namespace) -> dict:
     options = {k: v for k, v in (("cfg_canvas", args.cfg_canvas),
                                  ("cfg_temporal", args.cfg_temporal), ("order", args.order),
                                  ("head_temperature", args.head_temperature)) if v is not None}
-    videos = protocol_videos(pipe, protocol)
+    videos = protocol_videos(pipe, protocol, getattr(args, "data_root", None))
     results = evaluate(pipe, protocol, videos, steps, seed=args.seed,
                        batch_size=args.batch_size, detector=backends["detector"],
                        frame_extractor=backends["frame_extractor"], kid_fn=backends["kid_fn"],

@@ -158,9 +158,12 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
                                first_part=ctx.rank * tc.grad_accum, count=tc.grad_accum)
     loader = iter(DataLoader(dataset, num_workers=cfg.data.num_workers, batch_sampler=sampler,
                              pin_memory=ctx.device.type == "cuda"))
-    val_videos = torch.stack([build_dataset(cfg.data, "val", seed=0)[i]
-                              for i in range(tc.eval_clips)]) if ctx.is_main else None
-    eval_model = build_model(cfg)[0].to(ctx.device) if ctx.is_main else None
+    val_videos = eval_model = None
+    if ctx.is_main:
+        val_data = build_dataset(cfg.data, "val", seed=0)  # a folder may hold fewer clips
+        val_videos = torch.stack([val_data[i]
+                                  for i in range(min(tc.eval_clips, len(val_data)))])
+        eval_model = build_model(cfg)[0].to(ctx.device)
 
     log = RunLog(out, ctx.is_main, tc.tensorboard)
     bar = tqdm(total=tc.steps, initial=start, disable=not (progress and ctx.is_main),

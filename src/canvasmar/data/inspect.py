@@ -1,0 +1,78 @@
+"""`canvasmar data inspect PATH`: what a folder of videos holds, what is skipped, a contact sheet.
+
+It uses the same index (and cache) as training, so what it lists as skipped is exactly what
+`--data PATH` will skip.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from canvasmar.data.clips import clip_span
+from canvasmar.data.index import build_index
+from canvasmar.data.videoio import BadVideo, read_frames
+from canvasmar.errors import UserError
+from canvasmar.media import grid_image, write_png
+
+SHEET_ROWS, SHEET_COLUMNS, THUMB = 16, 8, 64
+
+
+def inspect_folder(path: Path, sheet: Path | None = None, frames: int = 8,
+                   stride: int = 1) -> dict:
+    """Summary dict (see format_report) and the contact sheet written to `sheet`."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"'{path}' is not a folder")
+    entries = build_index(path)
+    span = clip_span(frames, stride)
+    good = [e for e in entries if not e.error and e.frames >= span]
+    skipped = [(e.path, e.error) for e in entries if e.error]
+    skipped += [(e.path, f"too short: {e.frames} frames, a clip of {frames} at stride "
+                         f"{stride} needs {span}") for e in entries
+                if not e.error and e.frames < span]
+    durations = [e.frames / e.fps for e in good if e.fps]
+    sheet = Path(sheet) if sheet else Path(f"{path.resolve().name}-contact.png")
+    rows = []
+    for e in good[:SHEET_ROWS]:
+        picks = np.linspace(0, e.frames - 1, SHEET_COLUMNS).round().astype(int).tolist()
+        try:
+            images = read_frames(path / e.path, picks, THUMB)
+        except BadVideo as exc:
+            skipped.append((e.path, str(exc)))
+            continue
+        rows.append(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255)
+    if rows:
+        write_png(sheet, grid_image(rows))
+    return {
+        "path": str(path), "videos": len(good), "frames": sum(e.frames for e in good),
+        "seconds": sum(durations), "timed_videos": len(durations),
+        "resolutions": Counter(f"{e.width}x{e.height}" for e in good).most_common(),
+        "fps": Counter(round(e.fps, 2) if e.fps else "numbered frames"
+                       for e in good).most_common(),
+        "min_frames": min((e.frames for e in good), default=0),
+        "max_frames": max((e.frames for e in good), default=0),
+        "skipped": sorted(skipped), "sheet": str(sheet) if rows else None,
+        "entries": [e.__dict__ for e in entries],
+    }
+
+
+def format_report(r: dict, verbose: bool = False) -> str:
+    lines = [f"{r['path']}: {r['videos']} usable videos, {r['frames']} frames "
+             f"({r['min_frames']}-{r['max_frames']} per video)"]
+    if r["timed_videos"]:
+        lines.append(f"duration: {r['seconds']:.1f} s over {r['timed_videos']} timed videos "
+                     f"(mean {r['seconds'] / r['timed_videos']:.1f} s)")
+    lines.append("resolutions: " + ", ".join(f"{k} ({n})" for k, n in r["resolutions"]))
+    lines.append("fps: " + ", ".join(f"{k} ({n})" for k, n in r["fps"]))
+    lines.append(f"skipped: {len(r['skipped'])}")
+    lines += [f"  {p}: {why}" for p, why in r["skipped"]]
+    if verbose:
+        lines += [f"  {e['path']}: {e['frames']} frames {e['width']}x{e['height']} "
+                  f"fps {e['fps']}" for e in r["entries"] if not e["error"]]
+    lines.append(f"contact sheet: {r['sheet']}" if r["sheet"] else "contact sheet: none "
+                 "(no usable video)")
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""Tiny video trees written by the tests themselves (PyAV), in every format the loaders read.
+
+Frame t of a "ramp" video is a flat colour whose brightness is 10 + 12 t (up to frame 20), so
+tests can tell which frames a clip holds even after lossy coding (means within a few levels).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+from canvasmar.media import write_video
+
+CODECS = {".mp4": ("libx264", "yuv420p"), ".mov": ("libx264", "yuv420p"),
+          ".avi": ("mpeg4", "yuv420p"), ".webm": ("libvpx", "yuv420p")}
+
+
+def ramp(frames: int, height: int = 24, width: int = 32, channels: int = 3) -> np.ndarray:
+    levels = (10 + 12 * np.arange(frames)).clip(0, 255).astype(np.uint8)
+    out = np.broadcast_to(levels[:, None, None, None], (frames, height, width, channels))
+    return np.ascontiguousarray(out)
+
+
+def level(frame_index: int) -> float:
+    return (10 + 12 * frame_index) / 255
+
+
+def write_any(path: Path, frames: np.ndarray, fps: int = 8, gop: int | None = None) -> Path:
+    """(T, H, W, 3) uint8 -> mp4/mov/avi/webm/gif by suffix (gop: keyframe interval)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix in (".gif",):
+        return write_video(path, frames, fps=fps)
+    codec, pix = CODECS[path.suffix]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], pix
+        if codec == "libx264":
+            stream.options = {"crf": "10"}
+        if gop:
+            stream.codec_context.gop_size = gop
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def write_image(path: Path, image: np.ndarray) -> Path:
+    """(H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA uint8 -> PNG (PyAV's encoder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = "gray" if image.ndim == 2 else {3: "rgb24", 4: "rgba"}[image.shape[2]]
+    with av.open(str(path), "w", format="image2") as container:
+        stream = container.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = image.shape[1], image.shape[0], fmt
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=fmt)
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    return path
+
+
+def write_frame_folder(folder: Path, frames: np.ndarray, pattern: str = "{:d}.png") -> Path:
+    for t, image in enumerate(frames):
+        write_image(folder / pattern.format(t), image)
+    return folder

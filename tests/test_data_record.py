@@ -1,0 +1,125 @@
+"""Simulator recordings (a fake environment for the format, then real ALE and dm_control,
+which requirements.txt installs) and `canvasmar data inspect`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from canvasmar.cli import main
+from canvasmar.data import report
+from canvasmar.data.folder import folder_dataset
+from canvasmar.data.record import AtariEnv, DMCEnv, record
+from canvasmar.data.videoio import probe, read_frames
+from canvasmar.errors import UserError
+from tests.data_fixtures import ramp, write_any
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("CANVASMAR_CACHE", str(tmp_path / "cache"))
+    report._reported.clear()
+
+
+class FakeEnv:
+    """A bright square moved by the action; the episode ends at x == 12 ('game over')."""
+
+    name = "fake"
+
+    def reset(self, seed):
+        self.x = seed % 3
+        return self._frame()
+
+    def _frame(self):
+        image = np.zeros((32, 32, 3), np.uint8)
+        image[8:16, 2 * self.x:2 * self.x + 8] = 255
+        return image
+
+    def step(self, action):
+        self.x += action
+        return self._frame(), self.x >= 12
+
+    def random_action(self, rng):
+        return int(rng.integers(0, 2))
+
+
+def test_record_writes_videos_and_actions_in_the_folder_format(tmp_path):
+    paths = record(FakeEnv(), tmp_path / "rec", episodes=3, frames=10, policy="random", seed=1,
+                   progress=False)
+    assert [p.name for p in paths] == ["fake_0000.mp4", "fake_0001.mp4", "fake_0002.mp4"]
+    for p in paths:
+        meta = json.loads(p.with_suffix(".actions.json").read_text())
+        frames = read_frames(p, list(range(meta["frames"])), None)
+        assert len(meta["actions"]) == meta["frames"] - 1 == probe(p).frames - 1
+        # frame t+1 follows frame t under actions[t]: the square's column moves by 2*action
+        cols = [int(np.argmax(f[12, :, 0] > 128)) for f in frames]
+        assert np.diff(cols).tolist() == [2 * a for a in meta["actions"]]
+    again = record(FakeEnv(), tmp_path / "again", episodes=3, frames=10, policy="random",
+                   seed=1, progress=False)
+    assert again[0].read_bytes() == paths[0].read_bytes()  # same seed, same episodes
+    ds = folder_dataset(tmp_path / "rec", "train", frames=4, resolution=16, val_fraction=0)
+    assert ds[0].shape == (4, 3, 16, 16)
+
+
+def test_record_sticky_policy_holds_actions_and_episode_end(tmp_path):
+    paths = record(FakeEnv(), tmp_path, episodes=1, frames=40, policy="sticky", seed=0,
+                   progress=False)
+    meta = json.loads(paths[0].with_suffix(".actions.json").read_text())
+    assert meta["frames"] < 40  # the game ended (x reached 12) before 40 frames
+    runs = np.diff(np.flatnonzero(np.diff(meta["actions"]))).tolist()
+    assert all(r >= 1 for r in runs) and meta["policy"] == "sticky"
+    with pytest.raises(UserError, match="unknown policy"):
+        record(FakeEnv(), tmp_path, episodes=1, frames=5, policy="smart")
+
+
+def test_real_atari_recording(tmp_path, capsys):
+    out = tmp_path / "pong"
+    assert main(["data", "record", "atari", "--game", "pong", "--out", str(out), "--episodes",
+                 "2", "--frames", "12", "--no-progress"]) == 0
+    assert "wrote 2 episodes" in capsys.readouterr().out
+    info = probe(out / "pong_0001.mp4")
+    assert (info.frames, info.width, info.height) == (12, 160, 210)
+    meta = json.loads((out / "pong_0000.actions.json").read_text())
+    assert len(meta["actions"]) == 11 and all(0 <= a < 6 for a in meta["actions"])
+    with pytest.raises(UserError, match="unknown Atari game"):
+        AtariEnv("not-a-game")
+    with pytest.raises(UserError, match="frame-skip"):
+        AtariEnv("pong", frame_skip=0)
+
+
+def test_real_dm_control_recording(tmp_path, capsys):
+    out = tmp_path / "cartpole"
+    assert main(["data", "record", "dmc", "--task", "cartpole-swingup", "--out", str(out),
+                 "--episodes", "1", "--frames", "6", "--size", "32", "--no-progress"]) == 0
+    frames = read_frames(out / "cartpole-swingup_0000.mp4", list(range(6)), None)
+    assert frames.shape == (6, 32, 32, 3) and frames.std() > 5  # rendered, not blank
+    meta = json.loads((out / "cartpole-swingup_0000.actions.json").read_text())
+    assert len(meta["actions"]) == 5 and all(-1 <= a[0] <= 1 for a in meta["actions"])
+    assert main(["data", "record", "dmc", "--task", "cartpole", "--out", str(out)]) == 2
+    assert "DOMAIN-TASK" in capsys.readouterr().err
+    with pytest.raises(UserError, match="unknown dm_control task"):
+        DMCEnv("cartpole-fly")
+    with pytest.raises(UserError, match="--size 4"):
+        DMCEnv("cartpole-swingup", size=4)
+
+
+def test_inspect_lists_videos_skips_and_writes_a_contact_sheet(tmp_path, capsys):
+    root = tmp_path / "v"
+    write_any(root / "a.mp4", ramp(16, 24, 32))
+    write_any(root / "b.gif", ramp(10, 32, 32))
+    write_any(root / "short.webm", ramp(4, 24, 32))
+    (root / "bad.mov").write_bytes(b"nope")
+    sheet = tmp_path / "sheet.png"
+    assert main(["data", "inspect", str(root), "--sheet", str(sheet), "--frames", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "2 usable videos, 26 frames (10-16 per video)" in out
+    assert "resolutions: 32x24 (1), 32x32 (1)" in out
+    assert "duration: 3.2 s over 2 timed videos" in out
+    assert "bad.mov: unreadable" in out and "short.webm: too short: 4 frames" in out
+    import matplotlib.pyplot as plt
+
+    image = plt.imread(sheet)
+    assert image.shape[0] == 2 * 66 and image.shape[1] == 8 * 66  # 2 rows of 8 thumbnails
+    assert main(["data", "inspect", str(tmp_path / "none")]) == 2
