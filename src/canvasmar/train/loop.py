@@ -196,8 +196,11 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
                 result |= {f"ema_{k}": v for k, v in ema_val.items() if "copy_last" not in k}
             previews = out / "previews"
             name = f"step_{step_done:08d}"
-            write_canvas_preview(eval_model, tokenizer, val_videos.to(ctx.device), previews,
-                                 name=f"{name}_canvas")
+            canvas_grid = write_canvas_preview(eval_model, tokenizer, val_videos.to(ctx.device),
+                                               previews, name=f"{name}_canvas")
+            if canvas_grid is not None:
+                log.image("preview/canvas (rows: truth, canvas, staticness)", canvas_grid,
+                          step_done)
             grid = write_sample_preview(eval_model, tokenizer, val_videos.to(ctx.device),
                                         previews / f"{name}_sample.mp4", cfg.sample)
             log.image("preview/sample (rows: truth, sampled)", grid, step_done)

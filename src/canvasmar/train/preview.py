@@ -17,10 +17,14 @@ from canvasmar.train.validation import SAMPLING_FRAME_NOISE, teacher_forced_canv
 
 @torch.no_grad()
 def write_canvas_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor,
-                         out_dir: Path, clips: int = 4, name: str = "preview") -> list[Path]:
-    """Rows per clip: ground truth | canvas (one pass, true history) | staticness heat map."""
+                         out_dir: Path, clips: int = 4, name: str = "preview"
+                         ) -> np.ndarray | None:
+    """Rows per clip: ground truth | canvas (one pass, true history) | staticness heat map.
+
+    Writes NAME.png and NAME.mp4 in out_dir; returns the PNG's image (None without canvas).
+    """
     if not model.has_canvas:
-        return []
+        return None
     videos = videos[:clips]
     g = torch.Generator().manual_seed(0)
     canvas, static = teacher_forced_canvas(model, tokenizer.encode(videos), SAMPLING_FRAME_NOISE, g)
@@ -31,10 +35,11 @@ def write_canvas_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.T
         heat = torch.stack([heatmap(s, size) for s in static[i]])
         rows += [videos[i], canvas_px[i], heat]
         panels.append(torch.cat([videos[i], canvas_px[i], heat], dim=3))  # side by side
-    png = write_png(out_dir / f"{name}.png", grid_image(rows))
+    grid = grid_image(rows)
+    write_png(out_dir / f"{name}.png", grid)
     movie = torch.cat(panels, dim=2)  # clips stacked vertically: (T, 3, clips*H, 3*W)
-    mp4 = write_video(out_dir / f"{name}.mp4", upscale(to_uint8(movie), 4), fps=4)
-    return [png, mp4]
+    write_video(out_dir / f"{name}.mp4", upscale(to_uint8(movie), 4), fps=4)
+    return grid
 
 
 @torch.no_grad()
