@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from canvasmar.config import RunConfig, save_config_json, to_dict
+from canvasmar.config import RunConfig, config_from_json, save_config_json, to_dict
 from canvasmar.data import build_dataset
 from canvasmar.data.sampling import StepBatchSampler
 from canvasmar.errors import UserError
@@ -32,14 +34,17 @@ def step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step + 17)
 
 
-def prepare_run_dir(out: Path, cfg: RunConfig, resume: bool, force: bool) -> RunConfig:
-    """Create DIR, or check it may be reused. Returns the config to train with."""
+def prepare_run_dir(out: Path, cfg: RunConfig, resume: bool, force: bool,
+                    fixed: tuple[str, ...] = ("model", "tokenizer", "data", "loss"),
+                    parse: Callable[[str], Any] = config_from_json) -> RunConfig:
+    """Create DIR, or check it may be reused. Returns the config to train with.
+    `fixed` sections must match on --resume; `parse` reads the saved config (VAE runs too)."""
     has_run = (out / "config.json").exists() or (out / "checkpoints").exists()
     if resume:
         if not has_run:
             raise UserError(f"--resume: {out} holds no run to resume; drop --resume to start one")
-        saved = ckpt.load_checkpoint_config(out)
-        for section in ("model", "tokenizer", "data", "loss"):
+        saved = ckpt.load_checkpoint_config(out, parse)
+        for section in fixed:
             if to_dict(getattr(saved, section)) != to_dict(getattr(cfg, section)):
                 raise UserError(f"--resume: the {section}.* settings differ from the run in "
                                 f"{out}; only train.* may change when resuming")
@@ -78,7 +83,12 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, force: bool = False,
                             f"train.steps to train further")
 
     tc = cfg.train
-    dataset = build_dataset(cfg.data, "train", seed=tc.seed)
+    if cfg.tokenizer.cache:  # pre-encoded latents (canvasmar vae cache), clip i = train clip i
+        from canvasmar.vae.latent_cache import LatentShards
+
+        dataset = LatentShards(cfg.tokenizer.cache, cfg)
+    else:
+        dataset = build_dataset(cfg.data, "train", seed=tc.seed)
     val_videos = torch.stack([build_dataset(cfg.data, "val", seed=0)[i]
                               for i in range(tc.eval_clips)])
     loader = DataLoader(dataset, num_workers=cfg.data.num_workers,
@@ -104,7 +114,7 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, force: bool = False,
         lr = learning_rate(step, tc)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        latents = tokenizer.encode(video)
+        latents = video if cfg.tokenizer.cache else tokenizer.encode(video)
         losses = training_losses(model, latents, cfg.loss, step_generator(tc.seed, step))
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
