@@ -9,16 +9,19 @@ from canvasmar.errors import UserError
 from canvasmar.vae.config import VAEModelConfig, load_vae_config
 from canvasmar.vae.model import CausalVAE, kl_divergence
 
+# Small tensors: extra threads only add synchronisation on a busy 2-core machine.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 def small(spatial: int = 4, temporal: int = 1, **kw) -> CausalVAE:
     return CausalVAE(VAEModelConfig(spatial=spatial, temporal=temporal, base_channels=8,
                                     max_channels=16, latent_channels=4, **kw)).eval()
 
 
-@pytest.mark.parametrize("spatial,temporal,frames,latent_frames", [
-    (4, 1, 5, 5), (4, 2, 17, 9), (8, 4, 17, 5), (8, 2, 9, 5), (4, 4, 1, 1)])
-def test_shapes_per_compression(spatial, temporal, frames, latent_frames):
-    vae = small(spatial, temporal)
+@pytest.mark.parametrize("spatial,temporal,frames,latent_frames,patch", [
+    (4, 1, 5, 5, 1), (4, 2, 17, 9, 1), (8, 4, 17, 5, 1), (8, 2, 9, 5, 1), (4, 4, 1, 1, 1),
+    (4, 2, 5, 3, 2), (8, 1, 3, 3, 4)])
+def test_shapes_per_compression(spatial, temporal, frames, latent_frames, patch):
+    vae = small(spatial, temporal, patch=patch)
     video = torch.rand(2, frames, 3, 32, 32)
     with torch.no_grad():
         mean, logvar = vae.moments(video)
@@ -38,10 +41,10 @@ def test_table3_bair_shapes():
     assert mean.shape[1:2] + mean.shape[3:] == (9, 16, 16)
 
 
-@pytest.mark.parametrize("temporal", [1, 2, 4])
-def test_changing_frame_t_never_changes_earlier_latents(temporal):
+@pytest.mark.parametrize("temporal,patch", [(1, 1), (2, 1), (4, 1), (2, 2)])
+def test_changing_frame_t_never_changes_earlier_latents(temporal, patch):
     torch.manual_seed(1)
-    vae = small(4, temporal)
+    vae = small(4, temporal, patch=patch)
     video = torch.rand(1, 1 + 4 * temporal, 3, 16, 16)
     with torch.no_grad():
         base = vae.moments(video)[0]
@@ -78,11 +81,11 @@ def test_a_prefix_encodes_like_the_whole_clip():
 def test_tiny_overfit_reduces_loss():
     torch.manual_seed(0)
     vae = small(4, 2).train()
-    video = torch.rand(1, 5, 3, 16, 16) * 0.5 + 0.25
+    video = torch.rand(1, 3, 3, 16, 16) * 0.5 + 0.25
     opt = torch.optim.Adam(vae.parameters(), lr=3e-3)
     g = torch.Generator().manual_seed(0)
     history = []
-    for _ in range(40):
+    for _ in range(30):
         recon, mean, logvar = vae(video, g)
         rec = (recon - video).pow(2).mean()
         loss = rec + 1e-3 * kl_divergence(mean, logvar)

@@ -30,6 +30,10 @@ def kl_dir(tmp_path_factory):
     return folder
 
 
+# Small tensors: extra threads only add synchronisation on a busy 2-core machine.
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 def test_stats_are_required_then_measured(kl_dir):
     (kl_dir / STATS).unlink(missing_ok=True)
     with pytest.raises(UserError, match="canvasmar vae stats"):

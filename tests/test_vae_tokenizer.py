@@ -19,6 +19,9 @@ from canvasmar.vae.stats import STATS, load_stats
 from canvasmar.vae.tokenizer import load_vae_tokenizer
 from tests.conftest import micro_overrides
 
+# Small tensors: extra threads only add synchronisation on a busy 2-core machine.
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 VAE_ARGS = ["model.base_channels=4", "model.max_channels=8", "model.latent_channels=4",
             "data.resolution=16", "train.batch_size=2", "train.eval_clips=2", "stats_clips=4",
             "train.save_every=2", "train.eval_every=2", "train.warmup_steps=1"]

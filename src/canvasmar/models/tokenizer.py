@@ -77,15 +77,13 @@ def build_tokenizer(cfg: TokenizerConfig) -> Tokenizer:
     if cfg.kind == "pixel":
         return PixelPatchTokenizer(cfg.patch, cfg.channels)
     if cfg.kind == "vae":  # a `canvasmar vae train` run (docs/vae.md)
-        from canvasmar.vae.tokenizer import load_vae_tokenizer
-
-        tokenizer: Tokenizer = load_vae_tokenizer(cfg.path)
+        from canvasmar.vae.tokenizer import load_vae_tokenizer as load
     elif cfg.kind == "diffusers":  # a pretrained AutoencoderKL folder, per frame
-        from canvasmar.vae.diffusers_adapter import load_diffusers_tokenizer
-
-        tokenizer = load_diffusers_tokenizer(cfg.path)
+        from canvasmar.vae.diffusers_adapter import load_diffusers_tokenizer as load
     else:
         raise UserError(f"unknown tokenizer.kind '{cfg.kind}' (available: pixel, vae, diffusers)")
+    with torch.device("cpu"):  # trained weights from disk, even inside `with torch.device("meta")`
+        tokenizer: Tokenizer = load(cfg.path)
     if tokenizer.spatial_factor != cfg.patch:
         raise UserError(f"tokenizer.patch={cfg.patch} but the VAE in {cfg.path} compresses "
                         f"space by {tokenizer.spatial_factor}: set "

@@ -28,6 +28,10 @@ class VAEModelConfig:
     max_channels: int = 128
     res_blocks: int = 1  # residual blocks per stage
     temporal_kernel: int = 3  # time extent of the convolutions (1 = per-frame 2D convs)
+    # Pixels per side folded into channels before the first conv (space-to-depth, as the
+    # patchified input of video tokenizers such as Cosmos); part of `spatial`, so the conv
+    # stages downsample by spatial / patch. Cuts the cost of full-resolution layers.
+    patch: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +65,8 @@ class VAERunConfig:
             raise UserError(f"model.spatial={m.spatial}: use 4 or 8 (a power of 2 up to 16)")
         if m.temporal not in (1, 2, 4):
             raise UserError(f"model.temporal={m.temporal}: use 1, 2 or 4")
+        if m.patch < 1 or m.spatial % m.patch:
+            raise UserError(f"model.patch={m.patch} must divide model.spatial={m.spatial}")
         if self.data.resolution % m.spatial:
             raise UserError(f"data.resolution={self.data.resolution} is not divisible by "
                             f"model.spatial={m.spatial}")
