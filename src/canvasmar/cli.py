@@ -184,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("overrides", nargs="*", help="section.key=value")
     p.set_defaults(func=_info)
+
+    from canvasmar.vae_cli import add_vae_parser
+
+    add_vae_parser(sub, common)
     return parser
 
 

@@ -26,9 +26,11 @@ from canvasmar.errors import UserError
 class TokenizerConfig:
     """How pixel frames become latent frames (the autoregressive units)."""
 
-    kind: str = "pixel"  # "pixel": space-to-depth patches; the VAE implements the same interface
-    patch: int = 4  # pixels per latent cell along each side
+    kind: str = "pixel"  # "pixel": space-to-depth; "vae": causal VAE; "diffusers": image VAE
+    patch: int = 4  # pixels per latent cell along each side (a VAE's spatial compression)
     channels: int = 3  # image channels
+    path: str = ""  # kind vae: a `canvasmar vae train` folder; kind diffusers: AutoencoderKL dir
+    cache: str = ""  # a `canvasmar vae cache` folder: train on its latents (docs/vae.md)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,6 +162,9 @@ class RunConfig:
         if self.model.dim % self.model.heads or (self.model.dim // self.model.heads) % 2:
             raise UserError(f"model.dim={self.model.dim} must split into model.heads="
                             f"{self.model.heads} heads of even size")
+        if self.tokenizer.kind != "pixel" and not self.tokenizer.path:
+            raise UserError(f"tokenizer.kind={self.tokenizer.kind} needs tokenizer.path=DIR "
+                            f"(the trained VAE folder)")
         if self.data.frames < 2:
             raise UserError(f"data.frames={self.data.frames}: a clip needs at least 2 frames")
         for name in ("steps", "batch_size", "save_every", "eval_every"):

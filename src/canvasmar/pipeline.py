@@ -4,7 +4,9 @@
     video = pipe(context, num_frames=16, steps=4)       # (B, T, C, H, W) in [0, 1]
     for out in pipe.stream(context, 60, return_canvas=True): ...
 
-Pixel frames in [0, 1] at the API; latents only inside.
+Pixel frames in [0, 1] at the API; latents only inside. With a VAE tokenizer that compresses
+time by k (tokenizer.temporal_factor), the context needs 1 + n*k frames and each generated
+latent frame decodes to k pixel frames; `num_frames` always counts pixel frames.
 """
 
 from __future__ import annotations
@@ -111,15 +113,28 @@ class Pipeline:
         opts = self.options(steps=steps, cfg_canvas=cfg_canvas, cfg_temporal=cfg_temporal,
                             order=order, **options)
         latents = self.tokenizer.encode(self.check_context(context, resize))
-        for out in rollout(self.model, latents, num_frames, opts, generator, use_kv_cache,
-                           canvas_only):
-            frame = self.tokenizer.decode(out.latent[:, None])[:, 0]
-            if not return_canvas:
-                yield frame
-                continue
-            canvas = (None if out.canvas is None
-                      else self.tokenizer.decode(out.canvas[:, None])[:, 0])
-            yield StreamedFrame(frame, canvas, out.staticness, out.reveal_step)
+        # A latent frame covers temporal_factor pixel frames (docs/vae.md): generate enough
+        # latent frames, decode each with the latents before it (a causal VAE decoder looks
+        # back tokenizer.decode_window latents), and stop after num_frames pixel frames.
+        k, keep = self.tokenizer.temporal_factor, self.tokenizer.decode_window
+        history, emitted = latents[:, -keep:], 0
+        for out in rollout(self.model, latents, -(-num_frames // k), opts, generator,
+                           use_kv_cache, canvas_only):
+            frames = self.tokenizer.decode_new(torch.cat([history, out.latent[:, None]], 1))
+            canvases = None
+            if return_canvas and out.canvas is not None:
+                canvases = self.tokenizer.decode_new(torch.cat([history, out.canvas[:, None]],
+                                                               1))
+            history = torch.cat([history, out.latent[:, None]], 1)[:, -keep:]
+            for j in range(frames.shape[1]):
+                if emitted == num_frames:
+                    return
+                emitted += 1
+                if not return_canvas:
+                    yield frames[:, j]
+                    continue
+                canvas = None if canvases is None else canvases[:, j]
+                yield StreamedFrame(frames[:, j], canvas, out.staticness, out.reveal_step)
 
     def __call__(self, context: torch.Tensor, num_frames: int, **kwargs) -> torch.Tensor:
         """(B, T, C, H, W) context in [0, 1] -> (B, num_frames, C, H, W) in [0, 1]."""

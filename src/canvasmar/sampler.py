@@ -131,6 +131,10 @@ def rollout(model: CanvasMAR, context: torch.Tensor, num_frames: int, opts: Samp
             canvas_only: bool = False) -> Iterator[GeneratedFrame]:
     """context latents (B, T, C, h, w), T >= 1 -> yields `num_frames` new frames one by one.
 
+    Frames here are latent frames, the autoregressive units: with a VAE that compresses time
+    by k, each one stands for k pixel frames (the first latent frame for pixel frame 0 alone),
+    and the pipeline converts pixel counts to latent counts and decodes (pipeline.py).
+
     The temporal KV cache keeps the newest `opts.window` input frames (sliding window), so
     memory and time per frame stay flat however long the rollout. `use_kv_cache=False`
     recomputes the whole history each frame with the same windowed attention (for checking).

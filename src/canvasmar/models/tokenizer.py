@@ -19,6 +19,8 @@ class Tokenizer(nn.Module):
     """Base class: subclasses set `temporal_factor` and implement encode/decode/latent_shape."""
 
     temporal_factor: int = 1
+    spatial_factor: int = 1
+    decode_window: int = 1  # latent frames decode_new looks back (1: frames decode alone)
 
     def encode(self, video: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -28,6 +30,12 @@ class Tokenizer(nn.Module):
 
     def latent_shape(self, frame_shape: tuple[int, int, int]) -> tuple[int, int, int]:
         raise NotImplementedError
+
+    def decode_new(self, latents: torch.Tensor) -> torch.Tensor:
+        """(B, T', c, h, w) latents so far -> the pixel frames of the last one: (B, 1, ...)
+        for latent frame 0 and for temporal_factor 1, else (B, temporal_factor, ...). A causal
+        video VAE needs the `decode_window` latents before it; per-frame tokenizers do not."""
+        return self.decode(latents[:, -1:])
 
 
 class PixelPatchTokenizer(Tokenizer):
@@ -39,7 +47,7 @@ class PixelPatchTokenizer(Tokenizer):
 
     def __init__(self, patch: int = 4, channels: int = 3, mean: float = 0.5, std: float = 0.5):
         super().__init__()
-        self.patch, self.channels = patch, channels
+        self.patch, self.channels, self.spatial_factor = patch, channels, patch
         self.register_buffer("mean", torch.full((channels,), mean), persistent=False)
         self.register_buffer("std", torch.full((channels,), std), persistent=False)
 
@@ -68,4 +76,16 @@ class PixelPatchTokenizer(Tokenizer):
 def build_tokenizer(cfg: TokenizerConfig) -> Tokenizer:
     if cfg.kind == "pixel":
         return PixelPatchTokenizer(cfg.patch, cfg.channels)
-    raise UserError(f"unknown tokenizer.kind '{cfg.kind}' (available: pixel)")
+    if cfg.kind == "vae":  # a `canvasmar vae train` run (docs/vae.md)
+        from canvasmar.vae.tokenizer import load_vae_tokenizer as load
+    elif cfg.kind == "diffusers":  # a pretrained AutoencoderKL folder, per frame
+        from canvasmar.vae.diffusers_adapter import load_diffusers_tokenizer as load
+    else:
+        raise UserError(f"unknown tokenizer.kind '{cfg.kind}' (available: pixel, vae, diffusers)")
+    with torch.device("cpu"):  # trained weights from disk, even inside `with torch.device("meta")`
+        tokenizer: Tokenizer = load(cfg.path)
+    if tokenizer.spatial_factor != cfg.patch:
+        raise UserError(f"tokenizer.patch={cfg.patch} but the VAE in {cfg.path} compresses "
+                        f"space by {tokenizer.spatial_factor}: set "
+                        f"tokenizer.patch={tokenizer.spatial_factor}")
+    return tokenizer

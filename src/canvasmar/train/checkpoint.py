@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -84,9 +86,11 @@ def resolve_checkpoint(path: str | Path) -> Path:
                     f"folder written by 'canvasmar train' or one of its checkpoints/step_*")
 
 
-def load_checkpoint_config(ckpt: Path) -> RunConfig:
+def load_checkpoint_config(ckpt: Path, parse: Callable[[str], Any] = config_from_json
+                           ) -> RunConfig:
+    """The config saved in a checkpoint or run folder; `parse` reads other config kinds (VAE)."""
     try:
-        return config_from_json((ckpt / CONFIG).read_text())
+        return parse((ckpt / CONFIG).read_text())
     except FileNotFoundError:
         raise UserError(f"{ckpt} has no {CONFIG}; the checkpoint is incomplete") from None
     except json.JSONDecodeError as exc:

@@ -13,14 +13,16 @@ import contextlib
 import math
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from canvasmar.config import RunConfig, save_config_json, to_dict
+from canvasmar.config import RunConfig, config_from_json, save_config_json, to_dict
 from canvasmar.data import build_dataset
 from canvasmar.data.sampling import StepBatchSampler
 from canvasmar.errors import UserError
@@ -48,14 +50,18 @@ def _keyed_by_position(optimizer_state: dict) -> bool:
     return any(isinstance(k, int) for k in optimizer_state.get("state", {}))
 
 
-def check_run_dir(out: Path, cfg: RunConfig, resume: bool, force: bool) -> None:
-    """Refuse to clobber a run, or to resume one that does not match (read-only)."""
+def check_run_dir(out: Path, cfg: RunConfig, resume: bool, force: bool,
+                  fixed: tuple[str, ...] = ("model", "tokenizer", "data", "loss"),
+                  parse: Callable[[str], Any] = config_from_json) -> None:
+    """Refuse to clobber a run, or to resume one that does not match (read-only).
+
+    `fixed` sections must match on --resume; `parse` reads the saved config (VAE runs too)."""
     has_run = (out / "config.json").exists() or (out / "checkpoints").exists()
     if resume:
         if not has_run:
             raise UserError(f"--resume: {out} holds no run to resume; drop --resume to start one")
-        saved = ckpt.load_checkpoint_config(out)
-        for section in ("model", "tokenizer", "data", "loss"):
+        saved = ckpt.load_checkpoint_config(out, parse)
+        for section in fixed:
             if to_dict(getattr(saved, section)) != to_dict(getattr(cfg, section)):
                 raise UserError(f"--resume: the {section}.* settings differ from the run in "
                                 f"{out}; only train.* may change when resuming")
@@ -64,7 +70,7 @@ def check_run_dir(out: Path, cfg: RunConfig, resume: bool, force: bool) -> None:
                         f"--force to start over (deletes its checkpoints)")
 
 
-def init_run_dir(out: Path, cfg: RunConfig, resume: bool) -> None:
+def init_run_dir(out: Path, cfg: Any, resume: bool) -> None:
     """Start a fresh run folder (after check_run_dir allowed it); main process only."""
     if resume:
         return
@@ -76,9 +82,11 @@ def init_run_dir(out: Path, cfg: RunConfig, resume: bool) -> None:
     ckpt.write_text_atomic(out / "config.json", save_config_json(cfg))
 
 
-def prepare_run_dir(out: Path, cfg: RunConfig, resume: bool, force: bool) -> RunConfig:
-    """Single-process form of check + init (kept for callers and tests)."""
-    check_run_dir(out, cfg, resume, force)
+def prepare_run_dir(out: Path, cfg: Any, resume: bool, force: bool,
+                    fixed: tuple[str, ...] = ("model", "tokenizer", "data", "loss"),
+                    parse: Callable[[str], Any] = config_from_json) -> Any:
+    """Single-process check + init (the VAE trainer uses it with its own config type)."""
+    check_run_dir(out, cfg, resume, force, fixed, parse)
     init_run_dir(out, cfg, resume)
     return cfg
 
@@ -152,7 +160,12 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
                      else {k: v for k, v in model.state_dict().items()})
 
     micro = dist.micro_batches(tc, ctx)
-    dataset = build_dataset(cfg.data, "train", seed=tc.seed)
+    if cfg.tokenizer.cache:  # pre-encoded latents (canvasmar vae cache), clip i = train clip i
+        from canvasmar.vae.latent_cache import LatentShards
+
+        dataset = LatentShards(cfg.tokenizer.cache, cfg)
+    else:
+        dataset = build_dataset(cfg.data, "train", seed=tc.seed)
     sampler = StepBatchSampler(len(dataset), tc.batch_size, tc.seed, start, tc.steps,
                                parts=ctx.world * tc.grad_accum,
                                first_part=ctx.rank * tc.grad_accum, count=tc.grad_accum)
@@ -218,7 +231,7 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
             randomness = None
             for part in range(tc.grad_accum):
                 video = next(loader).to(ctx.device, non_blocking=True)
-                latents = tokenizer.encode(video)
+                latents = video if cfg.tokenizer.cache else tokenizer.encode(video)
                 if randomness is None:  # one draw for the step's whole global batch
                     generator = step_generator(tc.seed, step, ctx.device)
                     randomness = draw_randomness(model, tc.batch_size, latents.shape[1],

@@ -29,6 +29,8 @@ def write_canvas_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.T
     g = torch.Generator().manual_seed(0)
     canvas, static = teacher_forced_canvas(model, tokenizer.encode(videos), SAMPLING_FRAME_NOISE, g)
     canvas_px, videos, static = tokenizer.decode(canvas).cpu(), videos.cpu(), static.cpu()
+    k = tokenizer.temporal_factor  # a latent frame >= 1 covers k pixel frames (docs/vae.md)
+    static = torch.cat([static[:, :1], static[:, 1:].repeat_interleave(k, dim=1)], dim=1)
     size = tuple(videos.shape[-2:])
     rows, panels = [], []
     for i in range(len(videos)):
