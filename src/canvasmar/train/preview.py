@@ -48,16 +48,19 @@ def write_canvas_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.T
 def write_sample_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor,
                          path: Path, opts: SampleConfig, context: int = 1, clips: int = 2,
                          seed: int = 0) -> np.ndarray:
-    """Rows per clip: ground truth | sampled rollout from `context` true frames (real sampling,
-    the same sampler as `canvasmar sample`). Writes an MP4 and returns the grid image."""
+    """Rows per clip: ground truth | sampled rollout from `context` true latent frames (real
+    sampling, the same sampler as `canvasmar sample`). Writes an MP4, returns the grid image.
+
+    The latent sequence (context + generated) is decoded as a whole, so a tokenizer whose
+    latent frames cover several pixel frames (temporal VAE) gives the clip's own length."""
     videos = videos[:clips]
     latents = tokenizer.encode(videos)
     g = torch.Generator().manual_seed(seed)
     frames = [f.latent for f in rollout(model, latents[:, :context],
                                         latents.shape[1] - context, opts, g)]
-    sampled = tokenizer.decode(torch.stack(frames, dim=1)).cpu()
-    videos = videos.cpu()
-    sampled = torch.cat([videos[:, :context], sampled], dim=1)
+    sampled = tokenizer.decode(torch.cat([latents[:, :context], torch.stack(frames, 1)], 1))
+    length = min(sampled.shape[1], videos.shape[1])
+    videos, sampled = videos[:, :length].cpu(), sampled[:, :length].cpu()
     rows = [row for i in range(len(videos)) for row in (videos[i], sampled[i])]
     movie = torch.cat([torch.cat([videos[i], sampled[i]], dim=3) for i in range(len(videos))],
                       dim=2)
