@@ -21,7 +21,7 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/canvasmar sample --checkpoint checkpoints/tiny --out outputs/demo.mp4 --context 2 \
-		--frames 16 --clips 3 --steps 4 --seed 0 --head-temperature 0.5
+		--frames 16 --clips 3 --steps 4 --seed 0
 	@echo "look at: outputs/demo.mp4 outputs/demo.png"
 
 train-demo: $(STAMP)

@@ -23,3 +23,21 @@ def test_shipped_tiny_model_loads_and_predicts():
     assert out.shape == (1, 1, 3, 32, 32)
     # a trained model, not an initialisation: its prediction is close to the true frame
     assert (out[:, 0] - clip[:, 2]).pow(2).mean() < 0.05
+
+
+def test_shipped_model_sample_beats_copy_last_on_the_next_frame():
+    """The model card's claim: 256 test clips, 2 context frames, the shipped sampling
+    settings (head temperature 0.25 from its config.json), seed 0."""
+    import dataclasses
+
+    from canvasmar.eval_cli import protocol_videos
+    from canvasmar.evaluate import evaluate
+    from canvasmar.protocols import PROTOCOLS
+
+    pipe = canvasmar.load_pipeline(SHIPPED)
+    assert pipe.cfg.sample.head_temperature == 0.25
+    protocol = dataclasses.replace(PROTOCOLS["next-frame"], num_videos=256)
+    result = evaluate(pipe, protocol, protocol_videos(pipe, protocol), [4], progress=False)
+    model, copy = result["model_steps_4"], result["copy_last"]
+    assert model["mse"] < copy["mse"]
+    assert model["mse_minus_copy_last"]["ci95_high"] < 0
