@@ -19,7 +19,7 @@ import numpy as np
 
 from canvasmar.data.procedural import render_clip
 from canvasmar.data.videoio import read_frames
-from canvasmar.media import write_png, write_video
+from canvasmar.media import encode_frames, write_png, write_video
 
 SIZES = [(".mp4", 64, 48), (".avi", 80, 80), (".mov", 96, 64), (".webm", 48, 64),
          (".gif", 40, 40), (".mp4", 128, 72)]
@@ -35,11 +35,7 @@ def encode(path: Path, frames: np.ndarray, fps: int = 10, gop: int | None = None
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         if gop:
             stream.codec_context.gop_size = gop
-        for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        encode_frames(container, stream, frames)
 
 
 def procedural(seed: int, frames: int, width: int, height: int) -> np.ndarray:

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from canvasmar.media import write_video
+from canvasmar.media import encode_frames, write_video
 
 CODECS = {".mp4": ("libx264", "yuv420p"), ".mov": ("libx264", "yuv420p"),
           ".avi": ("mpeg4", "yuv420p"), ".webm": ("libvpx", "yuv420p")}
@@ -40,11 +40,7 @@ def write_any(path: Path, frames: np.ndarray, fps: int = 8, gop: int | None = No
             stream.options = {"crf": "10"}
         if gop:
             stream.codec_context.gop_size = gop
-        for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        encode_frames(container, stream, frames)
     return path
 
 

@@ -319,26 +319,34 @@ def parse_overrides(overrides: list[str]) -> dict:
     return nested
 
 
-def load_config(name_or_path: str, overrides: list[str] = ()) -> RunConfig:
-    """A preset name or a YAML/JSON path, then dotted overrides; validated."""
-    if name_or_path in PRESETS:
-        base = to_dict(PRESETS[name_or_path])
+def merged_config_dict(name_or_path: str, overrides: list[str], presets: dict[str, Any],
+                       default_preset: str, label: str = "") -> dict:
+    """A preset name or a YAML/JSON path (`preset:` + sections), then dotted overrides, as one
+    nested dict. `label` names the config family in messages (e.g. "VAE ")."""
+    if name_or_path in presets:
+        base = to_dict(presets[name_or_path])
     else:
         path = Path(name_or_path)
         if not path.is_file():
-            raise UserError(f"config '{name_or_path}' is neither a preset "
-                            f"({', '.join(PRESETS)}) nor a file")
+            raise UserError(f"{label}config '{name_or_path}' is neither a preset "
+                            f"({', '.join(presets)}) nor a file")
         try:
             loaded = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
             raise UserError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(loaded, dict):
             raise UserError(f"{path} must hold a mapping of config sections")
-        preset = loaded.pop("preset", "tiny")
-        if preset not in PRESETS:
-            raise UserError(f"{path}: unknown preset '{preset}' (choose {', '.join(PRESETS)})")
-        base = _merge(to_dict(PRESETS[preset]), loaded)
-    merged = _merge(base, parse_overrides(list(overrides)))
+        preset = loaded.pop("preset", default_preset)
+        if preset not in presets:
+            raise UserError(f"{path}: unknown {label}preset '{preset}' "
+                            f"(choose {', '.join(presets)})")
+        base = _merge(to_dict(presets[preset]), loaded)
+    return _merge(base, parse_overrides(list(overrides)))
+
+
+def load_config(name_or_path: str, overrides: list[str] = ()) -> RunConfig:
+    """A preset name or a YAML/JSON path, then dotted overrides; validated."""
+    merged = merged_config_dict(name_or_path, overrides, PRESETS, "tiny")
     return from_dict(RunConfig, merged).validate()
 
 

@@ -21,6 +21,17 @@ def upscale(frames: np.ndarray, factor: int) -> np.ndarray:
     return frames.repeat(factor, axis=1).repeat(factor, axis=2)
 
 
+def encode_frames(container, stream, frames: np.ndarray) -> None:
+    """Encode (T, H, W, 3) uint8 RGB frames into a PyAV stream, then flush the encoder."""
+    import av
+
+    for frame in frames:
+        for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+
+
 def write_video(path: str | Path, frames: np.ndarray, fps: int = 8,
                 keyframe_interval: int | None = None) -> Path:
     """(T, H, W, 3) uint8 -> MP4 (H.264, yuv420p) or GIF, chosen by the file suffix.
@@ -45,11 +56,7 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 8,
             stream.options = {"crf": "18"}
             if keyframe_interval:
                 stream.codec_context.gop_size = keyframe_interval
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        encode_frames(container, stream, frames)
     tmp.replace(path)
     return path
 

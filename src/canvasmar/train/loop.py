@@ -130,11 +130,12 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
         torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)  # the same initial weights in every process
     model, tokenizer = build_model(cfg)
-    start, last = 0, None
+    start, last, state = 0, None, {}
     if resume:
         last = ckpt.resolve_checkpoint(out)
         ckpt.load_weights(model, last)
-        start = int(ckpt.load_train_state(last)["step"])
+        state = ckpt.load_train_state(last)
+        start = int(state["step"])
         if start >= tc.steps:
             raise UserError(f"the run in {out} already reached step {start}; raise "
                             f"train.steps to train further")
@@ -146,7 +147,6 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
     optimizer = build_optimizer(model, tc)
     ema = EMA(model, tc.ema_decay) if tc.ema_decay > 0 else None
     if last is not None:
-        state = ckpt.load_train_state(last)
         try:
             if _keyed_by_position(state["optimizer"]) and not ctx.distributed:
                 optimizer.load_state_dict(state["optimizer"])  # written by canvasmar 0.1
@@ -157,7 +157,7 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
                             f"({type(exc).__name__}); start a new run from its weights") from None
         if ema is not None:
             ema.load(ckpt.read_weights(last, ckpt.EMA_WEIGHTS) if ckpt.has_ema(last)
-                     else {k: v for k, v in model.state_dict().items()})
+                     else model.state_dict())
 
     micro = dist.micro_batches(tc, ctx)
     if cfg.tokenizer.cache:  # pre-encoded latents (canvasmar vae cache), clip i = train clip i
@@ -174,8 +174,8 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
     val_videos = eval_model = None
     if ctx.is_main:
         val_data = build_dataset(cfg.data, "val", seed=0)  # a folder may hold fewer clips
-        val_videos = torch.stack([val_data[i]
-                                  for i in range(min(tc.eval_clips, len(val_data)))])
+        val_videos = torch.stack([val_data[i] for i in range(min(tc.eval_clips,
+                                                                   len(val_data)))]).to(ctx.device)
         eval_model = build_model(cfg)[0].to(ctx.device)
 
     log = RunLog(out, ctx.is_main, tc.tensorboard)
@@ -202,19 +202,19 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
         result: dict[str, float] = {}
         if ctx.is_main:
             eval_model.load_state_dict(weights)
-            result = validate(eval_model, tokenizer, val_videos.to(ctx.device), cfg.loss)
+            result = validate(eval_model, tokenizer, val_videos, cfg.loss)
             if ema_weights is not None:
                 eval_model.load_state_dict(ema_weights)
-                ema_val = validate(eval_model, tokenizer, val_videos.to(ctx.device), cfg.loss)
+                ema_val = validate(eval_model, tokenizer, val_videos, cfg.loss)
                 result |= {f"ema_{k}": v for k, v in ema_val.items() if "copy_last" not in k}
             previews = out / "previews"
             name = f"step_{step_done:08d}"
-            canvas_grid = write_canvas_preview(eval_model, tokenizer, val_videos.to(ctx.device),
+            canvas_grid = write_canvas_preview(eval_model, tokenizer, val_videos,
                                                previews, name=f"{name}_canvas")
             if canvas_grid is not None:
                 log.image("preview/canvas (rows: truth, canvas, staticness)", canvas_grid,
                           step_done)
-            grid = write_sample_preview(eval_model, tokenizer, val_videos.to(ctx.device),
+            grid = write_sample_preview(eval_model, tokenizer, val_videos,
                                         previews / f"{name}_sample.mp4", cfg.sample)
             log.image("preview/sample (rows: truth, sampled)", grid, step_done)
         dist.barrier(ctx)
@@ -294,6 +294,6 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
     if ctx.is_main:
         plot_losses(out / "metrics.jsonl", out / "losses.png")
     if ctx.is_main and val:  # the last step was evaluated: eval_model holds its weights
-        write_canvas_preview(eval_model, tokenizer, val_videos.to(ctx.device), out)
+        write_canvas_preview(eval_model, tokenizer, val_videos, out)
     return val
 

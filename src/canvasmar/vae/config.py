@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import yaml
-
-from canvasmar.config import DataConfig, TrainConfig, _merge, from_dict, parse_overrides, to_dict
+from canvasmar.config import DataConfig, TrainConfig, from_dict, merged_config_dict
 from canvasmar.errors import UserError
 
 
@@ -107,25 +104,7 @@ VAE_PRESETS: dict[str, VAERunConfig] = {
 
 def load_vae_config(name_or_path: str, overrides: list[str] = ()) -> VAERunConfig:
     """A VAE preset name or a YAML/JSON path, then dotted overrides; validated."""
-    if name_or_path in VAE_PRESETS:
-        base = to_dict(VAE_PRESETS[name_or_path])
-    else:
-        path = Path(name_or_path)
-        if not path.is_file():
-            raise UserError(f"VAE config '{name_or_path}' is neither a preset "
-                            f"({', '.join(VAE_PRESETS)}) nor a file")
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise UserError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        if not isinstance(loaded, dict):
-            raise UserError(f"{path} must hold a mapping of config sections")
-        preset = loaded.pop("preset", "vae-tiny")
-        if preset not in VAE_PRESETS:
-            raise UserError(f"{path}: unknown VAE preset '{preset}' "
-                            f"(choose {', '.join(VAE_PRESETS)})")
-        base = _merge(to_dict(VAE_PRESETS[preset]), loaded)
-    merged = _merge(base, parse_overrides(list(overrides)))
+    merged = merged_config_dict(name_or_path, overrides, VAE_PRESETS, "vae-tiny", "VAE ")
     return from_dict(VAERunConfig, merged).validate()
 
 
