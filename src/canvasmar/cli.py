@@ -163,14 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
                                    "copy-last-frame and canvas-only in the same run.")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--protocol", default="builtin-quick",
-                   help="builtin-quick (default), builtin, next-frame, bair, ucf, k600")
+                   help="builtin-quick (default), builtin, next-frame, bair, ucf, k600, "
+                        "folder (with --data-root DIR)")
     p.add_argument("--steps", default=None, help="MAR steps, e.g. 1,2,4,8 (config default)")
     p.add_argument("--metrics", default="mse,psnr,ssim",
                    help="comma list of mse,psnr,ssim,fvd,fid,kid")
     p.add_argument("--num-videos", type=int, help="override the protocol's video count")
     p.add_argument("--samples", type=int, help="override the protocol's samples per context")
     p.add_argument("--i3d", help="path to StyleGAN-V's i3d_torchscript.pt (for fvd)")
-    p.add_argument("--data-root", help="dataset folder for the bair, ucf and k600 protocols")
+    p.add_argument("--data-root", help="dataset folder for the bair, ucf, k600 and folder "
+                                       "protocols")
+    p.add_argument("--stats-cache", default="~/.cache/canvasmar/fvd-stats",
+                   help="folder for cached real I3D statistics (keyed by dataset, protocol, "
+                        "seed, resolution, clip length, count and I3D weights)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--out", default="results.json", help="JSON results (a .png plot beside)")
     p.set_defaults(func=_eval)

@@ -1,8 +1,10 @@
-"""`canvasmar eval`: load the protocol's videos, score, write JSON + a plot against steps.
+"""`canvasmar eval`: open the protocol's clips, score, write JSON + a plot against steps.
 
 Every setting that changes the numbers goes into the JSON: protocol (context, predicted
 frames, videos, samples), resolution, seed, steps, guidance, order, head temperature, the
-metric backends and the SHA-256 of their weights.
+metric backends and the SHA-256 of their weights. Real I3D statistics (and BAIR's debiased
+ones) are cached under `--stats-cache` with a key of everything that changes them
+(`canvasmar.metrics.fvd.StatsKey`), so a second evaluation on the same protocol skips them.
 """
 
 from __future__ import annotations
@@ -10,34 +12,34 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 from pathlib import Path
 
-import torch
-
 from canvasmar.errors import UserError
-from canvasmar.evaluate import evaluate
+from canvasmar.evaluate import Clips, evaluate, real_i3d_stats
+from canvasmar.metrics import FeatureStats, StatsKey, cached_reference_stats
 from canvasmar.pipeline import Pipeline
 from canvasmar.protocols import PROTOCOLS, Protocol
 
 KNOWN_METRICS = {"mse", "psnr", "ssim", "fvd", "fid", "kid"}
+log = logging.getLogger("canvasmar")
 
 
-def protocol_videos(pipe: Pipeline, protocol: Protocol, data_root: str | None = None
-                    ) -> torch.Tensor:
-    """(N, context + predict, C, H, W) test videos of the protocol's dataset."""
+def protocol_test_clips(pipe: Pipeline, protocol: Protocol, data_root: str | None = None,
+                   seed: int = 0) -> Clips:
+    """The protocol's test clips (context + predict frames each), read lazily."""
     if protocol.dataset != "builtin":
         if not data_root:
             raise UserError(f"protocol '{protocol.name}' reads the {protocol.dataset} test "
-                            f"split: pass --data-root DIR (docs/data.md)")
+                            f"split: pass --data-root DIR (docs/data.md, docs/evaluation.md)")
         from canvasmar.data.benchmarks import protocol_dataset
 
-        data = protocol_dataset(protocol, data_root, pipe.frame_shape[1])
-        return torch.stack([data[i] for i in range(len(data))])
+        return protocol_dataset(protocol, data_root, pipe.frame_shape[1], seed=seed,
+                                val_fraction=pipe.cfg.data.val_fraction)
     from canvasmar.data.procedural import ProceduralVideos
 
-    data = ProceduralVideos("test", frames=protocol.context + protocol.predict,
+    return ProceduralVideos("test", frames=protocol.context + protocol.predict,
                             resolution=pipe.frame_shape[1], length=protocol.num_videos)
-    return torch.stack([data[i] for i in range(len(data))])
 
 
 def _ints(text: str) -> list[int]:
@@ -71,6 +73,47 @@ def _backends(args: argparse.Namespace, metrics: set[str]) -> dict:
     return out
 
 
+def _stats_key(protocol: Protocol, args: argparse.Namespace, detector_sha256: str,
+               resolution: int, clip_length: int, count: int, variant: str = "") -> StatsKey:
+    """What the real statistics depend on: the data (a folder by its absolute path), the
+    protocol and its seed (UCF/K600 draw their clips with it), resolution, length, count,
+    detector weights."""
+    dataset = protocol.dataset
+    if dataset != "builtin":
+        dataset = f"{dataset}:{Path(args.data_root).resolve()}"
+    return StatsKey(dataset=dataset, protocol=f"{protocol.name}{variant}-seed{args.seed}",
+                    resolution=resolution, clip_length=clip_length, count=count,
+                    detector_sha256=detector_sha256)
+
+
+def _reference_stats(pipe: Pipeline, protocol: Protocol, clips: Clips, detector,
+                     detector_sha256: str, args: argparse.Namespace
+                     ) -> tuple[FeatureStats, FeatureStats | None, dict]:
+    """Real I3D statistics of the protocol (and BAIR's debiased ones), from the cache or
+    computed and cached."""
+    from canvasmar.metrics import window_feature_stats
+
+    cache, res = args.stats_cache, pipe.frame_shape[1]
+    key = _stats_key(protocol, args, detector_sha256, res, protocol.predict, len(clips))
+    real = cached_reference_stats(
+        cache, key, lambda: real_i3d_stats(clips, protocol, detector, args.batch_size))
+    info = {"stats_cache": str(Path(cache).expanduser()), "reference": key.filename()}
+    if not protocol.debiased:
+        return real, None, info
+    from canvasmar.data.benchmarks import WholeVideos
+
+    whole = WholeVideos(protocol, args.data_root, res, protocol.num_videos)
+    window_key = _stats_key(protocol, args, detector_sha256, res, protocol.predict,
+                            whole.window_count(protocol.predict), "-debiased-windows")
+    debiased = cached_reference_stats(
+        cache, window_key,
+        lambda: window_feature_stats(whole, protocol.predict, detector, args.batch_size))
+    info["debiased"] = {"reference": window_key.filename(), "definition":
+                        "MAGVIT App. B.3: the real set is every 16-frame window (stride 1) of "
+                        "the test videos; the generated set is the protocol's"}
+    return real, debiased, info
+
+
 def run_eval(pipe: Pipeline, args: argparse.Namespace) -> dict:
     if args.protocol not in PROTOCOLS:
         raise UserError(f"unknown protocol '{args.protocol}' (choose {', '.join(PROTOCOLS)})")
@@ -92,9 +135,20 @@ def run_eval(pipe: Pipeline, args: argparse.Namespace) -> dict:
     options = {k: v for k, v in (("cfg_canvas", args.cfg_canvas),
                                  ("cfg_temporal", args.cfg_temporal), ("order", args.order),
                                  ("head_temperature", args.head_temperature)) if v is not None}
-    videos = protocol_videos(pipe, protocol, getattr(args, "data_root", None))
-    results = evaluate(pipe, protocol, videos, steps, seed=args.seed,
+    clips = protocol_test_clips(pipe, protocol, getattr(args, "data_root", None), args.seed)
+    if len(clips) < protocol.num_videos:
+        log.warning("protocol '%s' asks for %d clips; the test data hold %d, scoring those",
+                    protocol.name, protocol.num_videos, len(clips))
+        protocol = dataclasses.replace(protocol, num_videos=len(clips))
+    real_i3d = debiased = None
+    if backends["detector"] is not None:
+        fvd_info = backends["info"]["fvd"]
+        real_i3d, debiased, info = _reference_stats(pipe, protocol, clips, backends["detector"],
+                                                    fvd_info["sha256"], args)
+        fvd_info.update(info)
+    results = evaluate(pipe, protocol, clips, steps, seed=args.seed,
                        batch_size=args.batch_size, detector=backends["detector"],
+                       real_i3d=real_i3d, debiased_real=debiased,
                        frame_extractor=backends["frame_extractor"], kid_fn=backends["kid_fn"],
                        progress=not args.no_progress, **options)
     sample = dataclasses.asdict(pipe.options(**options))

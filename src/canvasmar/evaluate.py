@@ -3,33 +3,41 @@
 For each setting (the model at each number of MAR steps, and two baselines: copying the last
 context frame, and rolling out the one-pass canvas alone) every context is sampled K times and
 scored on the predicted segment: MSE, PSNR and SSIM (mean over all samples, and best of the K
-samples of each context), FVD with a user-supplied I3D, per-frame FID/KID with a user-supplied
-Inception. Each setting starts from the same seed, so repeated runs give identical numbers.
+samples of each context), FVD with a user-supplied I3D (plus BAIR's debiased FVD when its real
+statistics are given), per-frame FID/KID with a user-supplied Inception.
+
+Clips are read from the protocol's dataset one batch at a time and every setting scores that
+batch before the next is read, so memory holds one batch of clips plus running statistics
+(UCF-101's 5K and Kinetics-600's 50K clips never sit in memory at once). Each setting has its
+own generator seeded with `seed` and consumes it batch after batch, so the numbers do not
+depend on which other settings run, and repeated runs give identical numbers.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from tqdm import tqdm
 
+from canvasmar.data.videoio import BadVideo
+from canvasmar.errors import UserError
 from canvasmar.metrics import (
     FeatureStats,
     best_of_k,
+    extract_features,
     frechet_distance_stats,
     fvd,
     i3d_features,
     psnr,
     ssim,
 )
-from canvasmar.metrics.frames import extract_features
 from canvasmar.metrics.paired import paired_difference
 from canvasmar.pipeline import Pipeline
 from canvasmar.protocols import Protocol
 
 PIXEL_METRICS = ("mse", "psnr", "ssim")
+Clips = Sequence[torch.Tensor]  # clip i -> (context + predict, C, H, W) in [0, 1]
 
 
 def _score_pixels(fake: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -38,81 +46,140 @@ def _score_pixels(fake: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Ten
             "psnr": psnr(fake, real).double(), "ssim": ssim(fake, real).double()}
 
 
-class _Scores:
-    """Accumulates per-(video, sample) pixel scores and feature statistics for one setting."""
+def read_clip(clips: Clips, index: int) -> torch.Tensor:
+    """Clip `index` exactly: a protocol clip that fails to decode stops the evaluation with its
+    file named (a training loader would skip it, but a skipped test clip changes the score)."""
+    try:  # ClipDataset.load raises instead of falling back to a neighbouring clip
+        return clips.load(index) if hasattr(clips, "load") else clips[index]
+    except BadVideo as exc:
+        raise UserError(f"test clip {index} cannot be read ({exc}); fix or remove that file, "
+                        f"then run the evaluation again") from None
 
-    def __init__(self, videos: int, samples: int) -> None:
+
+def _batches(n: int, k: int, batch_size: int):
+    """(video index, sample index) tensors of each batch of the n x k generated clips."""
+    flat = torch.arange(n * k)  # clip i*k + j = sample j of video i
+    for start in range(0, n * k, batch_size):
+        idx = flat[start:start + batch_size]
+        yield idx // k, idx % k
+
+
+def real_i3d_stats(clips: Clips, protocol: Protocol, detector: Callable,
+                   batch_size: int = 16) -> FeatureStats:
+    """I3D statistics of the protocol's real segments (the `predict` frames after the context),
+    for caching under a `StatsKey` and passing to `evaluate(real_i3d=...)`."""
+    c, p, stats = protocol.context, protocol.predict, FeatureStats()
+    for start in range(0, len(clips), batch_size):
+        batch = torch.stack([read_clip(clips, i)
+                             for i in range(start, min(start + batch_size, len(clips)))])
+        stats.update(i3d_features(batch[:, c:c + p], detector))
+    return stats
+
+
+class _FrameFeatures:
+    """Per-frame Inception features of one set of videos: running moments (FID) and, when KID
+    is asked for, the features themselves (float32, to halve the memory)."""
+
+    def __init__(self, extractor: Callable, keep: bool) -> None:
+        self.extractor, self.stats = extractor, FeatureStats()
+        self.kept: list[torch.Tensor] | None = [] if keep else None
+
+    def add(self, videos: torch.Tensor) -> None:
+        feats = extract_features(videos, self.extractor)
+        self.stats.update(feats)
+        if self.kept is not None:
+            self.kept.append(feats.float())
+
+    def features(self) -> torch.Tensor:
+        return torch.cat(self.kept).double()
+
+
+class _Scores:
+    """Per-(video, sample) pixel scores and streaming feature statistics of one setting."""
+
+    def __init__(self, videos: int, samples: int, frame_extractor: Callable | None,
+                 keep_frame_features: bool) -> None:
         self.values = {m: torch.zeros(videos, samples, dtype=torch.float64)
                        for m in PIXEL_METRICS}
         self.i3d = FeatureStats()
-        self.frame_features: list[torch.Tensor] = []
+        self.frames = (_FrameFeatures(frame_extractor, keep_frame_features)
+                       if frame_extractor is not None else None)
 
-    def summary(self, real_i3d: FeatureStats | None, real_frames: torch.Tensor | None,
-                kid_fn: Callable | None) -> dict[str, float]:
+    def add(self, fake: torch.Tensor, real: torch.Tensor, vid: torch.Tensor,
+            sample: torch.Tensor, detector: Callable | None) -> None:
+        for m, v in _score_pixels(fake, real).items():
+            self.values[m][vid, sample] = v
+        if detector is not None:
+            self.i3d.update(i3d_features(fake, detector))
+        if self.frames is not None:
+            self.frames.add(fake)
+
+    def summary(self, real_i3d: FeatureStats | None, debiased_real: FeatureStats | None,
+                real_frames: _FrameFeatures | None, kid_fn: Callable | None
+                ) -> dict[str, float]:
         out = {}
         for m, v in self.values.items():
             out[m] = v.mean().item()
             out[f"{m}_best_of_k"] = best_of_k(v, higher_is_better=m != "mse").mean().item()
         if real_i3d is not None:
             out["fvd"] = fvd(real_i3d, self.i3d)
+        if debiased_real is not None:
+            out["fvd_debiased"] = fvd(debiased_real, self.i3d)
         if real_frames is not None:
-            fake = torch.cat(self.frame_features)
-            out["fid"] = frechet_distance_stats(FeatureStats().update(real_frames),
-                                                FeatureStats().update(fake))
+            out["fid"] = frechet_distance_stats(real_frames.stats, self.frames.stats)
             if kid_fn is not None:
-                out["kid"] = kid_fn(real_frames, fake)
+                out["kid"] = kid_fn(real_frames.features(), self.frames.features())
         return out
 
 
 @torch.no_grad()
-def evaluate(pipe: Pipeline, protocol: Protocol, videos: torch.Tensor, steps: list[int], *,
+def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int], *,
              seed: int = 0, batch_size: int = 16, detector: Callable | None = None,
+             real_i3d: FeatureStats | None = None, debiased_real: FeatureStats | None = None,
              frame_extractor: Callable | None = None, kid_fn: Callable | None = None,
              progress: bool = True, **options) -> dict:
-    """videos (N, context + predict, C, H, W) in [0, 1] -> {setting: {metric: value}}.
+    """Score `clips` (a dataset or an (N, context + predict, C, H, W) tensor in [0, 1]).
 
-    `detector`: an I3D TorchScript module (FVD); `frame_extractor`: images -> features
-    (FID, and KID when `kid_fn` is given). Extra keywords go to the pipeline (guidance,
-    order, head temperature).
+    Returns {setting: {metric: value}}. `detector`: an I3D TorchScript module (FVD), with
+    `real_i3d` the real statistics if already known (else computed here); `debiased_real`:
+    BAIR's debiased real statistics (adds `fvd_debiased`); `frame_extractor`: images ->
+    features (FID, and KID when `kid_fn` is given). Extra keywords go to the pipeline
+    (guidance, order, head temperature).
     """
-    n, k, c, p = len(videos), protocol.samples, protocol.context, protocol.predict
-    context, real = videos[:, :c], videos[:, c:c + p]
-    real_i3d = FeatureStats().update(i3d_features(real, detector)) if detector else None
-    real_frames = (extract_features(real.flatten(0, 1), frame_extractor)
-                   if frame_extractor else None)
+    n, k, c, p = len(clips), protocol.samples, protocol.context, protocol.predict
+    if detector is not None and real_i3d is None:
+        real_i3d = real_i3d_stats(clips, protocol, detector, batch_size)
     settings: list[tuple[str, dict]] = [("copy_last", {})]
     if pipe.model.has_canvas:
         settings.append(("canvas_only", {"canvas_only": True}))
     settings += [(f"model_steps_{s}", {"steps": s}) for s in steps]
-    per_setting = math.ceil(n * k / batch_size)
-    bar = tqdm(total=per_setting * len(settings), desc=f"eval {protocol.name}",
+    keep = kid_fn is not None
+    scores = {name: _Scores(n, k, frame_extractor, keep) for name, _ in settings}
+    generators = {name: torch.Generator().manual_seed(seed) for name, _ in settings}
+    real_frames = _FrameFeatures(frame_extractor, keep) if frame_extractor else None
+    batches = -(-n * k // batch_size)
+    bar = tqdm(total=batches * len(settings), desc=f"eval {protocol.name}",
                disable=not progress)
-    results, per_video_mse = {}, {}
-    for name, extra in settings:
-        scores = _Scores(n, k)
-        generator = torch.Generator().manual_seed(seed)
-        flat = torch.arange(n * k)  # clip i*k + j = sample j of video i
-        for start in range(0, n * k, batch_size):
-            idx = flat[start:start + batch_size]
-            vid, sample = idx // k, idx % k
+    for vid, sample in _batches(n, k, batch_size):
+        unique, where = torch.unique(vid, return_inverse=True)
+        videos = torch.stack([read_clip(clips, int(v)) for v in unique])[where]
+        context, real = videos[:, :c], videos[:, c:c + p]
+        if real_frames is not None:  # each real segment once, at its first sample
+            real_frames.add(real[sample == 0])
+        for name, extra in settings:
             if name == "copy_last":
-                fake = context[vid, -1:].expand(-1, p, -1, -1, -1)
+                fake = context[:, -1:].expand(-1, p, -1, -1, -1)
             else:
-                fake = pipe(context[vid], p, generator=generator, **extra, **options).cpu()
-            for m, v in _score_pixels(fake, real[vid]).items():
-                scores.values[m][vid, sample] = v
-            if detector is not None:
-                scores.i3d.update(i3d_features(fake, detector))
-            if frame_extractor is not None:
-                scores.frame_features.append(extract_features(fake.flatten(0, 1),
-                                                              frame_extractor))
+                fake = pipe(context, p, generator=generators[name], **extra, **options).cpu()
+            scores[name].add(fake, real, vid, sample, detector)
             bar.update(1)
-        results[name] = scores.summary(real_i3d, real_frames, kid_fn)
-        per_video_mse[name] = scores.values["mse"].mean(1)
     bar.close()
+    results = {name: s.summary(real_i3d, debiased_real, real_frames, kid_fn)
+               for name, s in scores.items()}
     if n >= 2:  # each setting's MSE minus copy-last's, paired on the same videos
+        base = scores["copy_last"].values["mse"].mean(1)
         for name in results:
             if name != "copy_last":
                 results[name]["mse_minus_copy_last"] = paired_difference(
-                    per_video_mse[name], per_video_mse["copy_last"])
+                    scores[name].values["mse"].mean(1), base)
     return results

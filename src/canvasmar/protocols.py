@@ -40,6 +40,10 @@ PROTOCOLS: dict[str, Protocol] = {
     # version of it (1/8 of the clips).
     "builtin": Protocol("builtin", 1, 16, 256, 2, None),
     "builtin-quick": Protocol("builtin-quick", 1, 16, 32, 2, None),
+    # Any folder of the user's videos (`--data-root DIR`): its test videos (a `test/` or
+    # `val/` subfolder, else the held-out share that `train --data DIR` does not train on),
+    # fixed non-overlapping clips from the start of each, in the built-in protocol's form.
+    "folder": Protocol("folder", 1, 16, 256, 2, None, dataset="folder"),
     # Next-frame quality: 2 context frames, the first predicted frame only (no FVD).
     "next-frame": Protocol("next-frame", 2, 1, 64, 1, None),
 }

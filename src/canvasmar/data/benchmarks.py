@@ -13,14 +13,28 @@ Protocol clips (`protocol_dataset`), each a fixed list of (video, first frame) s
   3,783) and a random start in it, 1 + 16 frames.
 * Kinetics-600: K random test videos (without replacement when K <= the number downloaded),
   a random start in each, 5 + 16 frames.
+* A folder of videos (`folder` protocol): its test split (see `data/folder.py`), the first
+  N non-overlapping clips taken round-robin over the videos, 1 + 16 frames.
+
+`WholeVideos` gives every frame of the BAIR test videos, whose 16-frame windows are
+the real set of the debiased FVD (`canvasmar.metrics.debiased`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
+import torch
 
 from canvasmar.config import DataConfig
-from canvasmar.data.clips import ClipDataset, Video, clip_span, default_eval_clips
+from canvasmar.data.clips import (
+    ClipDataset,
+    Video,
+    clip_span,
+    default_eval_clips,
+    frames_to_tensor,
+)
 from canvasmar.data.report import log, report_skip
 from canvasmar.errors import UserError
 from canvasmar.protocols import Protocol
@@ -89,10 +103,7 @@ def protocol_clips(protocol: Protocol, frames: list[int], seed: int = 0,
     return [(v, int(rng.integers(frames[v] - span + 1))) for v in chosen]
 
 
-def protocol_dataset(protocol: Protocol, root: str, resolution: int, *, fold: int = 1,
-                     seed: int = 0, debiased: bool = False, num_videos: int | None = None
-                     ) -> ClipDataset:
-    """The protocol's test clips (context + predict frames) at `resolution`."""
+def _test_videos(protocol: Protocol, root: str, fold: int = 1) -> list[Video]:
     if protocol.dataset not in _PROTOCOL_SOURCE:
         raise UserError(f"protocol '{protocol.name}' has no benchmark dataset")
     source = _PROTOCOL_SOURCE[protocol.dataset]
@@ -100,9 +111,54 @@ def protocol_dataset(protocol: Protocol, root: str, resolution: int, *, fold: in
     videos = long_enough(benchmark_videos(source, root, "test", fold), span)
     if not videos:
         raise UserError(f"{source}: no test video of at least {span} frames in '{root}'")
+    return videos
+
+
+def protocol_dataset(protocol: Protocol, root: str, resolution: int, *, fold: int = 1,
+                     seed: int = 0, debiased: bool = False, num_videos: int | None = None,
+                     val_fraction: float = 0.1) -> ClipDataset:
+    """The protocol's test clips (context + predict frames) at `resolution`.
+
+    `val_fraction` is the held-out share of a folder without split subfolders (use the one
+    the model was trained with, so that its test clips are videos it never saw)."""
+    span = protocol.context + protocol.predict
+    if protocol.dataset == "folder":
+        from canvasmar.data.folder import folder_dataset
+
+        data = folder_dataset(root, "test", frames=span, resolution=resolution, seed=seed,
+                              val_fraction=val_fraction)
+        count = protocol.num_videos if num_videos is None else num_videos
+        data.clips = data.clips[:count]
+        return data
+    videos = _test_videos(protocol, root, fold)
     if protocol.dataset == "bair" and len(videos) != 256:
         log.warning("BAIR test split in %s holds %d usable videos; the protocol uses 256",
                     root, len(videos))
     clips = protocol_clips(protocol, [v.frames for v in videos], seed, debiased, num_videos)
     return ClipDataset(videos, frames=span, resolution=resolution, seed=seed, clips=clips,
                        name=f"{protocol.name} protocol")
+
+
+
+class WholeVideos:
+    """Every frame (T, C, H, W) in [0, 1] of each test video the protocol's clips come from,
+    in clip order, read one video at a time (BAIR: the first `num_videos` test videos)."""
+
+    def __init__(self, protocol: Protocol, root: str, resolution: int,
+                 num_videos: int | None = None) -> None:
+        if protocol.dataset != "bair":
+            raise UserError(f"whole test videos are only defined for BAIR, not "
+                            f"'{protocol.name}'")
+        self.videos = _test_videos(protocol, root)[:num_videos or protocol.num_videos]
+        self.resolution = resolution
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        for video in self.videos:
+            yield frames_to_tensor(video.read(list(range(video.frames)), self.resolution))
+
+    def window_count(self, length: int) -> int:
+        """How many `length`-frame windows (stride 1) the videos hold in all."""
+        return sum(v.frames - length + 1 for v in self.videos)

@@ -54,6 +54,11 @@ class Video:
         return self.key or self.source
 
 
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """(T, H, W, 3) uint8 frames -> (T, 3, H, W) float32 in [0, 1], the layout of every clip."""
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255)
+
+
 def clip_span(frames: int, stride: int) -> int:
     return (frames - 1) * stride + 1
 
@@ -122,7 +127,7 @@ class ClipDataset(Dataset):
         v, start = self.clip(index)
         indices = list(range(start, start + self.span, self.stride))
         frames = self.videos[v].read(indices, self.resolution)  # (T, R, R, 3) uint8
-        return torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255)
+        return frames_to_tensor(frames)
 
     def __getitem__(self, index: int) -> torch.Tensor:
         n = len(self)

@@ -10,9 +10,8 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from canvasmar.data.clips import clip_span
+from canvasmar.data.clips import clip_span, frames_to_tensor
 from canvasmar.data.index import build_index
 from canvasmar.data.videoio import BadVideo, read_frames
 from canvasmar.errors import UserError
@@ -44,7 +43,7 @@ def inspect_folder(path: Path, sheet: Path | None = None, frames: int = 8,
         except BadVideo as exc:
             skipped.append((e.path, str(exc)))
             continue
-        rows.append(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255)
+        rows.append(frames_to_tensor(images))
     if rows:
         write_png(sheet, grid_image(rows))
     return {

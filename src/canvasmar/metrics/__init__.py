@@ -10,6 +10,7 @@ from canvasmar.metrics.debiased import (
     debiased_fvd,
     debiased_real_features,
     sample_window_starts,
+    window_feature_stats,
 )
 from canvasmar.metrics.frames import (
     as_frames,
@@ -75,6 +76,7 @@ __all__ = [
     "psnr_frames",
     "reference_stats_path",
     "sample_window_starts",
+    "window_feature_stats",
     "save_reference_stats",
     "ssim",
     "ssim_frames",

@@ -30,9 +30,12 @@ is *not* the Chong & Forsyth FID_inf extrapolation, nor the "content-debiased FV
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import torch
 
 from canvasmar.metrics.frechet import FeatureStats, frechet_distance_stats
+from canvasmar.metrics.fvd import i3d_features
 
 
 def sample_window_starts(num_videos: int, num_windows: int, repeats: int,
@@ -69,3 +72,18 @@ def debiased_fvd(window_features: torch.Tensor, fake_features: torch.Tensor,
     """Debiased FVD: Frechet distance of the fake features to `debiased_real_features`."""
     real = FeatureStats().update(debiased_real_features(window_features, starts))
     return frechet_distance_stats(real, FeatureStats().update(fake_features))
+
+
+def window_feature_stats(videos: Iterable[torch.Tensor], length: int, detector: Callable,
+                         batch_size: int = 16) -> FeatureStats:
+    """Running I3D statistics of every `length`-frame window (stride 1) of each video
+    (T, C, H, W) in [0, 1]: MAGVIT's debiased real set (`starts=None`) without holding its
+    V x W features. Passed as `evaluate(debiased_real=...)`, it gives `fvd_debiased`."""
+    stats = FeatureStats()
+    for video in videos:
+        if video.ndim != 4 or video.shape[0] < length:
+            raise ValueError(f"each video must be (T >= {length}, C, H, W), got "
+                             f"{tuple(video.shape)}")
+        windows = video.unfold(0, length, 1).permute(0, 4, 1, 2, 3)  # (W, length, C, H, W)
+        stats.update(i3d_features(windows, detector, batch_size))
+    return stats

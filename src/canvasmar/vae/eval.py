@@ -11,6 +11,7 @@ import torch
 
 from canvasmar.config import DataConfig
 from canvasmar.data import build_dataset
+from canvasmar.data.clips import frames_to_tensor
 from canvasmar.errors import UserError
 from canvasmar.media import read_video
 from canvasmar.metrics.image import psnr
@@ -56,7 +57,7 @@ def load_clips(video: str, resolution: int, frames: int) -> list[torch.Tensor]:
             raise UserError(f"cannot read '{video}': {exc}") from None
         if array.ndim != 4 or array.shape[-1] != 3:
             raise UserError(f"'{video}' must hold (T, H, W, 3) frames, got {array.shape}")
-        x = torch.from_numpy(array).permute(0, 3, 1, 2).float() / 255.0
+        x = frames_to_tensor(array)
     else:
         x = read_video(video)
     x = resize_video(x[None], resolution)[0]

@@ -1,0 +1,119 @@
+"""Protocol evaluation end to end: streamed clips, BAIR's debiased FVD with cached reference
+statistics, any folder of videos, unreadable test clips."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from canvasmar.data.procedural import ProceduralVideos
+from canvasmar.data.videoio import BadVideo
+from canvasmar.errors import UserError
+from canvasmar.eval_cli import run_eval
+from canvasmar.evaluate import evaluate, read_clip
+from canvasmar.metrics import debiased_fvd, i3d_features, load_i3d
+from canvasmar.protocols import PROTOCOLS
+from tests.data_fixtures import write_any
+from tests.test_data_benchmarks import write_bair
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _args(tmp_path, **changes) -> SimpleNamespace:
+    """The namespace `canvasmar eval` builds, with small counts."""
+    args = dict(checkpoint="micro", protocol="builtin-quick", num_videos=2, samples=1,
+                metrics="mse,psnr,ssim", steps="1", i3d=None, device="cpu", cfg_canvas=None,
+                cfg_temporal=None, order=None, head_temperature=None, data_root=None, seed=0,
+                batch_size=2, no_progress=True, out=str(tmp_path / "eval.json"),
+                stats_cache=str(tmp_path / "stats"))
+    args.update(changes)
+    return SimpleNamespace(**args)
+
+
+def _few_flow_steps(pipe) -> None:
+    pipe.cfg = dataclasses.replace(pipe.cfg, sample=dataclasses.replace(pipe.cfg.sample,
+                                                                         flow_steps=2))
+
+
+def test_streamed_dataset_scores_equal_the_stacked_tensor(micro_pipe):
+    """Reading clips batch by batch (UCF/K600 never fit in memory) changes no number."""
+    protocol = dataclasses.replace(PROTOCOLS["builtin-quick"], predict=2, num_videos=4,
+                                   samples=2)
+    data = ProceduralVideos("test", frames=3, resolution=16, length=4)
+    stacked = torch.stack([data[i] for i in range(len(data))])
+    kwargs = dict(seed=1, batch_size=3, progress=False, flow_steps=2)
+    streamed = evaluate(micro_pipe, protocol, data, [1], **kwargs)
+    assert streamed == evaluate(micro_pipe, protocol, stacked, [1], **kwargs)
+    assert streamed["copy_last"]["mse"] == pytest.approx(
+        (stacked[:, :1] - stacked[:, 1:]).pow(2).mean().item(), rel=1e-6)
+
+
+def test_bair_protocol_adds_debiased_fvd_and_caches_reference_stats(micro_pipe, tmp_path,
+                                                                     detector_path, monkeypatch):
+    root = write_bair(tmp_path / "bair")  # 3 test videos of 30 frames
+    args = _args(tmp_path, protocol="bair", metrics="mse,fvd", i3d=str(detector_path),
+                 data_root=str(root), num_videos=3)
+    _few_flow_steps(micro_pipe)
+    record = run_eval(micro_pipe, args)
+    assert record["protocol"]["num_videos"] == 3 and record["protocol"]["debiased"]
+    results = record["results"]
+    assert all({"fvd", "fvd_debiased"} <= set(r) for r in results.values())
+
+    # copy-last by hand: the real set is every 16-frame window of the 3 whole videos (3 x 15),
+    # the generated set the first frame of each video repeated 16 times.
+    from canvasmar.data.benchmarks import WholeVideos, protocol_dataset
+
+    detector = load_i3d(detector_path)
+    whole = list(WholeVideos(PROTOCOLS["bair"], str(root), 16, 3))
+    windows = torch.stack([torch.stack([v[s:s + 16] for s in range(15)]) for v in whole])
+    window_feats = i3d_features(windows.flatten(0, 1), detector).view(3, 15, -1)
+    clips = protocol_dataset(dataclasses.replace(PROTOCOLS["bair"], num_videos=3), str(root), 16)
+    copies = torch.stack([clips[i][:1].expand(16, -1, -1, -1) for i in range(3)])
+    want = debiased_fvd(window_feats, i3d_features(copies, detector))
+    assert results["copy_last"]["fvd_debiased"] == pytest.approx(want, rel=1e-6)
+    assert results["copy_last"]["fvd_debiased"] != pytest.approx(results["copy_last"]["fvd"])
+
+    cached = sorted(p.name for p in (tmp_path / "stats").iterdir())
+    assert len(cached) == 2 and any("debiased-windows" in name for name in cached)
+    assert record["backends"]["fvd"]["reference"] in cached
+
+    def must_not_run(*a, **k):
+        raise AssertionError("reference statistics recomputed despite the cache")
+
+    monkeypatch.setattr("canvasmar.eval_cli.real_i3d_stats", must_not_run)
+    monkeypatch.setattr("canvasmar.metrics.window_feature_stats", must_not_run)
+    assert run_eval(micro_pipe, args)["results"] == results  # from the cache, same numbers
+
+
+def test_folder_protocol_scores_the_held_out_videos(micro_pipe, tmp_path, caplog):
+    root = tmp_path / "videos"
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 1), ("test", 2)):
+        for i in range(count):  # 40 frames: two non-overlapping 17-frame clips per video
+            frames = rng.integers(0, 255, (40, 20, 24, 3), dtype=np.uint8)
+            write_any(root / split / f"v{i}.mp4", frames)
+    _few_flow_steps(micro_pipe)
+    args = _args(tmp_path, protocol="folder", data_root=str(root), num_videos=None)
+    record = run_eval(micro_pipe, args)
+    assert "scoring those" in caplog.text  # asked for 256, the test split holds 4 clips
+    assert record["protocol"]["num_videos"] == 4 and record["protocol"]["predict"] == 16
+    assert json.loads((tmp_path / "eval.json").read_text())["results"] == record["results"]
+    with pytest.raises(UserError, match="--data-root"):
+        run_eval(micro_pipe, _args(tmp_path, protocol="folder"))
+
+
+def test_an_unreadable_test_clip_stops_with_its_file_named():
+    class Broken:
+        def __len__(self) -> int:
+            return 1
+
+        def load(self, index: int) -> torch.Tensor:
+            raise BadVideo("videos/test/v0.mp4: invalid data found when processing input")
+
+    with pytest.raises(UserError, match=r"test clip 0 .*v0\.mp4.*fix or remove"):
+        read_clip(Broken(), 0)
