@@ -152,3 +152,28 @@ def test_eval_and_bench_report_measurements(trained_run, tmp_path, capsys):
     bench = json.loads((tmp_path / "speed.json").read_text())
     assert len(bench["table"]) == 2 and len(bench["rollout"]["ms"]) == 3
     assert all(row["median_ms"] > 0 for row in bench["table"])
+
+
+def test_eval_sampling_overrides_and_the_val_split(trained_run, tmp_path, capsys):
+    import json
+
+    base = ["eval", "--checkpoint", str(trained_run), "--num-videos", "2", "--samples", "1",
+            "--steps", "1", "--no-progress", "--protocol", "builtin-quick"]
+    val, test = tmp_path / "val.json", tmp_path / "test.json"
+    assert main([*base, "--out", str(val), "sample.frame_noise=0.5", "--split", "val",
+                 "sample.flow_steps=2"]) == 0
+    assert main([*base, "--out", str(test), "sample.flow_steps=2"]) == 0
+    on_val, on_test = json.loads(val.read_text()), json.loads(test.read_text())
+    assert on_val["split"] == "val" and on_test["split"] == "test"
+    assert on_val["sampling"]["frame_noise"] == 0.5 and on_test["sampling"]["frame_noise"] == 0.3
+    assert on_val["sampling"]["flow_steps"] == 2
+    # different clips: the baseline, which involves no sampling, scores differently
+    assert on_val["results"]["copy_last"]["mse"] != on_test["results"]["copy_last"]["mse"]
+    capsys.readouterr()
+    for extra, message in ((["model.dim=8"], "only sample.KEY=VALUE"),
+                           (["sample.frame_nois=1"], "did you mean sample.frame_noise"),
+                           (["sample.order=zigzag"], "use 'motion' or 'random'"),
+                           (["--protocol", "bair", "--data-root", str(tmp_path), "--split",
+                             "val"], "--split val is for the builtin and folder")):
+        assert main([*base, "--out", str(tmp_path / "x.json"), *extra]) == 2, extra
+        assert message in capsys.readouterr().err

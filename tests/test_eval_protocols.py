@@ -30,7 +30,7 @@ def _args(tmp_path, **changes) -> SimpleNamespace:
                 metrics="mse,psnr,ssim", steps="1", i3d=None, device="cpu", cfg_canvas=None,
                 cfg_temporal=None, order=None, head_temperature=None, data_root=None, seed=0,
                 batch_size=2, no_progress=True, out=str(tmp_path / "eval.json"),
-                stats_cache=str(tmp_path / "stats"))
+                stats_cache=str(tmp_path / "stats"), force=False)
     args.update(changes)
     return SimpleNamespace(**args)
 
@@ -87,6 +87,9 @@ def test_bair_protocol_adds_debiased_fvd_and_caches_reference_stats(micro_pipe, 
 
     monkeypatch.setattr("canvasmar.eval_cli.real_i3d_stats", must_not_run)
     monkeypatch.setattr("canvasmar.metrics.window_feature_stats", must_not_run)
+    with pytest.raises(UserError, match="already exists.*--force"):
+        run_eval(micro_pipe, args)  # a finished evaluation is not overwritten by accident
+    args.force = True
     assert run_eval(micro_pipe, args)["results"] == results  # from the cache, same numbers
 
 
@@ -117,3 +120,43 @@ def test_an_unreadable_test_clip_stops_with_its_file_named():
 
     with pytest.raises(UserError, match=r"test clip 0 .*v0\.mp4.*fix or remove"):
         read_clip(Broken(), 0)
+
+
+class _KilledAfter:
+    """The pipeline, killed at its `calls`-th call (as a preempted job would be)."""
+
+    def __init__(self, pipe, calls: int) -> None:
+        self.pipe, self.calls = pipe, calls
+
+    def __getattr__(self, name):
+        return getattr(self.pipe, name)
+
+    def __call__(self, *args, **kwargs):
+        self.calls -= 1
+        if self.calls == 0:
+            raise KeyboardInterrupt("killed")
+        return self.pipe(*args, **kwargs)
+
+
+def test_a_killed_evaluation_resumes_to_the_uninterrupted_numbers(micro_pipe, tmp_path):
+    protocol = dataclasses.replace(PROTOCOLS["builtin-quick"], predict=2, num_videos=4,
+                                   samples=2)
+    data = ProceduralVideos("test", frames=3, resolution=16, length=4)
+    kwargs = dict(seed=1, batch_size=2, progress=False, flow_steps=2)
+    whole = evaluate(micro_pipe, protocol, data, [1], **kwargs)
+    partial = tmp_path / "eval.partial.pt"
+    # 4 batches, 2 sampled settings each: the 5th call is batch 3, after 2 saved batches
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(_KilledAfter(micro_pipe, 5), protocol, data, [1], resume_path=partial,
+                 save_every_s=0, **kwargs)
+    assert partial.is_file()
+    resumed = evaluate(micro_pipe, protocol, data, [1], resume_path=partial, save_every_s=0,
+                       **kwargs)
+    assert resumed == whole and not partial.exists()
+
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(_KilledAfter(micro_pipe, 5), protocol, data, [1], resume_path=partial,
+                 save_every_s=0, **kwargs)
+    with pytest.raises(UserError, match="other settings; delete it"):
+        evaluate(micro_pipe, protocol, data, [1], resume_path=partial,
+                 **{**kwargs, "seed": 2})

@@ -48,11 +48,20 @@ def _train(args: argparse.Namespace) -> None:
         print("validation: " + ", ".join(f"{k}={v:.5f}" for k, v in val.items()))
 
 
-def _sample(args: argparse.Namespace) -> None:
+def _pipeline(args: argparse.Namespace):
+    """The checkpoint's pipeline with the command line's `sample.KEY=VALUE` settings."""
     import canvasmar
-    from canvasmar.sample_cli import run_sample
+    from canvasmar.config import with_sample_overrides
 
     pipe = canvasmar.load_pipeline(args.checkpoint, device=args.device, use_ema=not args.no_ema)
+    pipe.cfg = with_sample_overrides(pipe.cfg, args.overrides)
+    return pipe
+
+
+def _sample(args: argparse.Namespace) -> None:
+    from canvasmar.sample_cli import run_sample
+
+    pipe = _pipeline(args)
     paths = run_sample(
         pipe, Path(args.out), video=args.video, context=args.context, frames=args.frames,
         num_samples=args.num_samples, clips=args.clips, first_clip=args.clip, seed=args.seed,
@@ -82,10 +91,9 @@ def _bench(args: argparse.Namespace) -> None:
 def _eval(args: argparse.Namespace) -> None:
     import json
 
-    import canvasmar
     from canvasmar.eval_cli import run_eval
 
-    pipe = canvasmar.load_pipeline(args.checkpoint, device=args.device, use_ema=not args.no_ema)
+    pipe = _pipeline(args)
     result = run_eval(pipe, args)
     print(json.dumps(result["results"], indent=2))
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.png')}")
@@ -111,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     sampling.add_argument("--no-ema", action="store_true",
                           help="use the raw weights, not the EMA ones (the default if saved)")
     sampling.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sampling.add_argument("overrides", nargs="*",
+                          help="sample.KEY=VALUE sampling settings, e.g. sample.frame_noise=0.5 "
+                               "sample.temperature=4 (any key of the config's sample section)")
 
     p = sub.add_parser("train", parents=[common], help="train a model on a dataset",
                        description="Train CanvasMAR. CONFIG: a preset (tiny, bair, ucf, k600) "
@@ -170,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma list of mse,psnr,ssim,fvd,fid,kid")
     p.add_argument("--num-videos", type=int, help="override the protocol's video count")
     p.add_argument("--samples", type=int, help="override the protocol's samples per context")
+    p.add_argument("--split", choices=["test", "val"], default="test",
+                   help="builtin and folder protocols: score the val split instead of test "
+                        "(to choose sampling settings without looking at test)")
     p.add_argument("--i3d", help="path to StyleGAN-V's i3d_torchscript.pt (for fvd)")
     p.add_argument("--data-root", help="dataset folder for the bair, ucf, k600 and folder "
                                        "protocols")
@@ -177,7 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for cached real I3D statistics (keyed by dataset, protocol, "
                         "seed, resolution, clip length, count and I3D weights)")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--out", default="results.json", help="JSON results (a .png plot beside)")
+    p.add_argument("--out", default="results.json",
+                   help="JSON results (a .png plot beside); a killed evaluation keeps its "
+                        "state in OUT.partial.pt and the same command resumes it")
+    p.add_argument("--force", action="store_true", help="replace an existing --out")
     p.set_defaults(func=_eval)
 
     from canvasmar.data_cli import add_parser as add_data_parser

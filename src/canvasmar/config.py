@@ -319,6 +319,21 @@ def parse_overrides(overrides: list[str]) -> dict:
     return nested
 
 
+def with_sample_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
+    """`cfg` with `sample.KEY=VALUE` overrides applied (sampling settings of `sample`/`eval`;
+    a trained model's other sections cannot change)."""
+    parsed = parse_overrides(list(overrides))
+    other = sorted(set(parsed) - {"sample"})
+    if other:
+        raise UserError(f"only sample.KEY=VALUE settings can change at sampling time, not "
+                        f"{', '.join(k + '.*' for k in other)}")
+    if not parsed:
+        return cfg
+    merged = _merge(to_dict(cfg.sample), parsed["sample"])
+    sample = from_dict(SampleConfig, merged, prefix="sample.")
+    return dataclasses.replace(cfg, sample=sample).validate()
+
+
 def merged_config_dict(name_or_path: str, overrides: list[str], presets: dict[str, Any],
                        default_preset: str, label: str = "") -> dict:
     """A preset name or a YAML/JSON path (`preset:` + sections), then dotted overrides, as one

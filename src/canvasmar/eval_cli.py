@@ -15,6 +15,7 @@ import json
 import logging
 from pathlib import Path
 
+from canvasmar.atomic import write_text_atomic
 from canvasmar.errors import UserError
 from canvasmar.evaluate import Clips, evaluate, real_i3d_stats
 from canvasmar.metrics import FeatureStats, StatsKey, cached_reference_stats
@@ -26,8 +27,14 @@ log = logging.getLogger("canvasmar")
 
 
 def protocol_test_clips(pipe: Pipeline, protocol: Protocol, data_root: str | None = None,
-                   seed: int = 0) -> Clips:
-    """The protocol's test clips (context + predict frames each), read lazily."""
+                        seed: int = 0, split: str = "test") -> Clips:
+    """The protocol's test clips (context + predict frames each), read lazily. `split="val"`
+    (builtin and folder data only) gives the same form on the validation split."""
+    if split not in ("test", "val"):
+        raise UserError(f"--split {split}: use test or val")
+    if split == "val" and protocol.dataset not in ("builtin", "folder"):
+        raise UserError(f"--split val is for the builtin and folder protocols; the "
+                        f"{protocol.dataset} protocol is defined on its test split")
     if protocol.dataset != "builtin":
         if not data_root:
             raise UserError(f"protocol '{protocol.name}' reads the {protocol.dataset} test "
@@ -35,10 +42,10 @@ def protocol_test_clips(pipe: Pipeline, protocol: Protocol, data_root: str | Non
         from canvasmar.data.benchmarks import protocol_dataset
 
         return protocol_dataset(protocol, data_root, pipe.frame_shape[1], seed=seed,
-                                val_fraction=pipe.cfg.data.val_fraction)
+                                val_fraction=pipe.cfg.data.val_fraction, split=split)
     from canvasmar.data.procedural import ProceduralVideos
 
-    return ProceduralVideos("test", frames=protocol.context + protocol.predict,
+    return ProceduralVideos(split, frames=protocol.context + protocol.predict,
                             resolution=pipe.frame_shape[1], length=protocol.num_videos)
 
 
@@ -76,12 +83,13 @@ def _backends(args: argparse.Namespace, metrics: set[str]) -> dict:
 def _stats_key(protocol: Protocol, args: argparse.Namespace, detector_sha256: str,
                resolution: int, clip_length: int, count: int, variant: str = "") -> StatsKey:
     """What the real statistics depend on: the data (a folder by its absolute path), the
-    protocol and its seed (UCF/K600 draw their clips with it), resolution, length, count,
+    protocol, split and seed (UCF/K600 draw their clips with it), resolution, length, count,
     detector weights."""
     dataset = protocol.dataset
     if dataset != "builtin":
         dataset = f"{dataset}:{Path(args.data_root).resolve()}"
-    return StatsKey(dataset=dataset, protocol=f"{protocol.name}{variant}-seed{args.seed}",
+    split = getattr(args, "split", "test")
+    return StatsKey(dataset=dataset, protocol=f"{protocol.name}{variant}-{split}-seed{args.seed}",
                     resolution=resolution, clip_length=clip_length, count=count,
                     detector_sha256=detector_sha256)
 
@@ -135,7 +143,9 @@ def run_eval(pipe: Pipeline, args: argparse.Namespace) -> dict:
     options = {k: v for k, v in (("cfg_canvas", args.cfg_canvas),
                                  ("cfg_temporal", args.cfg_temporal), ("order", args.order),
                                  ("head_temperature", args.head_temperature)) if v is not None}
-    clips = protocol_test_clips(pipe, protocol, getattr(args, "data_root", None), args.seed)
+    split = getattr(args, "split", "test")
+    clips = protocol_test_clips(pipe, protocol, getattr(args, "data_root", None), args.seed,
+                                split)
     if len(clips) < protocol.num_videos:
         log.warning("protocol '%s' asks for %d clips; the test data hold %d, scoring those",
                     protocol.name, protocol.num_videos, len(clips))
@@ -146,22 +156,34 @@ def run_eval(pipe: Pipeline, args: argparse.Namespace) -> dict:
         real_i3d, debiased, info = _reference_stats(pipe, protocol, clips, backends["detector"],
                                                     fvd_info["sha256"], args)
         fvd_info.update(info)
+    sample = dataclasses.asdict(pipe.options(**options))
+    out = Path(args.out)
+    if out.exists() and not getattr(args, "force", False):
+        raise UserError(f"{out} already exists (an earlier evaluation); pass --force to replace "
+                        f"it, or choose another --out")
+    # A killed evaluation resumes from here when the same command runs again.
+    fingerprint = {"checkpoint": str(Path(args.checkpoint).resolve()), "weights": pipe.weights,
+                   "split": split, "data_root": getattr(args, "data_root", None),
+                   "sampling": sample, "backends": backends["info"]}
     results = evaluate(pipe, protocol, clips, steps, seed=args.seed,
                        batch_size=args.batch_size, detector=backends["detector"],
                        real_i3d=real_i3d, debiased_real=debiased,
                        frame_extractor=backends["frame_extractor"], kid_fn=backends["kid_fn"],
-                       progress=not args.no_progress, **options)
-    sample = dataclasses.asdict(pipe.options(**options))
+                       progress=not args.no_progress, resume_path=partial_path(out),
+                       fingerprint=fingerprint, **options)
     record = {"checkpoint": str(args.checkpoint), "weights": pipe.weights,
-              "protocol": protocol.to_dict(),
+              "protocol": protocol.to_dict(), "split": split,
               "resolution": list(pipe.frame_shape), "seed": args.seed, "steps": steps,
               "sampling": sample, "metrics": sorted(metrics), "backends": backends["info"],
               "results": results}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
+    write_text_atomic(out, json.dumps(record, indent=2) + "\n")
     plot_against_steps(record, out.with_suffix(".png"))
     return record
+
+
+def partial_path(out: Path) -> Path:
+    """Where an evaluation writing `out` keeps its running state until it completes."""
+    return out.with_name(f"{out.stem}.partial.pt")
 
 
 def plot_against_steps(record: dict, path: Path) -> Path:

@@ -10,16 +10,23 @@ Clips are read from the protocol's dataset one batch at a time and every setting
 batch before the next is read, so memory holds one batch of clips plus running statistics
 (UCF-101's 5K and Kinetics-600's 50K clips never sit in memory at once). Each setting has its
 own generator seeded with `seed` and consumes it batch after batch, so the numbers do not
-depend on which other settings run, and repeated runs give identical numbers.
+depend on which other settings run, and repeated runs give identical numbers. Long
+evaluations (50K Kinetics clips) save their running state every few minutes and resume from
+it after a kill (`resume_path`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from canvasmar.atomic import atomic_path
 from canvasmar.data.videoio import BadVideo
 from canvasmar.errors import UserError
 from canvasmar.metrics import (
@@ -37,6 +44,7 @@ from canvasmar.pipeline import Pipeline
 from canvasmar.protocols import Protocol
 
 PIXEL_METRICS = ("mse", "psnr", "ssim")
+log = logging.getLogger("canvasmar")
 Clips = Sequence[torch.Tensor]  # clip i -> (context + predict, C, H, W) in [0, 1]
 
 
@@ -93,6 +101,16 @@ class _FrameFeatures:
     def features(self) -> torch.Tensor:
         return torch.cat(self.kept).double()
 
+    def state(self) -> dict:
+        return {"stats": self.stats.state_dict() if self.stats.count else None,
+                "kept": torch.cat(self.kept) if self.kept else None}
+
+    def load_state(self, state: dict) -> None:
+        if state["stats"] is not None:
+            self.stats = FeatureStats.from_state_dict(state["stats"])
+        if self.kept is not None and state["kept"] is not None:
+            self.kept = [state["kept"]]
+
 
 class _Scores:
     """Per-(video, sample) pixel scores and streaming feature statistics of one setting."""
@@ -104,6 +122,17 @@ class _Scores:
         self.i3d = FeatureStats()
         self.frames = (_FrameFeatures(frame_extractor, keep_frame_features)
                        if frame_extractor is not None else None)
+
+    def state(self) -> dict:
+        return {"values": self.values, "i3d": self.i3d.state_dict() if self.i3d.count else None,
+                "frames": self.frames.state() if self.frames is not None else None}
+
+    def load_state(self, state: dict) -> None:
+        self.values = state["values"]
+        if state["i3d"] is not None:
+            self.i3d = FeatureStats.from_state_dict(state["i3d"])
+        if self.frames is not None:
+            self.frames.load_state(state["frames"])
 
     def add(self, fake: torch.Tensor, real: torch.Tensor, vid: torch.Tensor,
             sample: torch.Tensor, detector: Callable | None) -> None:
@@ -132,12 +161,61 @@ class _Scores:
         return out
 
 
+class _Resume:
+    """The evaluation's resume file: saved every `every_s` seconds, checked on load against
+    the settings it was written for, removed when the evaluation completes."""
+
+    def __init__(self, path: str | Path | None, fingerprint: dict, every_s: float) -> None:
+        self.path = Path(path) if path is not None else None
+        self.fingerprint = json.dumps(fingerprint, sort_keys=True, default=str)
+        self.every_s, self.last = every_s, time.monotonic()
+
+    def load(self, scores: dict[str, _Scores], generators: dict[str, torch.Generator],
+             real_frames: _FrameFeatures | None) -> int:
+        """Restore a saved state; returns the first batch still to score (0 if none)."""
+        if self.path is None or not self.path.is_file():
+            return 0
+        try:
+            state = torch.load(self.path, weights_only=True)
+        except Exception as exc:  # a truncated file cannot come from atomic writes, but say so
+            raise UserError(f"cannot read the partial evaluation {self.path} ({exc}); delete "
+                            f"it to start over") from None
+        if state["fingerprint"] != self.fingerprint:
+            raise UserError(f"{self.path} holds a partial evaluation with other settings; "
+                            f"delete it to start over, or use another --out")
+        for name, s in scores.items():
+            s.load_state(state["scores"][name])
+            generators[name].set_state(state["generators"][name])
+        if real_frames is not None:
+            real_frames.load_state(state["real_frames"])
+        log.info("resuming the evaluation from %s at batch %d", self.path, state["next_batch"])
+        return int(state["next_batch"])
+
+    def maybe_save(self, next_batch: int, scores: dict[str, _Scores],
+                   generators: dict[str, torch.Generator],
+                   real_frames: _FrameFeatures | None) -> None:
+        if self.path is None or time.monotonic() - self.last < self.every_s:
+            return
+        state = {"fingerprint": self.fingerprint, "next_batch": next_batch,
+                 "scores": {name: s.state() for name, s in scores.items()},
+                 "generators": {name: g.get_state() for name, g in generators.items()},
+                 "real_frames": real_frames.state() if real_frames is not None else None}
+        with atomic_path(self.path) as tmp:
+            torch.save(state, tmp)
+        self.last = time.monotonic()
+
+    def done(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
 @torch.no_grad()
 def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int], *,
              seed: int = 0, batch_size: int = 16, detector: Callable | None = None,
              real_i3d: FeatureStats | None = None, debiased_real: FeatureStats | None = None,
              frame_extractor: Callable | None = None, kid_fn: Callable | None = None,
-             progress: bool = True, **options) -> dict:
+             progress: bool = True, resume_path: str | Path | None = None,
+             fingerprint: dict | None = None, save_every_s: float = 300.0, **options) -> dict:
     """Score `clips` (a dataset or an (N, context + predict, C, H, W) tensor in [0, 1]).
 
     Returns {setting: {metric: value}}. `detector`: an I3D TorchScript module (FVD), with
@@ -145,6 +223,12 @@ def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int],
     BAIR's debiased real statistics (adds `fvd_debiased`); `frame_extractor`: images ->
     features (FID, and KID when `kid_fn` is given). Extra keywords go to the pipeline
     (guidance, order, head temperature).
+
+    `resume_path`: every `save_every_s` seconds the running state (scores, statistics and
+    each setting's generator) is written there atomically; a later call with the same file
+    and the same settings (`fingerprint` adds the caller's, e.g. the weights) continues from
+    the saved batch and returns exactly the numbers of an uninterrupted run. The file is
+    removed when the evaluation completes.
     """
     n, k, c, p = len(clips), protocol.samples, protocol.context, protocol.predict
     if detector is not None and real_i3d is None:
@@ -158,9 +242,18 @@ def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int],
     generators = {name: torch.Generator().manual_seed(seed) for name, _ in settings}
     real_frames = _FrameFeatures(frame_extractor, keep) if frame_extractor else None
     batches = -(-n * k // batch_size)
-    bar = tqdm(total=batches * len(settings), desc=f"eval {protocol.name}",
-               disable=not progress)
-    for vid, sample in _batches(n, k, batch_size):
+    resume = _Resume(resume_path, {
+        "protocol": protocol.to_dict(), "clips": n, "steps": list(steps), "seed": seed,
+        "batch_size": batch_size, "settings": [name for name, _ in settings],
+        "options": {key: repr(v) for key, v in sorted(options.items())},
+        "metrics": {"fvd": detector is not None, "fid": frame_extractor is not None,
+                    "kid": keep}, **(fingerprint or {})}, save_every_s)
+    first = resume.load(scores, generators, real_frames)
+    bar = tqdm(total=batches * len(settings), initial=first * len(settings),
+               desc=f"eval {protocol.name}", disable=not progress)
+    for index, (vid, sample) in enumerate(_batches(n, k, batch_size)):
+        if index < first:
+            continue
         unique, where = torch.unique(vid, return_inverse=True)
         videos = torch.stack([read_clip(clips, int(v)) for v in unique])[where]
         context, real = videos[:, :c], videos[:, c:c + p]
@@ -173,7 +266,10 @@ def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int],
                 fake = pipe(context, p, generator=generators[name], **extra, **options).cpu()
             scores[name].add(fake, real, vid, sample, detector)
             bar.update(1)
+        if index + 1 < batches:
+            resume.maybe_save(index + 1, scores, generators, real_frames)
     bar.close()
+    resume.done()
     results = {name: s.summary(real_i3d, debiased_real, real_frames, kid_fn)
                for name, s in scores.items()}
     if n >= 2:  # each setting's MSE minus copy-last's, paired on the same videos

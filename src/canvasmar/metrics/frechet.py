@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from canvasmar.atomic import atomic_path
+
 ArrayLike = torch.Tensor | np.ndarray
 
 
@@ -113,18 +115,18 @@ class FeatureStats:
     def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
         """Write to `.safetensors` or `.npz` (chosen by suffix); metadata is stored as JSON."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix not in (".safetensors", ".npz"):
+            raise ValueError(f"unknown stats format {path.suffix!r}: use .safetensors or .npz")
         meta = json.dumps(metadata or {}, sort_keys=True)
         state = self.state_dict()
-        if path.suffix == ".safetensors":
-            from safetensors.torch import save_file
+        with atomic_path(path) as tmp:  # a killed run never leaves a half-written cache file
+            if path.suffix == ".safetensors":
+                from safetensors.torch import save_file
 
-            save_file(state, str(path), metadata={"canvasmar_meta": meta})
-        elif path.suffix == ".npz":
-            with path.open("wb") as f:  # a file object keeps numpy from appending ".npz"
-                np.savez(f, meta=np.array(meta), **{k: v.numpy() for k, v in state.items()})
-        else:
-            raise ValueError(f"unknown stats format {path.suffix!r}: use .safetensors or .npz")
+                save_file(state, str(tmp), metadata={"canvasmar_meta": meta})
+            else:
+                with tmp.open("wb") as f:  # a file object keeps numpy from appending ".npz"
+                    np.savez(f, meta=np.array(meta), **{k: v.numpy() for k, v in state.items()})
         return path
 
     @classmethod

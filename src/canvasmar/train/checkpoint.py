@@ -26,17 +26,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from canvasmar.atomic import write_text_atomic
 from canvasmar.config import RunConfig, config_from_json, save_config_json
 from canvasmar.errors import UserError
 
 WEIGHTS, EMA_WEIGHTS = "model.safetensors", "ema.safetensors"
 CONFIG, STATE, LATEST = "config.json", "train_state.pt", "latest"
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def save_checkpoint(run_dir: Path, step: int, model: nn.Module | dict[str, torch.Tensor],
