@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from canvasmar.models.factory import build_model
@@ -51,17 +52,35 @@ def test_kv_cache_equals_recompute(micro_cfg):
     torch.testing.assert_close(first, full[:, 0], atol=1e-5, rtol=0)
 
 
-def test_sliding_window_cache_is_bounded_and_equals_windowed_recompute(micro_cfg):
+@pytest.mark.parametrize("keep_bos", [False, True])
+def test_sliding_window_cache_is_bounded_and_equals_windowed_recompute(micro_cfg, keep_bos):
     model, tok = build_model(micro_cfg)
     model.eval()
     latents = tok.encode(torch.rand(1, 9, 3, 16, 16))
-    window = 3
-    cache = model.new_cache(window)
+    window, n_t = 3, model.temporal.tokens_per_frame
+    cache = model.new_cache(window, keep_bos)
     with torch.no_grad():
         stepwise = [model.encode_history(latents[:, :2], cache)]
+        bos_keys = cache.layers[0].k[:, :, :n_t].clone()
         for i in range(2, 8):
             stepwise.append(model.temporal_step(latents[:, i], cache))
-            assert len(cache.layers[0]) <= window * model.temporal.tokens_per_frame
-        full = model.temporal_embeddings(latents[:, :8], window=window)
+            assert len(cache.layers[0]) <= window * n_t
+        full = model.temporal_embeddings(latents[:, :8], window=window, keep_bos=keep_bos)
+        other = model.temporal_embeddings(latents[:, :8], window=window,
+                                          keep_bos=not keep_bos)
     assert cache.next_position == 9  # BOS + 8 frames
     torch.testing.assert_close(torch.stack(stepwise, 1), full[:, 2:], atol=1e-5, rtol=0)
+    # BOS is still the first frame of the cache only when pinned, and pinning changes z_t
+    # once the window has slid past it (targets 3.. here), never before.
+    assert torch.equal(cache.layers[0].k[:, :, :n_t], bos_keys) == keep_bos
+    torch.testing.assert_close(full[:, :3], other[:, :3], atol=1e-6, rtol=0)
+    assert (full[:, 3:] - other[:, 3:]).abs().max() > 1e-4
+
+
+def test_window_mask_pins_the_first_frames():
+    mask = frame_causal_mask(6, 1, window=3, keep_first=1)
+    # frame 5 sees BOS (frame 0) and the 2 newest frames 4, 5; frame 2 sees 0..2
+    assert mask[5].tolist() == [True, False, False, False, True, True]
+    assert mask[2].tolist() == [True, True, True, False, False, False]
+    with pytest.raises(ValueError, match="keep_first"):
+        frame_causal_mask(4, 1, window=1, keep_first=1)

@@ -137,6 +137,9 @@ class SampleConfig:
     # below 1 trade diversity for fidelity (1 = the trained distribution).
     head_temperature: float = 1.0
     window: int = 0  # input frames kept in the KV cache; 0 = data.frames (the training span)
+    # Pin the BOS frame in the sliding window (an attention sink): training never shows the
+    # model a window without BOS. Lowers late-rollout error; see TemporalViT.new_cache.
+    keep_bos: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -74,6 +74,9 @@ class Pipeline:
             raise UserError("steps and flow_steps must be at least 1")
         if opts.window == 0:
             opts = dataclasses.replace(opts, window=self.cfg.data.frames)
+        if opts.window < 1 or (opts.keep_bos and opts.window < 2):
+            raise UserError(f"sample.window={opts.window} is too small: use at least 2 (BOS is "
+                            f"pinned in the window; sample.keep_bos=false unpins it)")
         return opts
 
     def check_context(self, context: torch.Tensor, resize: bool = False) -> torch.Tensor:

@@ -135,8 +135,9 @@ def rollout(model: CanvasMAR, context: torch.Tensor, num_frames: int, opts: Samp
     by k, each one stands for k pixel frames (the first latent frame for pixel frame 0 alone),
     and the pipeline converts pixel counts to latent counts and decodes (pipeline.py).
 
-    The temporal KV cache keeps the newest `opts.window` input frames (sliding window), so
-    memory and time per frame stay flat however long the rollout. `use_kv_cache=False`
+    The temporal KV cache keeps `opts.window` input frames (sliding window): the newest ones,
+    with the BOS frame pinned among them when `opts.keep_bos`, so memory and time per frame
+    stay flat however long the rollout. `use_kv_cache=False`
     recomputes the whole history each frame with the same windowed attention (for checking).
     `canvas_only=True` rolls out the canvas alone (the baseline the evaluation scores).
     """
@@ -144,12 +145,12 @@ def rollout(model: CanvasMAR, context: torch.Tensor, num_frames: int, opts: Samp
     window = opts.window or None
     history = context
     if use_kv_cache:
-        cache = model.new_cache(window)
+        cache = model.new_cache(window, opts.keep_bos)
         z_t = model.encode_history(context, cache)
     prev = context[:, -1]
     for i in range(num_frames):
         if not use_kv_cache:
-            z_t = model.temporal_embeddings(history, window)[:, -1]
+            z_t = model.temporal_embeddings(history, window, opts.keep_bos)[:, -1]
         frame = make_frame(model, z_t, model.to_tokens(prev), opts, generator)
         yield frame
         prev = frame.latent

@@ -63,18 +63,20 @@ class CanvasMAR(nn.Module):
         return unpatchify(tokens, 1, h, w)
 
     # ---- temporal
-    def temporal_embeddings(self, history: torch.Tensor, window: int | None = None
-                            ) -> torch.Tensor:
+    def temporal_embeddings(self, history: torch.Tensor, window: int | None = None,
+                            keep_bos: bool = False) -> torch.Tensor:
         """history (B, T-1, C, h, w) -> z_t (B, T, n, D) of target frames 0..T-1.
 
-        `window`: attend only to the newest `window` input frames (BOS counts as one), the
-        pattern of a sliding-window cache from `new_cache(window)`.
+        `window`: attend only to `window` input frames (BOS counts as one): the newest, or
+        with `keep_bos` BOS and the newest window - 1, the pattern of a sliding-window cache
+        from `new_cache(window, keep_bos)`.
         """
-        return self.temporal(history, window)
+        return self.temporal(history, window, keep_bos)
 
-    def new_cache(self, window: int | None = None) -> TemporalCache:
-        """A frame-level KV cache; `window` bounds it to the newest input frames."""
-        return self.temporal.new_cache(window)
+    def new_cache(self, window: int | None = None, keep_bos: bool = False) -> TemporalCache:
+        """A frame-level KV cache; `window` bounds it to that many input frames (BOS pinned
+        among them with `keep_bos`)."""
+        return self.temporal.new_cache(window, keep_bos)
 
     def encode_history(self, history: torch.Tensor, cache: TemporalCache) -> torch.Tensor:
         """Prefill the KV cache with the context (B, T, C, h, w); z_t (B, n, D) of frame T."""

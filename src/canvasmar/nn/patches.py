@@ -18,15 +18,20 @@ def unpatchify(tokens: torch.Tensor, patch: int, height: int, width: int) -> tor
 
 
 def frame_causal_mask(frames: int, tokens_per_frame: int, device=None,
-                      window: int | None = None) -> torch.Tensor:
+                      window: int | None = None, keep_first: int = 0) -> torch.Tensor:
     """(L, L) bool, True where query i may attend key j: frame(j) <= frame(i) (Sec. 4.1).
 
     Causal across frames, bidirectional inside a frame (the 'hybrid' mask of NOVA). With a
-    `window` of W frames a frame sees only the W newest frames up to itself: the attention
-    pattern of a sliding-window KV cache, so recomputation and cached rollouts agree exactly.
+    `window` of W frames a frame sees only W frames up to itself: the first `keep_first`
+    frames (an anchor such as BOS) and the W - keep_first newest. This is the attention
+    pattern of a sliding-window KV cache that pins its first frames (`KVCache.keep_prefix`), so
+    recomputation and cached rollouts agree exactly.
     """
     frame_of = torch.arange(frames, device=device).repeat_interleave(tokens_per_frame)
     allowed = frame_of[None, :] <= frame_of[:, None]
     if window is not None:
-        allowed &= frame_of[None, :] > frame_of[:, None] - window
+        if not 0 <= keep_first < window:
+            raise ValueError(f"keep_first={keep_first} must be in [0, window={window})")
+        newest = frame_of[None, :] > frame_of[:, None] - (window - keep_first)
+        allowed &= newest | (frame_of[None, :] < keep_first)
     return allowed
