@@ -139,6 +139,7 @@ def test_eval_and_bench_report_measurements(trained_run, tmp_path, capsys):
     assert set(result["results"]) == {"copy_last", "canvas_only", "model_steps_1",
                                       "model_steps_2"}
     assert result["results"]["model_steps_1"]["mse"] > 0 and out.with_suffix(".png").is_file()
+    assert (tmp_path / "eval_frames.png").stat().st_size > 1000  # error against frame index
     again = tmp_path / "again.json"
     assert main([*args, "--out", str(again)]) == 0
     assert json.loads(again.read_text())["results"] == result["results"]  # repeatable

@@ -37,6 +37,15 @@ def test_evaluate_scores_baselines_and_is_repeatable(pipe):
         assert scores["fvd"] >= 0 and 0 < scores["psnr"] and -1 <= scores["ssim"] <= 1
         assert scores["mse_best_of_k"] <= scores["mse"] + 1e-12
         assert scores["psnr_best_of_k"] >= scores["psnr"] - 1e-12
+    # per predicted frame: copy-last's exact per-frame MSE, and every curve averages to the
+    # setting's overall mean
+    per_frame = (videos[:, :1] - videos[:, 1:]).double().pow(2).mean((0, 2, 3, 4))
+    assert first["copy_last"]["per_frame"]["mse"] == pytest.approx(per_frame.tolist(), rel=1e-9)
+    for scores in first.values():
+        curves = scores["per_frame"]
+        assert all(len(c) == 9 for c in curves.values())
+        for m in ("mse", "psnr", "ssim"):
+            assert sum(curves[m]) / 9 == pytest.approx(scores[m], rel=1e-5)
     assert evaluate(pipe, protocol, videos, [1, 2], **kwargs) == first
     paired = first["model_steps_1"]["mse_minus_copy_last"]
     assert paired["mean"] == pytest.approx(first["model_steps_1"]["mse"] - copy_mse, abs=1e-9)

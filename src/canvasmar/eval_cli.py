@@ -178,7 +178,40 @@ def run_eval(pipe: Pipeline, args: argparse.Namespace) -> dict:
               "results": results}
     write_text_atomic(out, json.dumps(record, indent=2) + "\n")
     plot_against_steps(record, out.with_suffix(".png"))
+    if protocol.predict > 1:
+        plot_per_frame(record, out.with_name(f"{out.stem}_frames.png"))
     return record
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_per_frame(record: dict, path: Path) -> Path:
+    """One panel per pixel metric: its mean at each predicted frame, one line per setting
+    (where a rollout starts to drift, e.g. when the context leaves the window)."""
+    plt = _pyplot()
+    results = record["results"]
+    metrics = list(next(iter(results.values()))["per_frame"])
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for name, scores in results.items():
+            curve = scores["per_frame"][metric]
+            style = "--" if name in ("copy_last", "canvas_only") else "-"
+            ax.plot(range(1, len(curve) + 1), curve, style, label=name, linewidth=1.2)
+        ax.set_xlabel("predicted frame")
+        ax.set_title(metric)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{record['protocol']['name']}: per predicted frame", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def partial_path(out: Path) -> Path:
@@ -188,11 +221,7 @@ def partial_path(out: Path) -> Path:
 
 def plot_against_steps(record: dict, path: Path) -> Path:
     """One panel per metric: the model against MAR steps, baselines as horizontal lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     results, steps = record["results"], record["steps"]
     names = [m for m, v in next(iter(results.values())).items()
              if not m.endswith("_best_of_k") and isinstance(v, float)]

@@ -36,8 +36,8 @@ from canvasmar.metrics import (
     frechet_distance_stats,
     fvd,
     i3d_features,
-    psnr,
-    ssim,
+    psnr_frames,
+    ssim_frames,
 )
 from canvasmar.metrics.paired import paired_difference
 from canvasmar.pipeline import Pipeline
@@ -48,10 +48,16 @@ log = logging.getLogger("canvasmar")
 Clips = Sequence[torch.Tensor]  # clip i -> (context + predict, C, H, W) in [0, 1]
 
 
-def _score_pixels(fake: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Tensor]:
-    """(B, T, C, H, W) pairs -> per-clip MSE, PSNR, SSIM (means over frames)."""
-    return {"mse": (fake - real).pow(2).flatten(1).mean(1).double(),
-            "psnr": psnr(fake, real).double(), "ssim": ssim(fake, real).double()}
+def _score_pixels(fake: torch.Tensor, real: torch.Tensor
+                  ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """(B, T, C, H, W) pairs -> per-clip MSE, PSNR, SSIM (means over frames), and the same
+    metrics per frame (B, T), for the error-against-time curves."""
+    psnr_f, ssim_f = psnr_frames(fake, real), ssim_frames(fake, real)  # float64
+    per_clip = {"mse": (fake - real).pow(2).flatten(1).mean(1).double(),
+                "psnr": psnr_f.mean(1), "ssim": ssim_f.mean(1)}
+    per_frame = {"mse": (fake - real).double().pow(2).mean((2, 3, 4)), "psnr": psnr_f,
+                 "ssim": ssim_f}
+    return per_clip, per_frame
 
 
 def read_clip(clips: Clips, index: int) -> torch.Tensor:
@@ -115,20 +121,24 @@ class _FrameFeatures:
 class _Scores:
     """Per-(video, sample) pixel scores and streaming feature statistics of one setting."""
 
-    def __init__(self, videos: int, samples: int, frame_extractor: Callable | None,
-                 keep_frame_features: bool) -> None:
+    def __init__(self, videos: int, samples: int, frames: int,
+                 frame_extractor: Callable | None, keep_frame_features: bool) -> None:
         self.values = {m: torch.zeros(videos, samples, dtype=torch.float64)
                        for m in PIXEL_METRICS}
+        self.frame_sums = {m: torch.zeros(frames, dtype=torch.float64) for m in PIXEL_METRICS}
+        self.clips = 0
         self.i3d = FeatureStats()
         self.frames = (_FrameFeatures(frame_extractor, keep_frame_features)
                        if frame_extractor is not None else None)
 
     def state(self) -> dict:
         return {"values": self.values, "i3d": self.i3d.state_dict() if self.i3d.count else None,
-                "frames": self.frames.state() if self.frames is not None else None}
+                "frames": self.frames.state() if self.frames is not None else None,
+                "frame_sums": self.frame_sums, "clips": self.clips}
 
     def load_state(self, state: dict) -> None:
-        self.values = state["values"]
+        self.values, self.frame_sums = state["values"], state["frame_sums"]
+        self.clips = int(state["clips"])
         if state["i3d"] is not None:
             self.i3d = FeatureStats.from_state_dict(state["i3d"])
         if self.frames is not None:
@@ -136,8 +146,11 @@ class _Scores:
 
     def add(self, fake: torch.Tensor, real: torch.Tensor, vid: torch.Tensor,
             sample: torch.Tensor, detector: Callable | None) -> None:
-        for m, v in _score_pixels(fake, real).items():
+        per_clip, per_frame = _score_pixels(fake, real)
+        for m, v in per_clip.items():
             self.values[m][vid, sample] = v
+            self.frame_sums[m] += per_frame[m].sum(0)
+        self.clips += len(vid)
         if detector is not None:
             self.i3d.update(i3d_features(fake, detector))
         if self.frames is not None:
@@ -150,6 +163,8 @@ class _Scores:
         for m, v in self.values.items():
             out[m] = v.mean().item()
             out[f"{m}_best_of_k"] = best_of_k(v, higher_is_better=m != "mse").mean().item()
+        # mean over all clips and samples of each predicted frame (1 = first after context)
+        out["per_frame"] = {m: (v / self.clips).tolist() for m, v in self.frame_sums.items()}
         if real_i3d is not None:
             out["fvd"] = fvd(real_i3d, self.i3d)
         if debiased_real is not None:
@@ -238,7 +253,7 @@ def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int],
         settings.append(("canvas_only", {"canvas_only": True}))
     settings += [(f"model_steps_{s}", {"steps": s}) for s in steps]
     keep = kid_fn is not None
-    scores = {name: _Scores(n, k, frame_extractor, keep) for name, _ in settings}
+    scores = {name: _Scores(n, k, p, frame_extractor, keep) for name, _ in settings}
     generators = {name: torch.Generator().manual_seed(seed) for name, _ in settings}
     real_frames = _FrameFeatures(frame_extractor, keep) if frame_extractor else None
     batches = -(-n * k // batch_size)
