@@ -99,6 +99,16 @@ def _eval(args: argparse.Namespace) -> None:
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.png')}")
 
 
+def add_run_arguments(p: argparse.ArgumentParser, out_help: str) -> None:
+    """CONFIG, overrides and the run-folder options shared by every training command."""
+    p.add_argument("config")
+    p.add_argument("overrides", nargs="*", help="section.key=value")
+    p.add_argument("--out", required=True, help=out_help)
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--force", action="store_true", help="start over in an existing --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="canvasmar", description="CanvasMAR video prediction")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -127,12 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train CanvasMAR. CONFIG: a preset (tiny, bair, ucf, k600) "
                                    "or a YAML file; then key=value overrides such as "
                                    "train.steps=500 model.canvas=false data.resolution=64.")
-    p.add_argument("config")
-    p.add_argument("overrides", nargs="*", help="section.key=value")
-    p.add_argument("--out", required=True, help="run folder for checkpoints, metrics, previews")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--force", action="store_true", help="start over in an existing --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_arguments(p, "run folder for checkpoints, metrics, previews")
     p.add_argument("--data", help="builtin (default), a folder of videos, or bair / ucf101 / "
                                    "k600 with data.root=DIR (sets data.source)")
     p.set_defaults(func=_train)

@@ -47,6 +47,8 @@ def _cache(args: argparse.Namespace) -> None:
 
 def add_vae_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Register `canvasmar vae {train,stats,eval,cache}` on the main parser."""
+    from canvasmar.cli import add_run_arguments  # cli imports this module lazily: no cycle
+
     vae = sub.add_parser("vae", parents=[common], help="train and use the causal video VAE",
                          description="Train the causal 3D VAE (Table 3) and prepare latents.")
     vsub = vae.add_subparsers(dest="vae_command", required=True)
@@ -56,12 +58,7 @@ def add_vae_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
                         description="CONFIG: a VAE preset (vae-tiny, vae-bair) or a YAML file, "
                                     "then key=value overrides such as train.steps=500 "
                                     "model.temporal=2 data.frames=17.")
-    p.add_argument("config")
-    p.add_argument("overrides", nargs="*", help="section.key=value")
-    p.add_argument("--out", required=True, help="run folder")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--force", action="store_true", help="start over in an existing --out")
-    p.add_argument("--no-progress", action="store_true")
+    add_run_arguments(p, "run folder")
     p.set_defaults(func=_train)
 
     def source(p: argparse.ArgumentParser) -> None:

@@ -31,6 +31,18 @@ class Tokenizer(nn.Module):
     def latent_shape(self, frame_shape: tuple[int, int, int]) -> tuple[int, int, int]:
         raise NotImplementedError
 
+    def _vae_latent_shape(self, frame_shape: tuple[int, int, int], in_channels: int,
+                          latent_channels: int, source: str) -> tuple[int, int, int]:
+        """latent_shape of a VAE with `spatial_factor`: check the frames fit, then divide."""
+        c, h, w = frame_shape
+        s = self.spatial_factor
+        if c != in_channels:
+            raise UserError(f"frames have {c} channels but the VAE{source} expects {in_channels}")
+        if h % s or w % s:
+            raise UserError(f"frame size {h}x{w} is not divisible by the VAE's spatial "
+                            f"compression {s}; resize or crop to a multiple of {s}")
+        return latent_channels, h // s, w // s
+
     def decode_new(self, latents: torch.Tensor) -> torch.Tensor:
         """(B, T', c, h, w) latents so far -> the pixel frames of the last one: (B, 1, ...)
         for latent frame 0 and for temporal_factor 1, else (B, temporal_factor, ...). A causal

@@ -54,15 +54,8 @@ class DiffusersVAETokenizer(Tokenizer):
         self.register_buffer("std", std.view(1, 1, -1, 1, 1), persistent=False)
 
     def latent_shape(self, frame_shape: tuple[int, int, int]) -> tuple[int, int, int]:
-        c, h, w = frame_shape
-        s = self.spatial_factor
-        if c != self.vae.config.in_channels:
-            raise UserError(f"frames have {c} channels but the VAE in {self.folder} expects "
-                            f"{self.vae.config.in_channels}")
-        if h % s or w % s:
-            raise UserError(f"frame size {h}x{w} is not divisible by the VAE's spatial "
-                            f"compression {s}; resize or crop to a multiple of {s}")
-        return self.latent_channels, h // s, w // s
+        return self._vae_latent_shape(frame_shape, self.vae.config.in_channels,
+                                      self.latent_channels, f" in {self.folder}")
 
     @torch.no_grad()
     def encode(self, video: torch.Tensor) -> torch.Tensor:

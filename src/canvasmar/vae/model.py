@@ -35,6 +35,12 @@ def _width(cfg: VAEModelConfig, i: int) -> int:
     return min(cfg.base_channels * 2**i, cfg.max_channels)
 
 
+def _conv_stack_forward(self: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """conv_in -> residual body -> norm, SiLU -> conv_out: the shape of Encoder and Decoder."""
+    h = self.body(self.conv_in(x))
+    return self.conv_out(torch.nn.functional.silu(self.norm_out(h)))
+
+
 class Encoder(nn.Module):
     def __init__(self, cfg: VAEModelConfig) -> None:
         super().__init__()
@@ -58,9 +64,7 @@ class Encoder(nn.Module):
         with torch.no_grad():
             self.conv_out.conv.bias[cfg.latent_channels:].fill_(INIT_LOGVAR)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.body(self.conv_in(x))
-        return self.conv_out(torch.nn.functional.silu(self.norm_out(h)))
+    forward = _conv_stack_forward
 
 
 class Decoder(nn.Module):
@@ -80,9 +84,7 @@ class Decoder(nn.Module):
         self.norm_out = frame_norm(cin)
         self.conv_out = CausalConv3d(cin, cfg.channels * cfg.patch**2, 3, kt)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.body(self.conv_in(z))
-        return self.conv_out(torch.nn.functional.silu(self.norm_out(h)))
+    forward = _conv_stack_forward
 
 
 class CausalVAE(nn.Module):

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import torch
 
-from canvasmar.errors import UserError
 from canvasmar.models.tokenizer import Tokenizer
 from canvasmar.train import checkpoint as ckpt
 from canvasmar.vae.config import vae_config_from_json
@@ -45,15 +44,8 @@ class VAETokenizer(Tokenizer):
                                      if hasattr(m, "pad_t"))
 
     def latent_shape(self, frame_shape: tuple[int, int, int]) -> tuple[int, int, int]:
-        c, h, w = frame_shape
-        s = self.spatial_factor
-        if c != self.vae.cfg.channels:
-            raise UserError(f"frames have {c} channels but the VAE expects "
-                            f"{self.vae.cfg.channels}")
-        if h % s or w % s:
-            raise UserError(f"frame size {h}x{w} is not divisible by the VAE's spatial "
-                            f"compression {s}; resize or crop to a multiple of {s}")
-        return self.vae.cfg.latent_channels, h // s, w // s
+        return self._vae_latent_shape(frame_shape, self.vae.cfg.channels,
+                                      self.vae.cfg.latent_channels, "")
 
     @torch.no_grad()
     def encode(self, video: torch.Tensor) -> torch.Tensor:
