@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
+from canvasmar import checkpoint as ckpt
 from canvasmar.data import build_dataset
 from canvasmar.models.factory import build_model
-from canvasmar.train import checkpoint as ckpt
 from canvasmar.train.validation import validate
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from canvasmar import checkpoint as ckpt
 from canvasmar.errors import UserError
 from canvasmar.models.factory import build_model
-from canvasmar.train import checkpoint as ckpt
 
 
 def _outputs(model, tok):

@@ -15,7 +15,7 @@ from canvasmar.data.procedural import ProceduralVideos
 from canvasmar.data.videoio import BadVideo
 from canvasmar.errors import UserError
 from canvasmar.eval_cli import run_eval
-from canvasmar.evaluate import evaluate, read_clip
+from canvasmar.evaluation.scoring import evaluate, read_clip
 from canvasmar.metrics import debiased_fvd, i3d_features, load_i3d
 from canvasmar.protocols import PROTOCOLS
 from tests.data_fixtures import write_any

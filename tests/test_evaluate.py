@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from canvasmar.evaluate import evaluate
+from canvasmar.evaluation.scoring import evaluate
 from canvasmar.protocols import PROTOCOLS
 
 

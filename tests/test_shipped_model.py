@@ -32,7 +32,7 @@ def test_shipped_model_sample_beats_copy_last_on_the_next_frame():
     import dataclasses
 
     from canvasmar.eval_cli import protocol_test_clips
-    from canvasmar.evaluate import evaluate
+    from canvasmar.evaluation.scoring import evaluate
     from canvasmar.protocols import PROTOCOLS
 
     pipe = canvasmar.load_pipeline(SHIPPED)
@@ -51,7 +51,7 @@ def test_shipped_canvas_rollout_beats_copy_last_over_16_frames():
     import dataclasses
 
     from canvasmar.eval_cli import protocol_test_clips
-    from canvasmar.evaluate import evaluate
+    from canvasmar.evaluation.scoring import evaluate
     from canvasmar.protocols import PROTOCOLS
 
     pipe = canvasmar.load_pipeline(SHIPPED)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from canvasmar.config.vae import VAEModelConfig, load_vae_config
 from canvasmar.errors import UserError
-from canvasmar.vae.config import VAEModelConfig, load_vae_config
-from canvasmar.vae.model import CausalVAE, kl_divergence
+from canvasmar.models.vae.model import CausalVAE, kl_divergence
 
 # Small tensors: extra threads only add synchronisation on a busy 2-core machine.
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -7,14 +7,14 @@ import diffusers  # pinned in requirements.txt: a missing install fails here, ne
 import pytest
 import torch
 
+from canvasmar import checkpoint as ckpt
 from canvasmar.cli import main
 from canvasmar.config import load_config
 from canvasmar.errors import UserError
 from canvasmar.models.factory import build_model
+from canvasmar.models.vae.diffusers_adapter import load_diffusers_tokenizer
+from canvasmar.models.vae.stats import STATS
 from canvasmar.pipeline import load_pipeline
-from canvasmar.train import checkpoint as ckpt
-from canvasmar.vae.diffusers_adapter import load_diffusers_tokenizer
-from canvasmar.vae.stats import STATS
 from tests.conftest import micro_overrides
 
 

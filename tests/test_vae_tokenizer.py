@@ -8,15 +8,16 @@ import json
 import pytest
 import torch
 
+from canvasmar import checkpoint as ckpt
 from canvasmar.cli import main
 from canvasmar.config import load_config
+from canvasmar.data.latent_cache import LatentShards
 from canvasmar.errors import UserError
 from canvasmar.models.factory import build_model
+from canvasmar.models.vae.stats import STATS, load_stats
+from canvasmar.models.vae.tokenizer import load_vae_tokenizer
 from canvasmar.pipeline import load_pipeline
-from canvasmar.train import checkpoint as ckpt
-from canvasmar.vae.latent_cache import LatentShards, write_latent_cache
-from canvasmar.vae.stats import STATS, load_stats
-from canvasmar.vae.tokenizer import load_vae_tokenizer
+from canvasmar.train.latent_cache import write_latent_cache
 from tests.conftest import micro_overrides
 
 # Small tensors: extra threads only add synchronisation on a busy 2-core machine.

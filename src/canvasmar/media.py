@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
@@ -69,6 +72,36 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     plt.imsave(path, image)
     return path
+
+
+def resize_video(video: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, T, C, H, W) -> short side resized to `size` (bilinear, antialiased), centre crop."""
+    b, t, c, h, w = video.shape
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    x = F.interpolate(video.reshape(b * t, c, h, w), size=(nh, nw), mode="bilinear",
+                      antialias=True, align_corners=False)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return x[:, :, top:top + size, left:left + size].reshape(b, t, c, size, size).clamp(0, 1)
+
+
+@contextmanager
+def saved_figure(path: str | Path, rows: int = 1, cols: int = 1, **subplots) -> Iterator:
+    """`with saved_figure(path, 1, 2, figsize=(10, 3)) as (fig, axes):` draw on `axes` (always
+    a 2-D array); on leaving the block the figure is laid out, written as a 100-dpi PNG and
+    closed (closed, not written, if the block raised). Headless: the Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(rows, cols, squeeze=False, **subplots)
+    try:
+        yield fig, axes
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def heatmap(values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
+from canvasmar import checkpoint as ckpt
 from canvasmar.config import RunConfig, SampleConfig
 from canvasmar.errors import UserError
+from canvasmar.media import resize_video
 from canvasmar.models import CanvasMAR, Tokenizer
 from canvasmar.models.factory import build_model, frame_shape
 from canvasmar.sampler import rollout
-from canvasmar.train import checkpoint as ckpt
 
 
 @dataclass
@@ -33,17 +33,6 @@ class StreamedFrame:
     canvas: torch.Tensor | None = None  # (B, C, H, W) in [0, 1], the one-pass canvas
     staticness: torch.Tensor | None = None  # (B, h, w) latent-grid staticness in (0, 1)
     reveal_step: torch.Tensor | None = None  # (B, h, w) spatial step of each token
-
-
-def resize_video(video: torch.Tensor, size: int) -> torch.Tensor:
-    """(B, T, C, H, W) -> short side resized to `size` (bilinear, antialiased), centre crop."""
-    b, t, c, h, w = video.shape
-    scale = size / min(h, w)
-    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-    x = F.interpolate(video.reshape(b * t, c, h, w), size=(nh, nw), mode="bilinear",
-                      antialias=True, align_corners=False)
-    top, left = (nh - size) // 2, (nw - size) // 2
-    return x[:, :, top:top + size, left:left + size].reshape(b, t, c, size, size).clamp(0, 1)
 
 
 class Pipeline:

@@ -13,8 +13,17 @@ import torch
 from tqdm import tqdm
 
 from canvasmar.errors import UserError
-from canvasmar.media import heatmap, read_video, to_uint8, upscale, write_video
-from canvasmar.pipeline import Pipeline, resize_video
+from canvasmar.media import (
+    grid_image,
+    heatmap,
+    read_video,
+    resize_video,
+    saved_figure,
+    to_uint8,
+    upscale,
+    write_video,
+)
+from canvasmar.pipeline import Pipeline
 
 
 def builtin_context(pipe: Pipeline, context: int, frames: int, clips: int, first_clip: int
@@ -68,28 +77,18 @@ def _panel_rows(context, canvas, static, generated, truth, size):
 def write_grid_png(path: Path, samples: list[list[torch.Tensor]], names: list[str],
                    max_columns: int = 16) -> Path:
     """Labelled grid with matplotlib: one block of rows per sample."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from canvasmar.media import grid_image
-
     n = samples[0][0].shape[0]
     keep = torch.linspace(0, n - 1, min(n, max_columns)).round().long()
     blocks = [grid_image([r[keep] for r in rows]) for rows in samples]
-    fig, axes = plt.subplots(len(blocks), 1, squeeze=False,
-                             figsize=(1.0 * len(keep) + 1.5, 1.0 * len(samples[0]) * len(blocks)))
-    for ax, block, rows in zip(axes[:, 0], blocks, samples, strict=True):
-        ax.imshow(block)
-        h = block.shape[0] / len(rows)
-        ax.set_yticks([h * (i + 0.5) for i in range(len(rows))], names[:len(rows)])
-        ax.set_xticks([])
-    fig.suptitle(f"frames {', '.join(str(int(k) + 1) for k in keep)} after the context",
-                 fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    size = (1.0 * len(keep) + 1.5, 1.0 * len(samples[0]) * len(blocks))
+    with saved_figure(path, len(blocks), 1, figsize=size) as (fig, axes):
+        for ax, block, rows in zip(axes[:, 0], blocks, samples, strict=True):
+            ax.imshow(block)
+            h = block.shape[0] / len(rows)
+            ax.set_yticks([h * (i + 0.5) for i in range(len(rows))], names[:len(rows)])
+            ax.set_xticks([])
+        fig.suptitle(f"frames {', '.join(str(int(k) + 1) for k in keep)} after the context",
+                     fontsize=8)
     return path
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 
 def _train(args: argparse.Namespace) -> None:
-    from canvasmar.vae.config import load_vae_config
-    from canvasmar.vae.train import train_vae
+    from canvasmar.config.vae import load_vae_config
+    from canvasmar.train.vae import train_vae
 
     cfg = load_vae_config(args.config, args.overrides)
     result = train_vae(cfg, Path(args.out), resume=args.resume, force=args.force,
@@ -21,13 +21,13 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _stats(args: argparse.Namespace) -> None:
-    from canvasmar.vae.eval import run_stats
+    from canvasmar.evaluation.vae import run_stats
 
     print(f"wrote {run_stats(args.vae, args.kind, args.resolution, args.frames, args.clips)}")
 
 
 def _eval(args: argparse.Namespace) -> None:
-    from canvasmar.vae.eval import run_eval
+    from canvasmar.evaluation.vae import run_eval
 
     result = run_eval(args.vae, args.kind, video=args.video, split=args.split,
                       clips=args.clips, resolution=args.resolution, frames=args.frames)
@@ -37,7 +37,7 @@ def _eval(args: argparse.Namespace) -> None:
 
 def _cache(args: argparse.Namespace) -> None:
     from canvasmar.config import load_config
-    from canvasmar.vae.latent_cache import write_latent_cache
+    from canvasmar.train.latent_cache import write_latent_cache
 
     cfg = load_config(args.config, args.overrides)
     path = write_latent_cache(cfg, Path(args.out), args.clips, args.shard_size,

@@ -1,10 +1,34 @@
-"""Build the network and its tokenizer from a RunConfig (the only place that wires them)."""
+"""Build the network and its tokenizer from a RunConfig (the only place that wires them).
+
+The VAE tokenizers (models/vae/) are imported here, not by models/tokenizer.py, so that the
+tokenizer base class never imports its subclasses (no import circle)."""
 
 from __future__ import annotations
 
-from canvasmar.config import RunConfig
+import torch
+
+from canvasmar.config import RunConfig, TokenizerConfig
+from canvasmar.errors import UserError
 from canvasmar.models.canvasmar import CanvasMAR
-from canvasmar.models.tokenizer import Tokenizer, build_tokenizer
+from canvasmar.models.tokenizer import PixelPatchTokenizer, Tokenizer
+
+
+def build_tokenizer(cfg: TokenizerConfig) -> Tokenizer:
+    if cfg.kind == "pixel":
+        return PixelPatchTokenizer(cfg.patch, cfg.channels)
+    if cfg.kind == "vae":  # a `canvasmar vae train` run (docs/vae.md)
+        from canvasmar.models.vae.tokenizer import load_vae_tokenizer as load
+    elif cfg.kind == "diffusers":  # a pretrained AutoencoderKL folder, per frame
+        from canvasmar.models.vae.diffusers_adapter import load_diffusers_tokenizer as load
+    else:
+        raise UserError(f"unknown tokenizer.kind '{cfg.kind}' (available: pixel, vae, diffusers)")
+    with torch.device("cpu"):  # trained weights from disk, even inside `with torch.device("meta")`
+        tokenizer: Tokenizer = load(cfg.path)
+    if tokenizer.spatial_factor != cfg.patch:
+        raise UserError(f"tokenizer.patch={cfg.patch} but the VAE in {cfg.path} compresses "
+                        f"space by {tokenizer.spatial_factor}: set "
+                        f"tokenizer.patch={tokenizer.spatial_factor}")
+    return tokenizer
 
 
 def frame_shape(cfg: RunConfig) -> tuple[int, int, int]:

@@ -11,7 +11,6 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from canvasmar.config import TokenizerConfig
 from canvasmar.errors import UserError
 
 
@@ -83,21 +82,3 @@ class PixelPatchTokenizer(Tokenizer):
         """(B, T, C*p*p, h, w) -> (B, T, C, h*p, w*p) clamped to [0, 1]."""
         x = rearrange(latents, "b t (c p q) h w -> b t c (h p) (w q)", p=self.patch, q=self.patch)
         return (x * self.std[:, None, None] + self.mean[:, None, None]).clamp(0, 1)
-
-
-def build_tokenizer(cfg: TokenizerConfig) -> Tokenizer:
-    if cfg.kind == "pixel":
-        return PixelPatchTokenizer(cfg.patch, cfg.channels)
-    if cfg.kind == "vae":  # a `canvasmar vae train` run (docs/vae.md)
-        from canvasmar.vae.tokenizer import load_vae_tokenizer as load
-    elif cfg.kind == "diffusers":  # a pretrained AutoencoderKL folder, per frame
-        from canvasmar.vae.diffusers_adapter import load_diffusers_tokenizer as load
-    else:
-        raise UserError(f"unknown tokenizer.kind '{cfg.kind}' (available: pixel, vae, diffusers)")
-    with torch.device("cpu"):  # trained weights from disk, even inside `with torch.device("meta")`
-        tokenizer: Tokenizer = load(cfg.path)
-    if tokenizer.spatial_factor != cfg.patch:
-        raise UserError(f"tokenizer.patch={cfg.patch} but the VAE in {cfg.path} compresses "
-                        f"space by {tokenizer.spatial_factor}: set "
-                        f"tokenizer.patch={tokenizer.spatial_factor}")
-    return tokenizer

@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from canvasmar import checkpoint as ckpt
 from canvasmar.config import RunConfig, config_from_json, save_config_json, to_dict
 from canvasmar.data import build_dataset
 from canvasmar.data.sampling import StepBatchSampler
@@ -29,10 +30,9 @@ from canvasmar.errors import UserError
 from canvasmar.losses import TrainingObjective, draw_randomness
 from canvasmar.models.factory import build_model
 from canvasmar.nn.blocks import Block
-from canvasmar.train import checkpoint as ckpt
 from canvasmar.train import dist
 from canvasmar.train.ema import EMA, full_tensor
-from canvasmar.train.observe import RunLog
+from canvasmar.train.observe import RunLog, truncate_metrics
 from canvasmar.train.optim import build_optimizer, learning_rate
 from canvasmar.train.preview import plot_losses, write_canvas_preview, write_sample_preview
 from canvasmar.train.stopping import NonfiniteGuard, StopRequest
@@ -140,7 +140,7 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
             raise UserError(f"the run in {out} already reached step {start}; raise "
                             f"train.steps to train further")
         if ctx.is_main:
-            ckpt.truncate_metrics(out / "metrics.jsonl", start)
+            truncate_metrics(out / "metrics.jsonl", start)
     model.to(ctx.device)
     tokenizer.to(ctx.device)
     wrapped = dist.wrap_for_training(TrainingObjective(model, cfg.loss), tc, ctx, Block)
@@ -161,7 +161,7 @@ def _train(cfg: RunConfig, out: Path, resume: bool, force: bool, progress: bool,
 
     micro = dist.micro_batches(tc, ctx)
     if cfg.tokenizer.cache:  # pre-encoded latents (canvasmar vae cache), clip i = train clip i
-        from canvasmar.vae.latent_cache import LatentShards
+        from canvasmar.data.latent_cache import LatentShards
 
         dataset = LatentShards(cfg.tokenizer.cache, cfg)
     else:

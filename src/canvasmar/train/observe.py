@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from canvasmar.atomic import write_text_atomic
+
 
 class RunLog:
     def __init__(self, out: Path, enabled: bool, tensorboard: bool) -> None:
@@ -50,3 +52,12 @@ class RunLog:
             self.metrics.close()
         if self.tb is not None:
             self.tb.close()
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop metrics rows logged after `step` (a resumed run logs them again), atomically."""
+    if not path.is_file():
+        return
+    keep = [line for line in path.read_text().splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= step]
+    write_text_atomic(path, "".join(line + "\n" for line in keep))

@@ -9,7 +9,15 @@ import numpy as np
 import torch
 
 from canvasmar.config import SampleConfig
-from canvasmar.media import grid_image, heatmap, to_uint8, upscale, write_png, write_video
+from canvasmar.media import (
+    grid_image,
+    heatmap,
+    saved_figure,
+    to_uint8,
+    upscale,
+    write_png,
+    write_video,
+)
 from canvasmar.models import CanvasMAR, Tokenizer
 from canvasmar.sampler import rollout
 from canvasmar.train.validation import SAMPLING_FRAME_NOISE, teacher_forced_canvas
@@ -70,29 +78,22 @@ def write_sample_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.T
 
 def plot_losses(metrics_path: Path, out_path: Path) -> Path:
     """Training loss parts (and validation MSEs if logged) against step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    for key in ("mar", "canvas", "static"):
-        pts = [(r["step"], r[key]) for r in rows if key in r]
-        if pts:
-            axes[0].plot(*zip(*pts, strict=True), label=f"L_{key}")
-    axes[0].set_yscale("log")
-    axes[0].set_xlabel("step")
-    axes[0].legend()
-    axes[0].set_title("training losses")
-    for key in ("val_canvas_mse", "val_copy_last_mse"):
-        pts = [(r["step"], r[key]) for r in rows if key in r]
-        if pts:
-            axes[1].plot(*zip(*pts, strict=True), marker="o", label=key[4:])
-    axes[1].set_xlabel("step")
-    axes[1].legend()
-    axes[1].set_title("held-out next-frame pixel MSE")
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=100)
-    plt.close(fig)
+    with saved_figure(out_path, 1, 2, figsize=(10, 3.5)) as (_, axes):
+        losses, val = axes[0]
+        for key in ("mar", "canvas", "static"):
+            pts = [(r["step"], r[key]) for r in rows if key in r]
+            if pts:
+                losses.plot(*zip(*pts, strict=True), label=f"L_{key}")
+        losses.set_yscale("log")
+        losses.set_xlabel("step")
+        losses.legend()
+        losses.set_title("training losses")
+        for key in ("val_canvas_mse", "val_copy_last_mse"):
+            pts = [(r["step"], r[key]) for r in rows if key in r]
+            if pts:
+                val.plot(*zip(*pts, strict=True), marker="o", label=key[4:])
+        val.set_xlabel("step")
+        val.legend()
+        val.set_title("held-out next-frame pixel MSE")
     return out_path

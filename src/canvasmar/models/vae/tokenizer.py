@@ -1,7 +1,7 @@
 """The trained causal VAE as a CanvasMAR tokenizer: latent frames are the autoregressive units.
 
 encode: (B, T, C, H, W) in [0, 1] -> posterior means, normalised per channel with the
-statistics saved beside the weights (vae/stats.py), (B, 1 + (T-1)/k, c, H/s, W/s).
+statistics saved beside the weights (models/vae/stats.py), (B, 1 + (T-1)/k, c, H/s, W/s).
 decode: the inverse, clamped to [0, 1]. With temporal factor k > 1, latent frame 0 is pixel
 frame 0 and latent frame i >= 1 covers pixel frames k(i-1)+1 .. ki.
 """
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import torch
 
+from canvasmar import checkpoint as ckpt
+from canvasmar.config.vae import vae_config_from_json
 from canvasmar.models.tokenizer import Tokenizer
-from canvasmar.train import checkpoint as ckpt
-from canvasmar.vae.config import vae_config_from_json
-from canvasmar.vae.model import CausalVAE
-from canvasmar.vae.stats import load_stats
+from canvasmar.models.vae.model import CausalVAE
+from canvasmar.models.vae.stats import load_stats
 
 
 def load_vae(path: str | Path) -> tuple[CausalVAE, Path]:

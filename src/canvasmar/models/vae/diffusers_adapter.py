@@ -17,7 +17,7 @@ from einops import rearrange
 
 from canvasmar.errors import UserError
 from canvasmar.models.tokenizer import Tokenizer
-from canvasmar.vae.stats import load_stats
+from canvasmar.models.vae.stats import load_stats
 
 
 def load_autoencoder_kl(path: str | Path) -> torch.nn.Module:

@@ -115,15 +115,6 @@ def load_weights(model: nn.Module, ckpt: Path, ema: bool = False) -> str:
     return name
 
 
-def truncate_metrics(path: Path, step: int) -> None:
-    """Drop metrics rows logged after `step` (a resumed run logs them again), atomically."""
-    if not path.is_file():
-        return
-    keep = [line for line in path.read_text().splitlines()
-            if line.strip() and json.loads(line).get("step", 0) <= step]
-    write_text_atomic(path, "".join(line + "\n" for line in keep))
-
-
 def load_train_state(ckpt: Path) -> dict:
     try:
         return torch.load(ckpt / STATE, map_location="cpu", weights_only=True)

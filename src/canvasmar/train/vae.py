@@ -5,7 +5,7 @@ Same run folder (config.json, metrics.jsonl, checkpoints/step_N written atomical
 only on (seed, s). The loss is the pixel reconstruction term + kl_weight * KL, plus, from
 step loss.disc_start on, disc_weight times a PatchGAN hinge term. After the last step the
 per-channel latent statistics are measured on train clips and saved in the final checkpoint
-(vae/stats.py); the checkpoint folder (or the run folder) is what tokenizer.path points at.
+(models/vae/stats.py); the checkpoint folder (or the run folder) is what tokenizer.path points at.
 """
 
 from __future__ import annotations
@@ -19,17 +19,21 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from canvasmar import checkpoint as ckpt
+from canvasmar.config.vae import VAERunConfig, vae_config_from_json
 from canvasmar.data import build_dataset
 from canvasmar.data.sampling import StepBatchSampler
 from canvasmar.errors import UserError
 from canvasmar.metrics.image import psnr
-from canvasmar.train import checkpoint as ckpt
+from canvasmar.models.vae.discriminator import (
+    PatchDiscriminator,
+    discriminator_hinge_loss,
+    generator_loss,
+)
+from canvasmar.models.vae.model import CausalVAE, kl_divergence
+from canvasmar.models.vae.stats import measure_latent_stats, save_stats
 from canvasmar.train.loop import prepare_run_dir, step_generator
 from canvasmar.train.optim import build_optimizer, learning_rate
-from canvasmar.vae.config import VAERunConfig, vae_config_from_json
-from canvasmar.vae.discriminator import PatchDiscriminator, discriminator_hinge_loss, generator_loss
-from canvasmar.vae.model import CausalVAE, kl_divergence
-from canvasmar.vae.stats import measure_latent_stats, save_stats
 
 
 @torch.no_grad()

@@ -1,6 +1,6 @@
 """Configuration of `canvasmar vae train`: the VAE, its loss, and (shared) data/train sections.
 
-Same conventions as the CanvasMAR config (config.py): frozen dataclasses, presets as data,
+Same conventions as the CanvasMAR config (config/schema.py): frozen dataclasses, presets as data,
 YAML files with `preset:` plus sections, `section.key=value` overrides, saved as JSON.
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from canvasmar.config import DataConfig, TrainConfig, from_dict, merged_config_dict
+from canvasmar.config.loading import from_dict, merged_config_dict
+from canvasmar.config.schema import DataConfig, TrainConfig
 from canvasmar.errors import UserError
 
 

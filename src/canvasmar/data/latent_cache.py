@@ -1,4 +1,5 @@
-"""A latent cache: encode the training clips once into safetensors shards, then train from them.
+"""A latent cache, read side: the training clips encoded once into safetensors shards
+(written by train/latent_cache.py), read back as a dataset.
 
     canvasmar vae cache CONFIG --out CACHE --clips 4096      # CONFIG has tokenizer.kind=vae
     canvasmar train CONFIG --out RUN tokenizer.cache=CACHE
@@ -18,57 +19,21 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
 from canvasmar.config import RunConfig, to_dict
-from canvasmar.data import build_dataset
 from canvasmar.errors import UserError
-from canvasmar.models.tokenizer import build_tokenizer
 
 META = "meta.json"
 
 
-def _identity(cfg: RunConfig) -> dict:
+def cache_identity(cfg: RunConfig) -> dict:
     """The settings a cache depends on."""
     tok = {k: v for k, v in to_dict(cfg.tokenizer).items() if k != "cache"}
     return {"tokenizer": tok, "data": {k: to_dict(cfg.data)[k]
                                        for k in ("source", "resolution", "frames")},
             "seed": cfg.train.seed}
-
-
-@torch.no_grad()
-def write_latent_cache(cfg: RunConfig, out: Path, clips: int, shard_size: int = 256,
-                       batch_size: int = 16, progress: bool = True) -> Path:
-    """Encode train clips 0..clips-1 with cfg's tokenizer into shards; returns meta.json."""
-    out = Path(out)
-    if clips < 1 or shard_size < 1:
-        raise UserError("--clips and --shard-size must be at least 1")
-    if (out / META).exists():
-        raise UserError(f"{out} already holds a latent cache; delete it or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(cfg.tokenizer).eval()
-    dataset = build_dataset(cfg.data, "train", seed=cfg.train.seed)
-    if clips > len(dataset):
-        raise UserError(f"--clips {clips} is more than the {len(dataset)} train clips")
-    shards = []
-    bar = tqdm(total=clips, disable=not progress, desc="encode")
-    for first in range(0, clips, shard_size):
-        parts = []
-        for start in range(first, min(first + shard_size, clips), batch_size):
-            stop = min(start + batch_size, first + shard_size, clips)
-            video = torch.stack([dataset[i] for i in range(start, stop)])
-            parts.append(tokenizer.encode(video).contiguous())
-            bar.update(stop - start)
-        name = f"shard_{len(shards):05d}.safetensors"
-        save_file({"latents": torch.cat(parts)}, str(out / name))
-        shards.append(name)
-    bar.close()
-    meta = {**_identity(cfg), "clips": clips, "shards": shards,
-            "latent_shape": list(parts[0].shape[1:])}
-    (out / META).write_text(json.dumps(meta, indent=2))
-    return out / META
 
 
 class LatentShards(Dataset):
@@ -81,7 +46,7 @@ class LatentShards(Dataset):
                             f"with 'canvasmar vae cache CONFIG --out {folder}'")
         meta = json.loads((folder / META).read_text())
         if cfg is not None:
-            want = _identity(cfg)
+            want = cache_identity(cfg)
             for key in ("tokenizer", "data", "seed"):
                 if meta.get(key) != want[key]:
                     raise UserError(f"the latent cache in {folder} was made with other {key} "

@@ -5,8 +5,9 @@ groups of `temporal` frames; `spatial` x `spatial` pixels per latent cell.
 
 Encoder: causal conv -> stages of residual blocks with stride-2 causal downsampling -> mean
 and log-variance of a diagonal Gaussian. Decoder mirrors it. Frames enter as [0, 1] and are
-mapped to [-1, 1] inside; latents here are raw (unnormalised): the tokenizer (vae/tokenizer.py)
-normalises them with the per-channel statistics measured after training (vae/stats.py).
+mapped to [-1, 1] inside; latents here are raw (unnormalised): the tokenizer
+(models/vae/tokenizer.py) normalises them with the per-channel statistics measured after
+training (models/vae/stats.py).
 """
 
 from __future__ import annotations
@@ -17,9 +18,15 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from canvasmar.config.vae import VAEModelConfig
 from canvasmar.errors import UserError
-from canvasmar.vae.causal_conv import CausalConv3d, Downsample, ResBlock3d, Upsample, frame_norm
-from canvasmar.vae.config import VAEModelConfig
+from canvasmar.models.vae.causal_conv import (
+    CausalConv3d,
+    Downsample,
+    ResBlock3d,
+    Upsample,
+    frame_norm,
+)
 
 INIT_LOGVAR = -8.0  # initial posterior log-variance (see Encoder)
 

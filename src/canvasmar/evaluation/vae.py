@@ -13,19 +13,19 @@ from canvasmar.config import DataConfig
 from canvasmar.data import build_dataset
 from canvasmar.data.clips import frames_to_tensor
 from canvasmar.errors import UserError
-from canvasmar.media import read_video
+from canvasmar.media import read_video, resize_video
 from canvasmar.metrics.image import psnr
 from canvasmar.models.tokenizer import Tokenizer
-from canvasmar.vae.stats import measure_latent_stats, save_stats
+from canvasmar.models.vae.stats import measure_latent_stats, save_stats
 
 
 def load_any(path: str, kind: str, stats: bool) -> Tokenizer:
     if kind == "vae":
-        from canvasmar.vae.tokenizer import load_vae_tokenizer
+        from canvasmar.models.vae.tokenizer import load_vae_tokenizer
 
         return load_vae_tokenizer(path, stats=stats)
     if kind == "diffusers":
-        from canvasmar.vae.diffusers_adapter import load_diffusers_tokenizer
+        from canvasmar.models.vae.diffusers_adapter import load_diffusers_tokenizer
 
         return load_diffusers_tokenizer(path, stats=stats)
     raise UserError(f"unknown VAE kind '{kind}' (vae or diffusers)")
@@ -48,8 +48,6 @@ def run_stats(path: str, kind: str, resolution: int, frames: int, clips: int,
 def load_clips(video: str, resolution: int, frames: int) -> list[torch.Tensor]:
     """A video file (or a (T, H, W, 3) uint8 .npy array) -> non-overlapping clips of `frames`
     frames, short side resized to `resolution` and centre-cropped."""
-    from canvasmar.pipeline import resize_video
-
     if video.endswith(".npy"):
         try:
             array = np.load(video)
