@@ -121,30 +121,19 @@ def grid_image(rows: list[torch.Tensor], pad: int = 1) -> np.ndarray:
 
 
 def read_video(path: str | Path, max_frames: int | None = None) -> torch.Tensor:
-    """Decode a video file (anything FFmpeg reads: mp4, avi, mov, webm, gif) with PyAV.
-
-    Returns (T, 3, H, W) floats in [0, 1]. A missing file or one that is not a video raises
-    UserError naming the file.
-    """
-    import av
-
+    """A video file (anything FFmpeg reads: mp4, avi, mov, webm, gif) or a folder of numbered
+    frames -> (T, 3, H, W) floats in [0, 1], through the data loaders' reader
+    (data/videoio.leading_frames). A missing or unreadable file is a UserError naming it."""
+    from canvasmar.data.clips import frames_to_tensor
+    from canvasmar.data.videoio import BadVideo, leading_frames
     from canvasmar.errors import UserError
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"video '{path}' does not exist")
-    frames = []
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise UserError(f"'{path}' has no video stream")
-            for frame in container.decode(video=0):
-                frames.append(torch.from_numpy(frame.to_ndarray(format="rgb24")))
-                if max_frames is not None and len(frames) >= max_frames:
-                    break
-    except av.error.FFmpegError as exc:
-        raise UserError(f"'{path}' cannot be decoded as a video ({exc.strerror or exc}); "
-                        f"give an mp4/avi/mov/webm/gif file") from None
-    if not frames:
-        raise UserError(f"'{path}' holds no decodable frames")
-    return torch.stack(frames).permute(0, 3, 1, 2).float() / 255.0
+        frames = leading_frames(path, max_frames)
+    except BadVideo as exc:
+        raise UserError(f"'{path}' cannot be decoded as a video ({exc}); give an "
+                        f"mp4/avi/mov/webm/gif file or a folder of numbered frames") from None
+    return frames_to_tensor(frames)

@@ -1,6 +1,7 @@
 """Probe and decode one video: a file PyAV reads (mp4, avi, mov, webm, gif, ...) or a folder
 of numbered frames. The index (data/index.py) calls `probe` once per video; datasets call
-`read_frames` per clip.
+`read_frames` per clip; `leading_frames` reads a whole video (or its first frames) for the
+commands that take one file (`sample --video`, `vae eval --video`, via media.read_video).
 
 A file that cannot be used raises BadVideo with a short reason; the callers report it once by
 path and skip it, so one broken file never stops an epoch.
@@ -185,3 +186,29 @@ def read_frames(path: Path, indices: list[int], resolution: int | None,
             raise BadVideo(f"ended after {position} decodable frames, frame {last} was asked "
                            f"for (truncated?)")
     return np.stack([got[i] for i in indices])
+
+
+def leading_frames(path: Path, max_frames: int | None = None) -> np.ndarray:
+    """The first `max_frames` frames (all if None) at full size -> (T, H, W, 3) uint8, with
+    the same colour handling as every clip (data/frames.py: grey to RGB, alpha over black)."""
+    import av
+
+    path = Path(path)
+    if path.is_dir():
+        files = frame_files(path)[:max_frames]
+        if not files:
+            raise BadVideo("folder holds no image files")
+        return read_frames(path, list(range(len(files))), None, files=files)
+    frames = []
+    with _open(path) as container:
+        try:
+            for frame in container.decode(video=0):
+                frames.append(frame_to_rgb(frame, None))
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+        except av.error.FFmpegError as exc:
+            raise BadVideo(f"decoding failed at frame {len(frames)} ({_av_error(exc)})"
+                           ) from None
+    if not frames:
+        raise BadVideo("holds no decodable frames")
+    return np.stack(frames)

@@ -14,6 +14,21 @@ from torch import nn
 from canvasmar.errors import UserError
 
 
+def latent_grid(frame_shape: tuple[int, int, int], channels: int, factor: int, owner: str,
+                factor_name: str) -> tuple[int, int]:
+    """The (h, w) grid of frames (C, H, W) compressed `factor` times per side, after checking
+    that they have `channels` channels and a size divisible by `factor` (UserError naming the
+    fix otherwise). The one check of every tokenizer and of the VAE itself."""
+    c, h, w = frame_shape
+    if c != channels:
+        raise UserError(f"frames have {c} channels but {owner} expects {channels}; convert "
+                        f"the video to {channels} channels")
+    if h % factor or w % factor:
+        raise UserError(f"frame size {h}x{w} is not divisible by {factor_name} {factor}; "
+                        f"resize or crop to a multiple of {factor}")
+    return h // factor, w // factor
+
+
 class Tokenizer(nn.Module):
     """Base class: subclasses set `temporal_factor` and implement encode/decode/latent_shape."""
 
@@ -33,14 +48,9 @@ class Tokenizer(nn.Module):
     def _vae_latent_shape(self, frame_shape: tuple[int, int, int], in_channels: int,
                           latent_channels: int, source: str) -> tuple[int, int, int]:
         """latent_shape of a VAE with `spatial_factor`: check the frames fit, then divide."""
-        c, h, w = frame_shape
-        s = self.spatial_factor
-        if c != in_channels:
-            raise UserError(f"frames have {c} channels but the VAE{source} expects {in_channels}")
-        if h % s or w % s:
-            raise UserError(f"frame size {h}x{w} is not divisible by the VAE's spatial "
-                            f"compression {s}; resize or crop to a multiple of {s}")
-        return latent_channels, h // s, w // s
+        h, w = latent_grid(frame_shape, in_channels, self.spatial_factor, f"the VAE{source}",
+                           "the VAE's spatial compression")
+        return latent_channels, h, w
 
     def decode_new(self, latents: torch.Tensor) -> torch.Tensor:
         """(B, T', c, h, w) latents so far -> the pixel frames of the last one: (B, 1, ...)
@@ -63,14 +73,9 @@ class PixelPatchTokenizer(Tokenizer):
         self.register_buffer("std", torch.full((channels,), std), persistent=False)
 
     def latent_shape(self, frame_shape: tuple[int, int, int]) -> tuple[int, int, int]:
-        c, h, w = frame_shape
-        if c != self.channels:
-            raise UserError(f"frames have {c} channels but the tokenizer expects "
-                            f"{self.channels}; convert the video to {self.channels} channels")
-        if h % self.patch or w % self.patch:
-            raise UserError(f"frame size {h}x{w} is not divisible by the tokenizer patch "
-                            f"{self.patch}; resize or crop to a multiple of {self.patch}")
-        return c * self.patch**2, h // self.patch, w // self.patch
+        h, w = latent_grid(frame_shape, self.channels, self.patch, "the tokenizer",
+                           "the tokenizer patch")
+        return self.channels * self.patch**2, h, w
 
     def encode(self, video: torch.Tensor) -> torch.Tensor:
         """(B, T, C, H, W) in [0, 1] -> (B, T, C*p*p, H/p, W/p), normalised."""

@@ -20,6 +20,7 @@ from torch import nn
 
 from canvasmar.config.vae import VAEModelConfig
 from canvasmar.errors import UserError
+from canvasmar.models.tokenizer import latent_grid
 from canvasmar.models.vae.causal_conv import (
     CausalConv3d,
     Downsample,
@@ -115,13 +116,9 @@ class CausalVAE(nn.Module):
     def check_video(self, video: torch.Tensor) -> None:
         if video.dim() != 5:
             raise UserError(f"the VAE expects (B, T, C, H, W) videos, got {tuple(video.shape)}")
-        _, t, c, h, w = video.shape
-        s, k = self.cfg.spatial, self.cfg.temporal
-        if c != self.cfg.channels:
-            raise UserError(f"frames have {c} channels, the VAE expects {self.cfg.channels}")
-        if h % s or w % s:
-            raise UserError(f"frame size {h}x{w} is not divisible by the VAE's spatial "
-                            f"compression {s}; resize or crop to a multiple of {s}")
+        t, k = video.shape[1], self.cfg.temporal
+        latent_grid(tuple(video.shape[2:]), self.cfg.channels, self.cfg.spatial, "the VAE",
+                    "the VAE's spatial compression")
         if (t - 1) % k:
             raise UserError(f"{t} frames: the VAE compresses time by {k}, so it needs 1 + n*{k} "
                             f"frames (the first frame is coded alone), e.g. {1 + 8 * k}")
