@@ -106,12 +106,23 @@ def has_ema(ckpt: Path) -> bool:
 
 
 def load_weights(model: nn.Module, ckpt: Path, ema: bool = False) -> str:
-    """Load weights strictly (the EMA ones if `ema` and present); returns the file used."""
+    """Load weights strictly (the EMA ones if `ema` and present); returns the file used.
+    Weights that do not fit the model (other names or shapes: a config.json edited or from
+    another run) are one UserError naming the first difference, not torch's long list."""
     name = EMA_WEIGHTS if ema and has_ema(ckpt) else WEIGHTS
-    missing, unexpected = model.load_state_dict(read_weights(ckpt, name), strict=False)
-    if missing or unexpected:
-        raise UserError(f"{ckpt / name} does not match its config.json (missing "
-                        f"{len(missing)}, unexpected {len(unexpected)} tensors)")
+    weights, expected = read_weights(ckpt, name), model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    wrong = [k for k in sorted(set(weights) & set(expected))
+             if weights[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        first = (f"'{wrong[0]}' is {tuple(weights[wrong[0]].shape)} in the file, "
+                 f"{tuple(expected[wrong[0]].shape)} in the model" if wrong else
+                 f"'{(missing or unexpected)[0]}' is {'missing' if missing else 'unexpected'}")
+        raise UserError(f"{ckpt / name} does not match its config.json ({len(missing)} missing, "
+                        f"{len(unexpected)} unexpected, {len(wrong)} differently shaped "
+                        f"tensors; {first}): use the config.json written with these weights")
+    model.load_state_dict(weights)
     return name
 
 

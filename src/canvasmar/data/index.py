@@ -53,7 +53,10 @@ def discover(root: Path) -> list[str]:
 
 
 def _signature(path: Path) -> list[int]:
-    st = path.stat()
+    try:
+        st = path.stat()
+    except OSError:  # a broken link: probing reports it (videoio.check_regular_file)
+        return [-1, -1]
     if path.is_dir():  # a frame folder changes when files are added, removed or replaced
         return [len(os.listdir(path)), st.st_mtime_ns]
     return [st.st_size, st.st_mtime_ns]

@@ -58,9 +58,22 @@ def _av_error(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
+def check_regular_file(path: Path) -> None:
+    """Only regular files are opened: FFmpeg would block forever reading a FIFO, and a broken
+    symbolic link has nothing behind it. BadVideo (skipped and reported) otherwise."""
+    if path.is_file():
+        return
+    if path.is_symlink() and not path.exists():
+        raise BadVideo("broken symbolic link")
+    if path.exists():
+        raise BadVideo("not a regular file (a pipe, socket or device)")
+    raise BadVideo("missing")
+
+
 def _open(path: Path):  # noqa: ANN202 (av container)
     import av
 
+    check_regular_file(Path(path))
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
