@@ -1,5 +1,6 @@
 """A real training process killed (SIGKILL) or asked to stop (SIGTERM) resumes exactly;
-non-finite steps are skipped and too many stop the run."""
+non-finite steps are skipped and too many stop the run. CanvasMAR and VAE training share
+these parts (train/trainer.py), so both are checked."""
 
 from __future__ import annotations
 
@@ -107,3 +108,91 @@ def test_nonfinite_steps_are_skipped_then_stop_the_run(tmp_path, monkeypatch, ca
                        for s in (1, 2, 3))
     assert all(torch.equal(one[k], two[k]) for k in one)
     assert any(not torch.equal(two[k], three[k]) for k in two)  # step 3 was applied
+
+
+# The VAE trainer shares the skeleton (train/trainer.py): the same stop and guard.
+VAE = ["model.base_channels=4", "model.max_channels=8", "model.latent_channels=4",
+       "data.resolution=16", "data.frames=3", "model.temporal=1", "train.batch_size=2",
+       "train.eval_clips=2", "stats_clips=4", "train.warmup_steps=1", "train.threads=1",
+       "train.tensorboard=false", "crop=8", "loss.disc_weight=0.1", "loss.disc_start=2",
+       "loss.disc_channels=4", "loss.disc_layers=2"]
+
+
+def _vae(out, *extra: str) -> int:
+    return main(["vae", "train", "vae-tiny", "--out", str(out), "--no-progress", *VAE, *extra])
+
+
+def _assert_bitwise_equal(a, b, where: str = "") -> None:
+    """Nested train states / state dicts: same keys, tensors equal bit for bit."""
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            if key != "train_seconds":  # wall-clock time
+                _assert_bitwise_equal(a[key], b[key], f"{where}/{key}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_bitwise_equal(x, y, f"{where}/{i}")
+    else:
+        assert a == b, where
+
+
+def _poison_kl(monkeypatch, effect) -> None:
+    """Wrap the VAE trainer's KL term (called once per training step) with effect(call, kl)."""
+    from canvasmar.train import vae as vae_train
+
+    real, calls = vae_train.kl_divergence, {"n": 0}
+
+    def wrapped(*args):
+        calls["n"] += 1
+        return effect(calls["n"], real(*args))
+
+    monkeypatch.setattr(vae_train, "kl_divergence", wrapped)
+
+
+def test_vae_sigterm_checkpoints_and_the_resumed_run_ends_bitwise_equal(tmp_path, monkeypatch,
+                                                                       capsys):
+    from safetensors.torch import load_file
+
+    steps = ["train.steps=6", "train.save_every=100", "train.eval_every=100"]
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert _vae(full, *steps) == 0
+
+    def sigterm_in_step_3(call, kl):
+        if call == 3:  # a real signal, in the middle of step 3 (the discriminator is on)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return kl
+
+    _poison_kl(monkeypatch, sigterm_in_step_3)
+    assert _vae(cut, *steps) == 0
+    assert ("stopped at step 3 (SIGTERM); checkpoint written: continue with --resume"
+            in capsys.readouterr().out)
+    assert (cut / "latest").read_text() == "step_00000003"
+    assert not (cut / "checkpoints/step_00000003/latent_stats.json").exists()  # not finished
+    monkeypatch.undo()
+    assert _vae(cut, *steps, "--resume") == 0
+    assert max(_curve(cut)) == 6 and _curve(cut) == _curve(full)
+    a, b = (run / "checkpoints/step_00000006" for run in (full, cut))
+    _assert_bitwise_equal(load_file(str(a / "model.safetensors")),
+                          load_file(str(b / "model.safetensors")))
+    _assert_bitwise_equal(torch.load(a / "train_state.pt", weights_only=True),
+                          torch.load(b / "train_state.pt", weights_only=True))  # Adam, disc
+    assert (a / "latent_stats.json").read_text() == (b / "latent_stats.json").read_text()
+
+
+def test_vae_nonfinite_steps_are_skipped_then_stop_the_run(tmp_path, monkeypatch, capsys):
+    from safetensors.torch import load_file
+
+    _poison_kl(monkeypatch, lambda call, kl: kl * float("nan") if call == 2 or call >= 4 else kl)
+    out = tmp_path / "run"
+    assert _vae(out, "train.steps=20", "train.save_every=1", "train.eval_every=100",
+                "train.max_nonfinite=3", "train.keep_last=10") == 2
+    assert "3 training steps in a row" in capsys.readouterr().err
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "skipped" in r] == [2, 4, 5, 6]
+    one, two, three = (load_file(str(out / f"checkpoints/step_0000000{s}/model.safetensors"))
+                       for s in (1, 2, 3))
+    assert all(torch.equal(one[k], two[k]) for k in one)  # the skipped step changed nothing
+    assert any(not torch.equal(two[k], three[k]) for k in two)
