@@ -158,14 +158,85 @@ def test_nonfinite_steps_are_skipped_and_too_many_stop_the_run(tmp_path, capsys)
     assert any(not torch.equal(two[k], three[k]) for k in two)
 
 
-def test_resume_drops_metrics_after_the_checkpoint_and_refuses_a_finished_run(tmp_path):
+def test_resume_drops_metrics_after_the_checkpoint_and_finishes_a_finished_run(tmp_path,
+                                                                                capsys):
     _train(tmp_path, _with(ToyConfig(), steps=4))
     with (tmp_path / "metrics.jsonl").open("a") as f:  # rows of a run killed after step 4
         f.write(json.dumps({"step": 5, "loss": 1.0}) + "\n")
-    point = _folder(tmp_path).resume_point(steps=8, is_main=True)
+    point = _folder(tmp_path).resume_point(is_main=True)
     assert point.step == 4 and point.path.name == "step_00000004"
     assert max(r["step"] for r in _rows(tmp_path)) == 4
-    with pytest.raises(UserError, match="already reached step 4"):
-        _folder(tmp_path).resume_point(steps=4, is_main=True)
+    rows = len(_rows(tmp_path))
+    # Killed while writing its final outputs, the run is requeued with --resume: nothing is
+    # trained, the final weights are validated again and finish() runs (its outputs written).
+    outcome = _train(tmp_path, _with(ToyConfig(), steps=4), resume=True)
+    assert outcome.completed and outcome.val == {"val_step": 4.0}
+    assert outcome.checkpoint == point.path and len(_rows(tmp_path)) == rows
+    assert "already reached step 4 (train.steps=4)" in capsys.readouterr().err
     with pytest.raises(UserError, match="the model.\\* settings differ"):
         _folder(tmp_path).check(ToyConfig(model=ToyModel(width=5)), resume=True, force=False)
+
+
+def test_force_deletes_only_what_a_run_wrote(tmp_path):
+    _train(tmp_path, _with(ToyConfig(), steps=4))
+    mine = {"notes.txt": b"the user's notes", "checkpoints/keep.txt": b"a file of theirs",
+            "data/clip.mp4": b"their data"}
+    for name, content in mine.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(UserError, match="already holds a run; pass --resume"):
+        _train(tmp_path, _with(ToyConfig(), steps=4))
+    outcome = run_training(lambda start: ToyTask(ToyConfig(), start), _folder(tmp_path),
+                           _with(ToyConfig(), steps=2), False, True, False)
+    assert outcome.progress.step == 2
+    assert all((tmp_path / name).read_bytes() == content for name, content in mine.items())
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step_*")) == ["step_00000002"]
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_folder_of_the_users_files_is_never_trained_into(tmp_path, force):
+    (tmp_path / "preview.png").write_bytes(b"the user's own picture")
+    with pytest.raises(UserError, match="preview.png already exists and .* holds no run"):
+        run_training(lambda start: ToyTask(ToyConfig(), start), _folder(tmp_path), ToyConfig(),
+                     False, force, False)
+    assert (tmp_path / "preview.png").read_bytes() == b"the user's own picture"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["preview.png"]  # not even a lock
+
+
+def test_resume_works_before_the_first_checkpoint(tmp_path, capsys):
+    """A requeued job runs the same command with --resume at any moment: before the folder
+    exists, and after the run started but before its first checkpoint."""
+    fresh = _train(tmp_path / "new", _with(ToyConfig(), steps=2), resume=True)
+    assert fresh.progress.step == 2
+    assert "holds no run yet; starting one" in capsys.readouterr().err
+    early = tmp_path / "early"
+    _train(early, _with(ToyConfig(), steps=2))
+    for path in (early / "checkpoints").iterdir():  # preempted before its first checkpoint
+        import shutil
+
+        shutil.rmtree(path)
+    (early / "latest").unlink()
+    again = _train(early, _with(ToyConfig(), steps=2), resume=True)
+    assert again.progress.step == 2 and [r["step"] for r in _rows(early) if "loss" in r] == [
+        1, 2]
+    assert "stopped before its first checkpoint" in capsys.readouterr().err
+
+
+def test_a_second_run_in_the_same_folder_is_refused_with_the_first_ones_pid(tmp_path):
+    import subprocess
+    import sys
+
+    hold = ("import sys, time\nfrom canvasmar.runlock import RunLock\n"
+            "with RunLock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)\n")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for resume in (False, True):
+            with pytest.raises(UserError, match=f"in use by a run of process {holder.pid}"):
+                _train(tmp_path, resume=resume)
+    finally:
+        holder.kill()
+        holder.wait()
+    outcome = _train(tmp_path, _with(ToyConfig(), steps=1))  # the stale lock is taken over
+    assert outcome.progress.step == 1

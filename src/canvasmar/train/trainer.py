@@ -18,8 +18,10 @@ exact loss curve of an uninterrupted one, with nothing but the checkpoint to res
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -140,11 +142,13 @@ class Trainer:
         self.bar = tqdm(total=tc.steps, initial=self.progress.step, desc=task.name,
                         disable=not (progress_bar and ctx.is_main), dynamic_ncols=True)
         self.clock = StepClock(tc.batch_size, ctx.device)
-        self.last_checkpoint: Path | None = None
+        self.last_checkpoint: Path | None = start.path if start else None
 
     def run(self) -> Any:
         val: dict[str, float] = {}
         last_val: dict[str, float] = {}
+        if self.progress.step >= self.tc.steps:  # resumed after the end (killed while finishing)
+            return self.finish_again()
         try:
             with self.stop:
                 self.clock.restart()
@@ -165,6 +169,19 @@ class Trainer:
         done = self.progress.step >= self.tc.steps
         return self.task.finish(RunOutcome(self.progress, val, last_val, done,
                                            self.last_checkpoint))
+
+    def finish_again(self) -> Any:
+        """A run resumed at or past train.steps: nothing to train, but the final artefacts
+        (previews, latent statistics) may be missing if the run was killed while writing them,
+        so validate the final weights again (not logged twice) and finish."""
+        self.bar.close()
+        self.log.close()
+        if self.ctx.is_main:
+            print(f"note: the run already reached step {self.progress.step} (train.steps="
+                  f"{self.tc.steps}); writing its final outputs again. Raise train.steps to "
+                  f"train further", file=sys.stderr)
+        val = self.task.validate(self.progress, RunLog(self.folder.out, False, False))
+        return self.task.finish(RunOutcome(self.progress, val, val, True, self.last_checkpoint))
 
     def train_one_step(self) -> bool:
         """One optimizer step (or a skipped one), logged; True if the run is to stop."""
@@ -219,15 +236,41 @@ class Trainer:
 def run_training(build_task: Callable[[ResumePoint | None], TrainTask], folder: RunFolder,
                  cfg: Any, resume: bool, force: bool, progress_bar: bool,
                  ctx: dist.DistContext | None = None) -> Any:
-    """Check / start / resume the run folder, seed, build the task, train it.
+    """Check / lock / start / resume the run folder, seed, build the task, train it.
 
-    `cfg.train` is the TrainConfig; every process calls this (the folder is written by the
-    main one). Returns the task's `finish` value."""
+    `cfg.train` is the TrainConfig; every process calls this (the folder is written and locked
+    by the main one). Returns the task's `finish` value."""
     ctx = ctx or dist.DistContext()
-    start = folder.prepare(cfg, resume, force, ctx)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    torch.manual_seed(cfg.train.seed)  # the same initial weights in every process
-    task = build_task(start)
-    return Trainer(task, folder, cfg.train, ctx, start, progress_bar).run()
+    folder.check(cfg, resume, force, notices=False)  # fail before creating anything
+    with folder.locked(ctx.is_main), deterministic_kernels(ctx.device):
+        start = folder.prepare(cfg, resume, force, ctx)
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        torch.manual_seed(cfg.train.seed)  # the same initial weights in every process
+        task = build_task(start)
+        return Trainer(task, folder, cfg.train, ctx, start, progress_bar).run()
 
+
+@contextmanager
+def deterministic_kernels(device: torch.device) -> Iterator[None]:
+    """On the CPU, torch's deterministic kernels for the run: with more than one thread,
+    index_put_ with accumulate=True (the backward of the expert LayerNorm's per-token gather,
+    nn/blocks.py) otherwise adds in parallel with atomics, so two runs with the same seed
+    differed in the last bits (measured on 2 threads, micro config, 4 steps: 5 of 114 weight
+    tensors, the spatial MAR's expert-norm biases; 0 with this on). GPUs keep torch's defaults
+    (deterministic CUDA kernels cost speed and need CUBLAS settings)."""
+    if device.type != "cpu":
+        yield
+        return
+    import torch.utils.deterministic
+
+    before = (torch.are_deterministic_algorithms_enabled(),
+              torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.utils.deterministic.fill_uninitialized_memory)
+    torch.use_deterministic_algorithms(True)
+    torch.utils.deterministic.fill_uninitialized_memory = False  # no NaN-filling cost
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.utils.deterministic.fill_uninitialized_memory = before[2]
