@@ -44,7 +44,7 @@ cm eval --checkpoint "$RUNS/tiny" --protocol next-frame --device cuda --no-progr
 cm eval --checkpoint "$RUNS/tiny" --protocol next-frame --device cuda --no-progress \
   --head-temperature 0.5 --out "$RUNS/eval/next-frame-temp0.5.json"
 cm eval --checkpoint "$RUNS/tiny" --protocol builtin-quick --device cuda --no-progress \
-  --steps 1,2,4,8 --out "$RUNS/eval/builtin-quick.json"
+  --sweep-steps 1,2,4,8 --out "$RUNS/eval/builtin-quick.json"
 
 stamp "bair bf16: $BAIR_STEPS steps at batch $BAIR_BATCH"
 timeout 150 python3 -m canvasmar.cli train bair --out "$RUNS/bair-bf16" --force --no-progress \

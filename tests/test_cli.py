@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
 from canvasmar.cli import main
 from tests.conftest import micro_overrides
 
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "tiny"
 TRAIN = [*micro_overrides(), "train.steps=4", "train.batch_size=2", "train.save_every=2",
          "train.eval_every=2", "train.eval_clips=2", "train.warmup_steps=2"]
 
@@ -76,8 +78,10 @@ def test_train_refuses_to_overwrite_and_bad_resume(tmp_path, capsys):
     assert (run / "checkpoints" / "step_00000002" / "model.safetensors").read_bytes() == before
     assert main([*args, "--resume", "model.dim=64"]) == 2
     assert "only train.* may change" in capsys.readouterr().err
-    assert main(["train", "tiny", "--out", str(tmp_path / "new"), "--resume", *TRAIN]) == 2
-    assert "holds no run to resume" in capsys.readouterr().err
+    # requeue-safe: --resume on a folder with no run yet starts one (with a notice)
+    assert main(["train", "tiny", "--out", str(tmp_path / "new"), "--resume", *TRAIN,
+                 "train.steps=1"]) == 0
+    assert "holds no run yet; starting one" in capsys.readouterr().err
     (run / "checkpoints" / "step_00000002" / "train_state.pt").write_bytes(b"junk")
     assert main([*args, "--resume", "train.steps=3"]) == 2
     assert "corrupt" in capsys.readouterr().err
@@ -132,7 +136,7 @@ def test_eval_and_bench_report_measurements(trained_run, tmp_path, capsys):
 
     out = tmp_path / "eval.json"
     args = ["eval", "--checkpoint", str(trained_run), "--num-videos", "3", "--samples", "2",
-            "--steps", "1,2", "--no-progress", "--protocol", "builtin-quick"]
+            "--sweep-steps", "1,2", "--no-progress", "--protocol", "builtin-quick"]
     assert main([*args, "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["protocol"]["num_videos"] == 3 and result["steps"] == [1, 2]
@@ -148,8 +152,10 @@ def test_eval_and_bench_report_measurements(trained_run, tmp_path, capsys):
     assert "needs --i3d" in capsys.readouterr().err
     assert main([*args, "--out", str(out), "--protocol", "bair"]) == 2
     assert "--data-root DIR" in capsys.readouterr().err
+    assert main([*args, "--out", str(out), "--sweep-steps", "0,1"]) == 2
+    assert "every value must be at least 1" in capsys.readouterr().err
     assert main(["bench", "--checkpoint", str(trained_run), "--out", str(tmp_path / "speed"),
-                 "--batches", "1", "--steps", "1", "--frames", "1", "--rollout", "3"]) == 0
+                 "--batches", "1", "--sweep-steps", "1", "--frames", "1", "--rollout", "3"]) == 0
     bench = json.loads((tmp_path / "speed.json").read_text())
     assert len(bench["table"]) == 2 and len(bench["rollout"]["ms"]) == 3
     assert all(row["median_ms"] > 0 for row in bench["table"])
@@ -168,6 +174,7 @@ def test_eval_sampling_overrides_and_the_val_split(trained_run, tmp_path, capsys
     assert on_val["split"] == "val" and on_test["split"] == "test"
     assert on_val["sampling"]["frame_noise"] == 0.5 and on_test["sampling"]["frame_noise"] == 0.3
     assert on_val["sampling"]["flow_steps"] == 2
+    assert on_test["steps"] == [1] and on_test["sampling"]["steps"] == 1  # --steps 1: sweep [1]
     # different clips: the baseline, which involves no sampling, scores differently
     assert on_val["results"]["copy_last"]["mse"] != on_test["results"]["copy_last"]["mse"]
     capsys.readouterr()
@@ -178,3 +185,83 @@ def test_eval_sampling_overrides_and_the_val_split(trained_run, tmp_path, capsys
                              "val"], "--split val is for the builtin and folder")):
         assert main([*base, "--out", str(tmp_path / "x.json"), *extra]) == 2, extra
         assert message in capsys.readouterr().err
+
+
+def _sample_values():
+    """A value unlike the default for every SampleConfig field, as a flag's text."""
+    return {"steps": "7", "flow_steps": "3", "cfg_canvas": "1.5", "cfg_temporal": "1.25",
+            "order": "random", "temperature": "4", "frame_noise": "0.5", "canvas_noise": "0",
+            "time_shift": "2.5", "head_temperature": "0.25", "window": "6", "keep_bos": "false"}
+
+
+def _parsed(command, *argv):
+    from canvasmar.cli import build_parser
+
+    head = ["--checkpoint", "ckpt", "--out", "x.mp4"]
+    return build_parser().parse_args([command, *head, *argv])
+
+
+@pytest.mark.parametrize("command", ["sample", "eval"])
+def test_every_sample_setting_has_a_flag_equal_to_its_override(command):
+    import dataclasses
+
+    from canvasmar.cli.common import sampling_overrides
+    from canvasmar.config import SampleConfig, load_config, with_sample_overrides
+
+    cfg = load_config("tiny")
+    values = _sample_values()
+    assert set(values) == {f.name for f in dataclasses.fields(SampleConfig)}  # a test per field
+    for name, text in values.items():
+        flag = "--" + name.replace("_", "-")
+        argv = ["--no-keep-bos"] if name == "keep_bos" else [flag, text]
+        by_flag = with_sample_overrides(cfg, sampling_overrides(_parsed(command, *argv)))
+        by_key = with_sample_overrides(cfg, [f"sample.{name}={text}"])
+        assert by_flag == by_key != cfg, name
+        assert type(getattr(by_flag.sample, name)) is type(getattr(cfg.sample, name)), name
+    unset = _parsed(command)
+    assert sampling_overrides(unset) == [] and with_sample_overrides(cfg, []) == cfg
+    both = _parsed(command, "--steps", "3", "--keep-bos", "sample.steps=5", "sample.window=4")
+    assert with_sample_overrides(cfg, sampling_overrides(both)).sample == dataclasses.replace(
+        cfg.sample, steps=3, window=4, keep_bos=True)  # the flag wins over the same key
+
+
+def test_sampling_flags_reject_bad_values(capsys):
+    with pytest.raises(SystemExit):
+        _parsed("sample", "--order", "zigzag")
+    with pytest.raises(SystemExit):  # --steps is one number everywhere; sweeps: --sweep-steps
+        _parsed("eval", "--steps", "1,2")
+    assert "invalid int value: '1,2'" in capsys.readouterr().err
+    for argv, message in ((["--steps", "0"], "sample.steps=0 must be at least 1"),
+                          (["--window", "1"], "sample.window=1 is too small")):
+        assert main(["sample", "--checkpoint", str(SHIPPED), "--out", "x.mp4", *argv]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_sweep_steps_parsing(capsys):
+    from canvasmar.cli.common import int_list
+    from canvasmar.errors import UserError
+
+    assert int_list("1,2,4,8", "--sweep-steps") == [1, 2, 4, 8]
+    assert int_list("3", "--sweep-steps") == [3]
+    for bad in ("1,two", "1,,2", ""):
+        with pytest.raises(UserError, match="--sweep-steps .* not a comma-separated list"):
+            int_list(bad, "--sweep-steps")
+    assert _parsed("eval", "--sweep-steps", "1,2").sweep_steps == "1,2"
+    assert _parsed("eval").sweep_steps is None  # eval's default: the sampling steps alone
+    from canvasmar.cli import build_parser
+
+    bench = build_parser().parse_args(["bench", "--checkpoint", "c", "--out", "o"])
+    assert bench.sweep_steps == "1,2,4,8"
+    assert main(["eval", "--checkpoint", "nowhere", "--sweep-steps", "1,x"]) == 2
+    assert "--sweep-steps '1,x' is not a comma-separated list" in capsys.readouterr().err
+    assert main(["bench", "--checkpoint", "nowhere", "--out", "o", "--sweep-steps", "4;8"]) == 2
+    assert "--sweep-steps '4;8'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [[], ["train"], ["sample"], ["eval"], ["bench"], ["data"],
+                                  ["data", "record", "atari"], ["vae"], ["vae", "cache"],
+                                  ["info"]])
+def test_every_command_has_help(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--help"])
+    assert info.value.code == 0 and "usage: canvasmar" in capsys.readouterr().out

@@ -56,3 +56,40 @@ def test_table3_parameter_counts(name):
         model, _ = build_model(PRESETS[name])
     total = sum(p.numel() for p in model.parameters())
     assert abs(total / PAPER_PARAMS[name] - 1) < 0.10, total
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"order": "zigzag"}, "sample.order='zigzag': use 'motion' or 'random'"),
+    ({"steps": 0}, "sample.steps=0 must be at least 1"),
+    ({"flow_steps": -1}, "sample.flow_steps=-1 must be at least 1"),
+    ({"window": -2}, "sample.window=-2 must be at least 0"),
+    ({"window": 1}, "sample.window=1 is too small: use at least 2"),
+])
+def test_sample_config_validate_rejects(changes, message):
+    """One check of the sampling settings, reached from configs, overrides and the pipeline."""
+    import dataclasses
+
+    from canvasmar.config import SampleConfig, with_sample_overrides
+    from canvasmar.pipeline import Pipeline
+
+    bad = SampleConfig(**changes)
+    with pytest.raises(UserError, match=None) as info:
+        bad.validate()
+    assert message in str(info.value) and "\n" not in str(info.value)
+    overrides = [f"sample.{k}={v}" for k, v in changes.items()]
+    cfg = load_config("tiny")
+    for call in (lambda: load_config("tiny", overrides),
+                 lambda: with_sample_overrides(cfg, overrides),
+                 lambda: dataclasses.replace(cfg, sample=bad).validate(),
+                 lambda: Pipeline.options(type("P", (), {"cfg": cfg})(), **changes)):
+        with pytest.raises(UserError, match=None) as info:
+            call()
+        assert message in str(info.value)
+
+
+def test_sample_config_validate_accepts():
+    from canvasmar.config import SampleConfig
+
+    assert SampleConfig().validate() == SampleConfig()
+    SampleConfig(window=1, keep_bos=False).validate()  # one frame, BOS not pinned
+    SampleConfig(window=2, order="random", steps=1, flow_steps=1).validate()

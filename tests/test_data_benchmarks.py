@@ -248,7 +248,7 @@ def test_k600_protocol_clips(tmp_path):
 def test_eval_reads_the_protocol_clips_from_data_root(tmp_path):
     from types import SimpleNamespace
 
-    from canvasmar.eval_cli import protocol_test_clips
+    from canvasmar.evaluation.protocol_run import protocol_test_clips
 
     pipe = SimpleNamespace(frame_shape=(3, 32, 32))
     root = write_bair(tmp_path / "bair")

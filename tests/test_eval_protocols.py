@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from types import SimpleNamespace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ import torch
 from canvasmar.data.procedural import ProceduralVideos
 from canvasmar.data.videoio import BadVideo
 from canvasmar.errors import UserError
-from canvasmar.eval_cli import run_eval
+from canvasmar.evaluation.protocol_run import EvalRequest, run_eval
 from canvasmar.evaluation.scoring import evaluate, read_clip
 from canvasmar.metrics import debiased_fvd, i3d_features, load_i3d
 from canvasmar.protocols import PROTOCOLS
@@ -24,15 +24,13 @@ from tests.test_data_benchmarks import write_bair
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _args(tmp_path, **changes) -> SimpleNamespace:
-    """The namespace `canvasmar eval` builds, with small counts."""
-    args = dict(checkpoint="micro", protocol="builtin-quick", num_videos=2, samples=1,
-                metrics="mse,psnr,ssim", steps="1", i3d=None, device="cpu", cfg_canvas=None,
-                cfg_temporal=None, order=None, head_temperature=None, data_root=None, seed=0,
-                batch_size=2, no_progress=True, out=str(tmp_path / "eval.json"),
-                stats_cache=str(tmp_path / "stats"), force=False)
+def _request(tmp_path: Path, **changes) -> EvalRequest:
+    """What `canvasmar eval` asks for, with small counts."""
+    args = dict(checkpoint="micro", out=tmp_path / "eval.json", protocol="builtin-quick",
+                num_videos=2, samples=1, sweep_steps=(1,), batch_size=2, progress=False,
+                stats_cache=str(tmp_path / "stats"))
     args.update(changes)
-    return SimpleNamespace(**args)
+    return EvalRequest(**args)
 
 
 def _few_flow_steps(pipe) -> None:
@@ -56,10 +54,10 @@ def test_streamed_dataset_scores_equal_the_stacked_tensor(micro_pipe):
 def test_bair_protocol_adds_debiased_fvd_and_caches_reference_stats(micro_pipe, tmp_path,
                                                                      detector_path, monkeypatch):
     root = write_bair(tmp_path / "bair")  # 3 test videos of 30 frames
-    args = _args(tmp_path, protocol="bair", metrics="mse,fvd", i3d=str(detector_path),
-                 data_root=str(root), num_videos=3)
+    request = _request(tmp_path, protocol="bair", metrics=("mse", "fvd"),
+                       i3d=str(detector_path), data_root=str(root), num_videos=3)
     _few_flow_steps(micro_pipe)
-    record = run_eval(micro_pipe, args)
+    record = run_eval(micro_pipe, request)
     assert record["protocol"]["num_videos"] == 3 and record["protocol"]["debiased"]
     results = record["results"]
     assert all({"fvd", "fvd_debiased"} <= set(r) for r in results.values())
@@ -85,12 +83,12 @@ def test_bair_protocol_adds_debiased_fvd_and_caches_reference_stats(micro_pipe, 
     def must_not_run(*a, **k):
         raise AssertionError("reference statistics recomputed despite the cache")
 
-    monkeypatch.setattr("canvasmar.eval_cli.real_i3d_stats", must_not_run)
+    monkeypatch.setattr("canvasmar.evaluation.protocol_run.real_i3d_stats", must_not_run)
     monkeypatch.setattr("canvasmar.metrics.window_feature_stats", must_not_run)
     with pytest.raises(UserError, match="already exists.*--force"):
-        run_eval(micro_pipe, args)  # a finished evaluation is not overwritten by accident
-    args.force = True
-    assert run_eval(micro_pipe, args)["results"] == results  # from the cache, same numbers
+        run_eval(micro_pipe, request)  # a finished evaluation is not overwritten by accident
+    forced = dataclasses.replace(request, force=True)
+    assert run_eval(micro_pipe, forced)["results"] == results  # from the cache, same numbers
 
 
 def test_folder_protocol_scores_the_held_out_videos(micro_pipe, tmp_path, caplog):
@@ -101,13 +99,13 @@ def test_folder_protocol_scores_the_held_out_videos(micro_pipe, tmp_path, caplog
             frames = rng.integers(0, 255, (40, 20, 24, 3), dtype=np.uint8)
             write_any(root / split / f"v{i}.mp4", frames)
     _few_flow_steps(micro_pipe)
-    args = _args(tmp_path, protocol="folder", data_root=str(root), num_videos=None)
-    record = run_eval(micro_pipe, args)
+    record = run_eval(micro_pipe, _request(tmp_path, protocol="folder", data_root=str(root),
+                                           num_videos=None))
     assert "scoring those" in caplog.text  # asked for 256, the test split holds 4 clips
     assert record["protocol"]["num_videos"] == 4 and record["protocol"]["predict"] == 16
     assert json.loads((tmp_path / "eval.json").read_text())["results"] == record["results"]
     with pytest.raises(UserError, match="--data-root"):
-        run_eval(micro_pipe, _args(tmp_path, protocol="folder"))
+        run_eval(micro_pipe, _request(tmp_path, protocol="folder"))
 
 
 def test_an_unreadable_test_clip_stops_with_its_file_named():

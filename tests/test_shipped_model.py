@@ -31,7 +31,7 @@ def test_shipped_model_sample_beats_copy_last_on_the_next_frame():
     settings (head temperature 0.25 from its config.json), seed 0."""
     import dataclasses
 
-    from canvasmar.eval_cli import protocol_test_clips
+    from canvasmar.evaluation.protocol_run import protocol_test_clips
     from canvasmar.evaluation.scoring import evaluate
     from canvasmar.protocols import PROTOCOLS
 
@@ -50,7 +50,7 @@ def test_shipped_canvas_rollout_beats_copy_last_over_16_frames():
     with a paired 95% interval below 0 (one sample per video here; the card's run used 2)."""
     import dataclasses
 
-    from canvasmar.eval_cli import protocol_test_clips
+    from canvasmar.evaluation.protocol_run import protocol_test_clips
     from canvasmar.evaluation.scoring import evaluate
     from canvasmar.protocols import PROTOCOLS
 

@@ -42,12 +42,13 @@ def summarize(times: list[float]) -> dict[str, float]:
     return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times)}
 
 
-def run_bench(pipe: Pipeline, batches: list[int], steps: list[int], frames: int = 3,
+def run_bench(pipe: Pipeline, batches: list[int], sweep_steps: list[int], frames: int = 3,
               rollout: int = 60) -> dict:
-    """The speed table (batch x steps x guidance) and a long-rollout profile."""
+    """The speed table (batch x MAR steps of `sweep_steps` x guidance) and a long-rollout
+    profile at the config's sample.steps."""
     rows = []
     for batch in batches:
-        for n_steps in steps:
+        for n_steps in sweep_steps:
             for name, scales in (("none", PLAIN), ("compositional", GUIDED)):
                 times = frame_times(pipe, batch, frames + 1, steps=n_steps, **scales)[1:]
                 rows.append({"batch": batch, "steps": n_steps, "guidance": name,

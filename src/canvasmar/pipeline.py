@@ -54,18 +54,12 @@ class Pipeline:
         return self
 
     def options(self, **overrides) -> SampleConfig:
-        """The config's sampling defaults with the given (non-None) values replaced."""
+        """The config's sampling defaults with the given (non-None) values replaced, checked
+        by `SampleConfig.validate`, and window=0 resolved to data.frames."""
         overrides = {k: v for k, v in overrides.items() if v is not None}
-        opts = dataclasses.replace(self.cfg.sample, **overrides)
-        if opts.order not in ("motion", "random"):
-            raise UserError(f"order='{opts.order}': use 'motion' or 'random'")
-        if opts.steps < 1 or opts.flow_steps < 1:
-            raise UserError("steps and flow_steps must be at least 1")
+        opts = dataclasses.replace(self.cfg.sample, **overrides).validate()
         if opts.window == 0:
             opts = dataclasses.replace(opts, window=self.cfg.data.frames)
-        if opts.window < 1 or (opts.keep_bos and opts.window < 2):
-            raise UserError(f"sample.window={opts.window} is too small: use at least 2 (BOS is "
-                            f"pinned in the window; sample.keep_bos=false unpins it)")
         return opts
 
     def check_context(self, context: torch.Tensor, resize: bool = False) -> torch.Tensor:

@@ -116,8 +116,10 @@ def parse_overrides(overrides: list[str]) -> dict:
 
 
 def with_sample_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
-    """`cfg` with `sample.KEY=VALUE` overrides applied (sampling settings of `sample`/`eval`;
-    a trained model's other sections cannot change)."""
+    """`cfg` with `sample.KEY=VALUE` overrides applied, checked by `SampleConfig.validate`.
+    The one path of sampling settings at sampling time: `sample`/`eval` turn their flags
+    (--steps, --cfg-canvas, ...) into these overrides; a trained model's other sections
+    cannot change."""
     parsed = parse_overrides(list(overrides))
     other = sorted(set(parsed) - {"sample"})
     if other:
@@ -125,9 +127,11 @@ def with_sample_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
                         f"{', '.join(k + '.*' for k in other)}")
     if not parsed:
         return cfg
+    if not isinstance(parsed["sample"], dict):
+        raise UserError("sample is a section; set its keys like sample.KEY=VALUE")
     merged = _merge(to_dict(cfg.sample), parsed["sample"])
-    sample = from_dict(SampleConfig, merged, prefix="sample.")
-    return dataclasses.replace(cfg, sample=sample).validate()
+    sample = from_dict(SampleConfig, merged, prefix="sample.").validate()
+    return dataclasses.replace(cfg, sample=sample)
 
 
 def merged_config_dict(name_or_path: str, overrides: list[str], presets: dict[str, Any],

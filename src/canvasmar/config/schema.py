@@ -7,7 +7,8 @@ and `section.key=value` overrides into these classes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from canvasmar.errors import UserError
 
@@ -110,26 +111,58 @@ class TrainConfig:
     tensorboard: bool = True  # TensorBoard event files in the run folder (if installed)
 
 
+def _setting(default, text: str, **more) -> Any:
+    """A SampleConfig field: its default and one line of help (the `sample`/`eval` flags are
+    generated from these, canvasmar/cli/common.py)."""
+    return field(default=default, metadata={"help": text, **more})
+
+
 @dataclass(frozen=True, kw_only=True)
 class SampleConfig:
-    """Generation defaults (Table 3, 'Sampling'); every one can be changed per call."""
+    """Generation defaults (Table 3, 'Sampling'); every one can be changed per call, and on the
+    command line as a flag (--flow-steps) or as sample.KEY=VALUE (sample.flow_steps=10)."""
 
-    steps: int = 4  # spatial MAR steps per frame (Table 3: BAIR 4, UCF 8, K600 10)
-    flow_steps: int = 30  # Euler steps of the flow head's ODE
-    cfg_canvas: float = 1.0  # w_s of Eq. 9 (Table 3 BAIR: 1.5)
-    cfg_temporal: float = 1.0  # w_t of Eq. 9 (Table 3 BAIR: 1.2)
-    order: str = "motion"  # "motion" (Sec. 4.3) or "random" (MAR)
-    temperature: float = 6.5  # confidence temperature (Table 3)
-    frame_noise: float = 0.3  # r at inference (Table 3; 0.4 on K600)
-    canvas_noise: float = 0.2  # r' at inference (Table 3)
-    time_shift: float = 1.0  # flow ODE time shift (1 = uniform grid)
+    steps: int = _setting(4, "spatial MAR steps per frame (Table 3: BAIR 4, UCF 8, K600 10)")
+    flow_steps: int = _setting(30, "Euler steps of the flow head's ODE")
+    cfg_canvas: float = _setting(1.0, "canvas guidance scale w_s of Eq. 9 (Table 3 BAIR: 1.5)")
+    cfg_temporal: float = _setting(1.0, "temporal guidance scale w_t of Eq. 9 "
+                                        "(Table 3 BAIR: 1.2)")
+    order: str = _setting("motion", "token order: motion (Sec. 4.3) or random (MAR)",
+                          choices=("motion", "random"))
+    temperature: float = _setting(6.5, "confidence temperature of the motion-aware order "
+                                       "(Table 3)")
+    frame_noise: float = _setting(0.3, "noise level r on the previous frame at inference "
+                                       "(Table 3; 0.4 on K600)")
+    canvas_noise: float = _setting(0.2, "noise level r' on the canvas at inference (Table 3)")
+    time_shift: float = _setting(1.0, "flow ODE time shift (1 = uniform grid)")
     # MAR's sampling temperature: the flow ODE starts from temperature * N(0, I), so values
     # below 1 trade diversity for fidelity (1 = the trained distribution).
-    head_temperature: float = 1.0
-    window: int = 0  # input frames kept in the KV cache; 0 = data.frames (the training span)
-    # Pin the BOS frame in the sliding window (an attention sink): training never shows the
-    # model a window without BOS. Lowers late-rollout error; see TemporalViT.new_cache.
-    keep_bos: bool = True
+    head_temperature: float = _setting(1.0, "flow-head noise scale (MAR's temperature): 1 = "
+                                            "the trained distribution, < 1 sharper")
+    window: int = _setting(0, "input frames kept in the KV cache; 0 = data.frames (the "
+                              "training span)")
+    # An attention sink: training never shows the model a window without BOS. Lowers
+    # late-rollout error; see TemporalViT.new_cache and docs/sampling.md.
+    keep_bos: bool = _setting(True, "pin the BOS frame in the sliding window")
+
+    def validate(self) -> SampleConfig:
+        """The one check of sampling settings (configs, overrides, flags, Pipeline.options);
+        raise UserError naming the key."""
+        for f in fields(self):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, f.name) not in choices:
+                raise UserError(f"sample.{f.name}={getattr(self, f.name)!r}: use "
+                                f"{' or '.join(repr(c) for c in choices)}")
+        for name in ("steps", "flow_steps"):
+            if getattr(self, name) < 1:
+                raise UserError(f"sample.{name}={getattr(self, name)} must be at least 1")
+        if self.window < 0:
+            raise UserError(f"sample.window={self.window} must be at least 0 "
+                            f"(0 = data.frames, the training clip length)")
+        if self.keep_bos and self.window == 1:
+            raise UserError(f"sample.window={self.window} is too small: use at least 2 (BOS is "
+                            f"pinned in the window; sample.keep_bos=false unpins it)")
+        return self
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,8 +207,7 @@ class RunConfig:
                             f"train.grad_accum={self.train.grad_accum} (>= 1)")
         if not 0 <= self.train.ema_decay < 1:
             raise UserError(f"train.ema_decay={self.train.ema_decay} must be in [0, 1)")
-        if self.sample.order not in ("motion", "random"):
-            raise UserError(f"sample.order='{self.sample.order}': use 'motion' or 'random'")
+        self.sample.validate()
         drops = self.loss.drop_canvas + self.loss.drop_temporal + self.loss.drop_both
         if drops > 1:
             raise UserError(f"condition dropout probabilities add up to {drops} > 1")

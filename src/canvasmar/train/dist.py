@@ -18,6 +18,7 @@ import torch.distributed as torch_dist
 from torch import nn
 
 from canvasmar.config import TrainConfig
+from canvasmar.devices import resolve_device
 from canvasmar.errors import UserError
 
 
@@ -38,12 +39,8 @@ class DistContext:
 
 
 def pick_device(requested: str, local_rank: int = 0) -> torch.device:
-    if requested == "cpu" or (requested == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise UserError("train.device=cuda but torch sees no GPU (a CPU build of torch, or no "
-                        "driver): install a CUDA build of torch, or use train.device=cpu")
-    return torch.device("cuda", local_rank % torch.cuda.device_count())
+    """train.device -> this process's device (one GPU per torchrun process)."""
+    return resolve_device(requested, local_rank, option="train.device")
 
 
 def init_distributed(cfg: TrainConfig) -> DistContext:

@@ -1,8 +1,10 @@
-"""`canvasmar sample`: predict frames from a checkpoint and write an MP4 and a PNG grid.
+"""Predict frames from a pipeline and write an MP4 and a PNG grid (`canvasmar sample`).
 
 The PNG has, per sample, the rows of the paper's Fig. 1/4: context | canvas | staticness heat
 map | generated | ground truth (when known). The MP4 shows, side by side and over time: the
 video (context, then generated frames), the canvas, the staticness map and the ground truth.
+Sampling settings are the pipeline's (`pipe.cfg.sample`, changed with
+`config.with_sample_overrides`).
 """
 
 from __future__ import annotations
@@ -94,8 +96,9 @@ def write_grid_png(path: Path, samples: list[list[torch.Tensor]], names: list[st
 
 def run_sample(pipe: Pipeline, out: Path, *, video: str | None, context: int, frames: int,
                num_samples: int, clips: int, first_clip: int, seed: int, resize: bool,
-               gif: bool, progress: bool = True, **options) -> list[Path]:
-    """Generate, then write OUT (mp4), OUT.png and optionally OUT.gif. Returns the paths."""
+               gif: bool, progress: bool = True) -> list[Path]:
+    """Generate with `pipe.cfg.sample`'s settings, then write OUT (mp4), OUT.png and optionally
+    OUT.gif. Returns the paths."""
     for name, value in (("--frames", frames), ("--context", context),
                         ("--num-samples", num_samples), ("--clips", clips)):
         if value < 1:
@@ -109,8 +112,8 @@ def run_sample(pipe: Pipeline, out: Path, *, video: str | None, context: int, fr
     ctx = ctx.repeat_interleave(num_samples, dim=0)
     truth = None if truth is None else truth.repeat_interleave(num_samples, dim=0)
     generator = torch.Generator().manual_seed(seed)
-    outs = list(tqdm(pipe.stream(ctx, frames, generator=generator, return_canvas=True,
-                                 **options), total=frames, desc="frames", disable=not progress))
+    outs = list(tqdm(pipe.stream(ctx, frames, generator=generator, return_canvas=True),
+                     total=frames, desc="frames", disable=not progress))
     generated = torch.stack([o.frame for o in outs], 1).cpu()
     has_canvas = outs[0].canvas is not None
     canvas = torch.stack([o.canvas for o in outs], 1).cpu() if has_canvas else None

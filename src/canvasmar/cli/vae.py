@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from canvasmar.cli.common import add_run_arguments
+
 
 def _train(args: argparse.Namespace) -> None:
     from canvasmar.config.vae import load_vae_config
@@ -45,10 +47,8 @@ def _cache(args: argparse.Namespace) -> None:
     print(f"wrote {path}; train from it with tokenizer.cache={args.out}")
 
 
-def add_vae_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Register `canvasmar vae {train,stats,eval,cache}` on the main parser."""
-    from canvasmar.cli import add_run_arguments  # cli imports this module lazily: no cycle
-
     vae = sub.add_parser("vae", parents=[common], help="train and use the causal video VAE",
                          description="Train the causal 3D VAE (Table 3) and prepare latents.")
     vsub = vae.add_subparsers(dest="vae_command", required=True)
