@@ -17,6 +17,7 @@ import torch
 from canvasmar import losses
 from canvasmar.cli import main
 from tests.conftest import micro_overrides
+from tests.kill_series import kill_series, metric_rows, run_to_end
 
 RUN = [*micro_overrides(), "train.batch_size=2", "train.eval_every=1000", "train.eval_clips=2",
        "train.warmup_steps=2", "train.tensorboard=false", "train.threads=1",
@@ -63,6 +64,63 @@ def test_sigkill_at_any_moment_then_resume_gives_the_uninterrupted_curve(tmp_pat
     assert sorted(resumed) == list(range(1, 31))  # rows after the checkpoint were replaced
     for step in range(1, 31):
         assert abs(resumed[step] - reference[step]) <= 1e-6 * abs(reference[step]), step
+
+
+SERIES = [*micro_overrides(), "train.steps=8", "train.save_every=1", "train.keep_last=2",
+          "train.eval_every=1000", "train.eval_clips=2", "train.batch_size=2",
+          "train.warmup_steps=2", "train.tensorboard=false", "train.device=cpu",
+          "sample.steps=1", "sample.flow_steps=2"]  # the final preview: seconds, not a minute
+
+
+@pytest.mark.slow
+def test_sigkill_series_in_the_default_environment_ends_bitwise_equal(tmp_path):
+    """A user's CPU run (no OMP_NUM_THREADS, no train.threads: torch's own thread count),
+    killed with SIGKILL at least 10 times and requeued with the same `train --resume` command
+    each time, ends bitwise equal to the same run left alone: the final checkpoint's weights,
+    EMA weights and optimizer state (torch.equal on every tensor), the metrics.jsonl rows of
+    every step (loss and its parts, grad norm, lr, the final validation), and the kept
+    checkpoints. The kills (tests/kill_series.py) land at seeded, random moments of the run's
+    life: while Python imports, right after the run lock is taken (two of them before the
+    first checkpoint), inside checkpoint writes (a checkpoint every step; a `.tmp_step_*`
+    folder of the killed process left behind, at least 2 such kills: `write` kills go on
+    until they are seen), right after a step is logged, inside a step; later ones after the
+    process's 2nd checkpoint or step, so that resumes start from later, pruned checkpoints.
+    Every restart runs either to the end (exit 0) or until it is killed (no error, no
+    traceback), and a lock left by a killed run is taken over with a notice."""
+    from safetensors.torch import load_file
+
+    reference = tmp_path / "reference"
+    done = run_to_end(reference, SERIES)
+    assert done.returncode == 0, done.stderr
+    killed = tmp_path / "killed"
+    kinds = ["import", "locked", "locked", "write", "row", "import", "write2", "step", "locked",
+             "write2", "row2"]
+    series = kill_series(killed, SERIES, final_step=8, seed=13, kinds=kinds)
+    print(series.summary())
+
+    assert len(series.kills) >= 10, series.summary()
+    assert series.during_writes >= 2, series.summary()
+    assert series.before_first_checkpoint >= 2, series.summary()
+    for process in series.processes:  # the final run and any that ended before its kill
+        assert process.killed or process.code == 0, process.stderr
+        assert "Traceback" not in process.stderr and "error:" not in process.stderr
+    assert series.processes[-1].kind == "final" and not series.processes[-1].lock_left
+    for pid, stderr in series.takeovers():  # a killed run's lock was taken over, with a notice
+        assert f"was locked by process {pid}, which no longer runs" in stderr, stderr
+
+    rows, expected = metric_rows(killed), metric_rows(reference)
+    assert [r["step"] for r in rows if "loss" in r] == list(range(1, 9))  # each step once
+    assert len(rows) == len(expected)
+    for row, want in zip(rows, expected, strict=True):  # losses, grad norm, lr, validation
+        assert row == want, f"step {want['step']}: {row} != {want}"
+    assert (killed / "latest").read_text() == (reference / "latest").read_text()
+    kept = sorted(p.name for p in (reference / "checkpoints").iterdir())
+    assert sorted(p.name for p in (killed / "checkpoints").iterdir()) == kept  # no .tmp left
+    a, b = (run / "checkpoints" / kept[-1] for run in (reference, killed))
+    for name in ("model.safetensors", "ema.safetensors"):
+        _assert_bitwise_equal(load_file(str(a / name)), load_file(str(b / name)), name)
+    _assert_bitwise_equal(torch.load(a / "train_state.pt", weights_only=True),
+                          torch.load(b / "train_state.pt", weights_only=True), "train_state")
 
 
 @pytest.mark.slow

@@ -219,7 +219,7 @@ def test_resume_works_before_the_first_checkpoint(tmp_path, capsys):
     again = _train(early, _with(ToyConfig(), steps=2), resume=True)
     assert again.progress.step == 2 and [r["step"] for r in _rows(early) if "loss" in r] == [
         1, 2]
-    assert "stopped before its first checkpoint" in capsys.readouterr().err
+    assert "has no checkpoint yet; starting it over" in capsys.readouterr().err
 
 
 def test_a_second_run_in_the_same_folder_is_refused_with_the_first_ones_pid(tmp_path):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from canvasmar.atomic import write_text_atomic
+from canvasmar.errors import UserError
 from canvasmar.pipeline import Pipeline
 
 GUIDED = {"cfg_canvas": 1.5, "cfg_temporal": 1.2}  # Table 3 (BAIR / UCF-101)
@@ -46,6 +48,13 @@ def run_bench(pipe: Pipeline, batches: list[int], sweep_steps: list[int], frames
               rollout: int = 60) -> dict:
     """The speed table (batch x MAR steps of `sweep_steps` x guidance) and a long-rollout
     profile at the config's sample.steps."""
+    for flag, values in (("--batches", batches), ("--sweep-steps", sweep_steps),
+                         ("--frames", [frames])):
+        if not values or min(values) < 1:
+            raise UserError(f"{flag} {','.join(map(str, values))}: every value must be at "
+                            f"least 1")
+    if rollout < 2:
+        raise UserError(f"--rollout {rollout} must be at least 2 (the first frame is a warm-up)")
     rows = []
     for batch in batches:
         for n_steps in sweep_steps:
@@ -90,10 +99,14 @@ def to_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def output_paths(out: Path) -> list[Path]:
+    """What `write_results` writes for `--out OUT`: OUT.json and OUT.md."""
+    return [out.with_suffix(".json"), out.with_suffix(".md")]
+
+
 def write_results(result: dict, out: Path) -> list[Path]:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    json_path = out.with_suffix(".json")
-    json_path.write_text(json.dumps(result, indent=2))
-    md_path = out.with_suffix(".md")
-    md_path.write_text(to_markdown(result))
+    json_path, md_path = output_paths(out)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(json_path, json.dumps(result, indent=2))
+    write_text_atomic(md_path, to_markdown(result))
     return [json_path, md_path]

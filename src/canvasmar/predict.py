@@ -25,6 +25,7 @@ from canvasmar.media import (
     upscale,
     write_video,
 )
+from canvasmar.outputs import claim_outputs
 from canvasmar.pipeline import Pipeline
 
 
@@ -96,7 +97,7 @@ def write_grid_png(path: Path, samples: list[list[torch.Tensor]], names: list[st
 
 def run_sample(pipe: Pipeline, out: Path, *, video: str | None, context: int, frames: int,
                num_samples: int, clips: int, first_clip: int, seed: int, resize: bool,
-               gif: bool, progress: bool = True) -> list[Path]:
+               gif: bool, progress: bool = True, force: bool = False) -> list[Path]:
     """Generate with `pipe.cfg.sample`'s settings, then write OUT (mp4), OUT.png and optionally
     OUT.gif. Returns the paths."""
     for name, value in (("--frames", frames), ("--context", context),
@@ -105,6 +106,7 @@ def run_sample(pipe: Pipeline, out: Path, *, video: str | None, context: int, fr
             raise UserError(f"{name} must be at least 1, got {value}")
     if out.suffix.lower() not in (".mp4", ".gif"):
         raise UserError(f"--out {out}: give a file name ending in .mp4 (or .gif)")
+    claim_outputs(output_paths(out, gif), force=force, inputs=[video])
     if video is None:
         ctx, truth = builtin_context(pipe, context, frames, clips, first_clip)
     else:
@@ -147,4 +149,12 @@ def run_sample(pipe: Pipeline, out: Path, *, video: str | None, context: int, fr
     if gif and out.suffix.lower() != ".gif":
         paths.append(write_video(out.with_suffix(".gif"), movie, fps=4))
     paths.append(write_grid_png(out.with_suffix(".png"), samples, names))
+    return paths
+
+
+def output_paths(out: Path, gif: bool) -> list[Path]:
+    """What `run_sample` writes: OUT, OUT.png, and OUT.gif with `gif` (an .mp4 OUT)."""
+    paths = [out, out.with_suffix(".png")]
+    if gif and out.suffix.lower() != ".gif":
+        paths.append(out.with_suffix(".gif"))
     return paths

@@ -15,13 +15,13 @@ import sys
 
 from canvasmar.cli import bench, data, info, sample, train, vae
 from canvasmar.cli import eval as eval_
-from canvasmar.cli.common import run_command
+from canvasmar.cli.common import OneLineParser, run_command
 
 COMMANDS = (train, sample, bench, eval_, data, info, vae)  # in `canvasmar --help` order
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="canvasmar", description="CanvasMAR video prediction")
+    parser = OneLineParser(prog="canvasmar", description="CanvasMAR video prediction")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)  # lets --debug follow the subcommand too

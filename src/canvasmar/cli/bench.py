@@ -10,11 +10,14 @@ from canvasmar.cli.common import int_list
 
 def _bench(args: argparse.Namespace) -> None:
     import canvasmar
-    from canvasmar.bench import run_bench, to_markdown, write_results
+    from canvasmar.bench import output_paths, run_bench, to_markdown, write_results
+    from canvasmar.devices import resolve_device
+    from canvasmar.outputs import claim_outputs
 
     batches = int_list(args.batches, "--batches")
     sweep = int_list(args.sweep_steps, "--sweep-steps")
-    pipe = canvasmar.load_pipeline(args.checkpoint, device=args.device)
+    claim_outputs(output_paths(Path(args.out)), force=args.force)
+    pipe = canvasmar.load_pipeline(args.checkpoint, device=resolve_device(args.device))
     result = run_bench(pipe, batches, sweep, args.frames, args.rollout)
     paths = write_results(result, Path(args.out))
     print(to_markdown(result))
@@ -35,5 +38,7 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                    help="MAR steps of the table (default 1,2,4,8)")
     p.add_argument("--frames", type=int, default=3, help="timed frames per setting")
     p.add_argument("--rollout", type=int, default=60, help="frames of the long rollout")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto", help="auto (a GPU if torch sees one), cpu, "
+                                                     "cuda or cuda:N")
+    p.add_argument("--force", action="store_true", help="replace existing results at --out")
     p.set_defaults(func=_bench)

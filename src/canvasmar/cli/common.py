@@ -72,7 +72,10 @@ def sampling_parent() -> argparse.ArgumentParser:
     """Options shared by `sample` and `eval`: the sampling flags, seed, device, weights."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--device", default="auto",
+                   help="auto (a GPU if torch sees one, else the CPU), cpu, cuda or cuda:N")
+    p.add_argument("--force", action="store_true",
+                   help="replace existing outputs at --out (never an input)")
     p.add_argument("--no-ema", action="store_true",
                    help="use the raw weights, not the EMA ones (the default if saved)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -87,8 +90,10 @@ def sampling_pipeline(args: argparse.Namespace):
     """The checkpoint's pipeline with the command line's sampling settings applied."""
     import canvasmar
     from canvasmar.config import with_sample_overrides
+    from canvasmar.devices import resolve_device
 
-    pipe = canvasmar.load_pipeline(args.checkpoint, device=args.device, use_ema=not args.no_ema)
+    device = resolve_device(args.device)
+    pipe = canvasmar.load_pipeline(args.checkpoint, device=device, use_ema=not args.no_ema)
     pipe.cfg = with_sample_overrides(pipe.cfg, sampling_overrides(args))
     return pipe
 
@@ -106,6 +111,19 @@ def name_list(text: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in text.split(",") if x.strip())
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's errors as one `error: ...` line like every other error (argparse prints the
+    whole usage first), pointing at --help; subcommand parsers inherit the class."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+# What an interrupted command says (a second Ctrl-C, or the first where there is no graceful
+# stop): only commands that can continue say how. Commands set theirs with set_defaults.
+INTERRUPTED = "interrupted; nothing was written"
+
+
 def run_command(func: Callable[[argparse.Namespace], None], args: argparse.Namespace,
                 debug: bool) -> int:
     """Run a command's handler: a UserError prints one `error: ...` line and gives status 2
@@ -119,6 +137,6 @@ def run_command(func: Callable[[argparse.Namespace], None], args: argparse.Names
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; resume with --resume", file=sys.stderr)
+        print(getattr(args, "on_interrupt", INTERRUPTED), file=sys.stderr)
         return 130
     return 0

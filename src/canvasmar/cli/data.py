@@ -16,7 +16,7 @@ def _record(args: argparse.Namespace) -> None:
                      camera=args.camera)
     paths = record(env, Path(args.out), episodes=args.episodes, frames=args.frames,
                    policy=args.policy, seed=args.seed, fps=args.fps,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, force=args.force)
     print(f"wrote {len(paths)} episodes (videos + .actions.json) to {args.out}; train with "
           f"`canvasmar train tiny --data {args.out} --out RUN`")
 
@@ -25,7 +25,7 @@ def _inspect(args: argparse.Namespace) -> None:
     from canvasmar.data.inspect import format_report, inspect_folder
 
     report = inspect_folder(Path(args.path), sheet=Path(args.sheet) if args.sheet else None,
-                            frames=args.frames, stride=args.stride)
+                            frames=args.frames, stride=args.stride, force=args.force)
     print(format_report(report, verbose=args.verbose))
 
 
@@ -49,6 +49,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     shared.add_argument("--seed", type=int, default=0)
     shared.add_argument("--fps", type=int, default=15, help="fps written in the videos")
     shared.add_argument("--no-progress", action="store_true", help="no progress bar")
+    shared.add_argument("--force", action="store_true",
+                        help="replace episodes of the same names already in --out")
 
     p = rsub.add_parser("atari", parents=[common, shared], help="an Atari game (ale-py)")
     p.add_argument("--game", required=True, help="ALE ROM id, e.g. pong, breakout, boxing")
@@ -72,4 +74,5 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                    help="clip length checked for 'too short' (default 8)")
     p.add_argument("--stride", type=int, default=1, help="frame stride (default 1)")
     p.add_argument("--verbose", action="store_true", help="list every video")
+    p.add_argument("--force", action="store_true", help="replace an existing --sheet")
     p.set_defaults(func=_inspect)

@@ -59,5 +59,5 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--out", default="results.json",
                    help="JSON results (a .png plot beside); a killed evaluation keeps its "
                         "state in OUT.partial.pt and the same command resumes it")
-    p.add_argument("--force", action="store_true", help="replace an existing --out")
-    p.set_defaults(func=_eval)
+    p.set_defaults(func=_eval, on_interrupt="stopped; the evaluation's state is saved in "
+                   "OUT.partial.pt beside --out: run the same command again to continue")

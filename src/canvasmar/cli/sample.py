@@ -15,7 +15,7 @@ def _sample(args: argparse.Namespace) -> None:
     paths = run_sample(
         pipe, Path(args.out), video=args.video, context=args.context, frames=args.frames,
         num_samples=args.num_samples, clips=args.clips, first_clip=args.clip, seed=args.seed,
-        resize=args.resize, gif=args.gif, progress=not args.no_progress)
+        resize=args.resize, gif=args.gif, progress=not args.no_progress, force=args.force)
     print("wrote " + " ".join(str(p) for p in paths))
 
 

@@ -33,4 +33,5 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     add_run_arguments(p, "run folder for checkpoints, metrics, previews")
     p.add_argument("--data", help="builtin (default), a folder of videos, or bair / ucf101 / "
                                    "k600 with data.root=DIR (sets data.source)")
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_train, on_interrupt="interrupted; continue from the last checkpoint "
+                                               "with --resume")

@@ -59,7 +59,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                                     "then key=value overrides such as train.steps=500 "
                                     "model.temporal=2 data.frames=17.")
     add_run_arguments(p, "run folder")
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_train, on_interrupt="interrupted; continue from the last checkpoint "
+                                               "with --resume")
 
     def source(p: argparse.ArgumentParser) -> None:
         p.add_argument("--vae", required=True, help="VAE run/checkpoint folder, or a "

@@ -146,9 +146,13 @@ def merged_config_dict(name_or_path: str, overrides: list[str], presets: dict[st
             raise UserError(f"{label}config '{name_or_path}' is neither a preset "
                             f"({', '.join(presets)}) nor a file")
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
+            loaded = yaml.safe_load(path.read_text())
         except yaml.YAMLError as exc:
             raise UserError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if loaded is None:  # an empty file would silently train the defaults
+            raise UserError(f"{path} is empty: write config sections in it (e.g. "
+                            f"'preset: {default_preset}' and 'train: {{steps: 500}}') or give "
+                            f"a preset name")
         if not isinstance(loaded, dict):
             raise UserError(f"{path} must hold a mapping of config sections")
         preset = loaded.pop("preset", default_preset)

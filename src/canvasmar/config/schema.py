@@ -10,6 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from canvasmar.config.checks import (
+    all_at_least,
+    at_least,
+    finite,
+    in_range,
+    one_of,
+    positive,
+)
 from canvasmar.errors import UserError
 
 
@@ -22,6 +30,14 @@ class TokenizerConfig:
     channels: int = 3  # image channels
     path: str = ""  # kind vae: a `canvasmar vae train` folder; kind diffusers: AutoencoderKL dir
     cache: str = ""  # a `canvasmar vae cache` folder: train on its latents (docs/vae.md)
+
+    def validate(self) -> TokenizerConfig:
+        one_of("tokenizer.kind", self.kind, ("pixel", "vae", "diffusers"))
+        all_at_least("tokenizer", self, ("patch", "channels"), 1)
+        if self.kind != "pixel" and not self.path:
+            raise UserError(f"tokenizer.kind={self.kind} needs tokenizer.path=DIR "
+                            f"(the trained VAE folder)")
+        return self
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +62,16 @@ class ModelConfig:
     flow_layers: int = 3
     canvas: bool = True  # False: the paper's non-canvas baseline (learned mask token)
 
+    def validate(self) -> ModelConfig:
+        all_at_least("model", self, ("dim", "heads", "temporal_layers", "temporal_patch",
+                                     "spatial_layers", "flow_width", "flow_layers"), 1)
+        at_least("model.canvas_layers", self.canvas_layers, 1 if self.canvas else 0)
+        positive("model.mlp_ratio", self.mlp_ratio)
+        if self.dim % self.heads or (self.dim // self.heads) % 2:
+            raise UserError(f"model.dim={self.dim} must split into model.heads={self.heads} "
+                            f"heads of even size")
+        return self
+
 
 @dataclass(frozen=True, kw_only=True)
 class LossConfig:
@@ -64,6 +90,25 @@ class LossConfig:
     canvas_noise_min: float = 0.0  # r' of Eq. 12, training range (Table 3)
     canvas_noise_max: float = 0.3
 
+    def validate(self) -> LossConfig:
+        for name in ("canvas_weight", "static_weight"):
+            at_least(f"loss.{name}", getattr(self, name), 0)
+        at_least("loss.head_repeat", self.head_repeat, 1)
+        in_range("loss.mask_ratio_min", self.mask_ratio_min, 0, 1)
+        positive("loss.mask_ratio_std", self.mask_ratio_std)
+        for name in ("drop_canvas", "drop_temporal", "drop_both"):
+            in_range(f"loss.{name}", getattr(self, name), 0, 1)
+        drops = self.drop_canvas + self.drop_temporal + self.drop_both
+        if drops > 1:
+            raise UserError(f"condition dropout probabilities add up to {drops} > 1")
+        for kind in ("frame_noise", "canvas_noise"):  # Eq. 11, 12: r ~ U[min, max] in [0, 1]
+            low, high = getattr(self, f"{kind}_min"), getattr(self, f"{kind}_max")
+            in_range(f"loss.{kind}_min", low, 0, 1)
+            in_range(f"loss.{kind}_max", high, 0, 1)
+            if low > high:
+                raise UserError(f"loss.{kind}_min={low} is above loss.{kind}_max={high}")
+        return self
+
 
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
@@ -77,6 +122,15 @@ class DataConfig:
     val_fraction: float = 0.1  # folders without train/ val/ subfolders: held-out share
     fold: int = 1  # UCF-101 official split list (1, 2 or 3)
     num_workers: int = 0
+
+    def validate(self) -> DataConfig:
+        at_least("data.resolution", self.resolution, 1)
+        at_least("data.frames", self.frames, 2, ": a clip needs at least 2 frames")
+        at_least("data.stride", self.stride, 1, " (1 = every frame)")
+        in_range("data.val_fraction", self.val_fraction, 0, 1, high_open=True)
+        one_of("data.fold", self.fold, (1, 2, 3))
+        at_least("data.num_workers", self.num_workers, 0)
+        return self
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +163,28 @@ class TrainConfig:
     max_nonfinite: int = 5  # stop after this many non-finite steps in a row (each is skipped)
     time_limit_min: float = 0.0  # stop cleanly (with a checkpoint) after this many minutes
     tensorboard: bool = True  # TensorBoard event files in the run folder (if installed)
+
+    def validate(self) -> TrainConfig:
+        all_at_least("train", self, ("steps", "batch_size", "save_every", "eval_every",
+                                     "eval_clips", "grad_accum"), 1)
+        all_at_least("train", self, ("warmup_steps", "keep_last", "threads", "max_nonfinite"),
+                     0)
+        positive("train.lr", self.lr)
+        at_least("train.weight_decay", self.weight_decay, 0)
+        for i, beta in enumerate(self.betas):  # AdamW's moment decays
+            in_range(f"train.betas[{i}]", beta, 0, 1, high_open=True)
+        in_range("train.min_lr_ratio", self.min_lr_ratio, 0, 1)
+        positive("train.grad_clip", self.grad_clip)
+        in_range("train.ema_decay", self.ema_decay, 0, 1, high_open=True)
+        at_least("train.time_limit_min", self.time_limit_min, 0)
+        if self.batch_size % self.grad_accum:
+            raise UserError(f"train.batch_size={self.batch_size} must be a multiple of "
+                            f"train.grad_accum={self.grad_accum}")
+        device = self.device.split(":")[0] if self.device.startswith("cuda:") else self.device
+        one_of("train.device", device, ("auto", "cpu", "cuda"))
+        one_of("train.precision", self.precision, ("fp32", "bf16"))
+        one_of("train.parallel", self.parallel, ("ddp", "fsdp"))
+        return self
 
 
 def _setting(default, text: str, **more) -> Any:
@@ -153,12 +229,15 @@ class SampleConfig:
             if choices and getattr(self, f.name) not in choices:
                 raise UserError(f"sample.{f.name}={getattr(self, f.name)!r}: use "
                                 f"{' or '.join(repr(c) for c in choices)}")
-        for name in ("steps", "flow_steps"):
-            if getattr(self, name) < 1:
-                raise UserError(f"sample.{name}={getattr(self, name)} must be at least 1")
-        if self.window < 0:
-            raise UserError(f"sample.window={self.window} must be at least 0 "
-                            f"(0 = data.frames, the training clip length)")
+        all_at_least("sample", self, ("steps", "flow_steps"), 1)
+        at_least("sample.window", self.window, 0, " (0 = data.frames, the training clip length)")
+        for name in ("cfg_canvas", "cfg_temporal"):  # Eq. 9: any finite scale is a choice
+            finite(f"sample.{name}", getattr(self, name))
+        for name in ("frame_noise", "canvas_noise"):  # Eq. 11, 12 mixing weights
+            in_range(f"sample.{name}", getattr(self, name), 0, 1)
+        at_least("sample.temperature", self.temperature, 0)
+        at_least("sample.head_temperature", self.head_temperature, 0)
+        positive("sample.time_shift", self.time_shift)
         if self.keep_bos and self.window == 1:
             raise UserError(f"sample.window={self.window} is too small: use at least 2 (BOS is "
                             f"pinned in the window; sample.keep_bos=false unpins it)")
@@ -176,7 +255,11 @@ class RunConfig:
     sample: SampleConfig = field(default_factory=SampleConfig)
 
     def validate(self) -> RunConfig:
-        """Check shapes that must agree; raise UserError naming the fix."""
+        """Each section's own checks, then the shapes that must agree across sections; raise
+        UserError naming the key and the fix."""
+        for section in (self.model, self.tokenizer, self.loss, self.data, self.train,
+                        self.sample):
+            section.validate()
         res, tp, mp = self.data.resolution, self.tokenizer.patch, self.model.temporal_patch
         if res % tp:
             raise UserError(f"data.resolution={res} is not divisible by tokenizer.patch={tp}: "
@@ -185,32 +268,6 @@ class RunConfig:
             raise UserError(f"the latent grid {res // tp}x{res // tp} is not divisible by "
                             f"model.temporal_patch={mp}: use a resolution that is a multiple "
                             f"of {tp * mp}")
-        if self.model.dim % self.model.heads or (self.model.dim // self.model.heads) % 2:
-            raise UserError(f"model.dim={self.model.dim} must split into model.heads="
-                            f"{self.model.heads} heads of even size")
-        if self.tokenizer.kind != "pixel" and not self.tokenizer.path:
-            raise UserError(f"tokenizer.kind={self.tokenizer.kind} needs tokenizer.path=DIR "
-                            f"(the trained VAE folder)")
-        if self.data.frames < 2:
-            raise UserError(f"data.frames={self.data.frames}: a clip needs at least 2 frames")
-        for name in ("steps", "batch_size", "save_every", "eval_every"):
-            if getattr(self.train, name) < 1:
-                raise UserError(f"train.{name} must be at least 1")
-        choices = {"device": ("auto", "cpu", "cuda"), "precision": ("fp32", "bf16"),
-                   "parallel": ("ddp", "fsdp")}
-        for name, allowed in choices.items():
-            if getattr(self.train, name) not in allowed:
-                raise UserError(f"train.{name}={getattr(self.train, name)!r}: use one of "
-                                f"{', '.join(allowed)}")
-        if self.train.grad_accum < 1 or self.train.batch_size % self.train.grad_accum:
-            raise UserError(f"train.batch_size={self.train.batch_size} must be a multiple of "
-                            f"train.grad_accum={self.train.grad_accum} (>= 1)")
-        if not 0 <= self.train.ema_decay < 1:
-            raise UserError(f"train.ema_decay={self.train.ema_decay} must be in [0, 1)")
-        self.sample.validate()
-        drops = self.loss.drop_canvas + self.loss.drop_temporal + self.loss.drop_both
-        if drops > 1:
-            raise UserError(f"condition dropout probabilities add up to {drops} > 1")
         return self
 
 

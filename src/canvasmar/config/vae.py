@@ -58,6 +58,8 @@ class VAERunConfig:
     crop: int = 0
 
     def validate(self) -> VAERunConfig:
+        self.data.validate()
+        self.train.validate()
         m = self.model
         if m.spatial not in (1, 2, 4, 8, 16):
             raise UserError(f"model.spatial={m.spatial}: use 4 or 8 (a power of 2 up to 16)")

@@ -16,16 +16,21 @@ from canvasmar.data.index import build_index
 from canvasmar.data.videoio import BadVideo, read_frames
 from canvasmar.errors import UserError
 from canvasmar.media import grid_image, write_png
+from canvasmar.outputs import claim_outputs
 
 SHEET_ROWS, SHEET_COLUMNS, THUMB = 16, 8, 64
 
 
 def inspect_folder(path: Path, sheet: Path | None = None, frames: int = 8,
-                   stride: int = 1) -> dict:
+                   stride: int = 1, force: bool = False) -> dict:
     """Summary dict (see format_report) and the contact sheet written to `sheet`."""
     path = Path(path)
     if not path.is_dir():
         raise UserError(f"'{path}' is not a folder")
+    if frames < 1 or stride < 1:
+        raise UserError(f"--frames {frames} and --stride {stride} must be at least 1")
+    sheet = Path(sheet) if sheet else Path(f"{path.resolve().name}-contact.png")
+    claim_outputs([sheet], force=force, inputs=[path])
     entries = build_index(path)
     span = clip_span(frames, stride)
     good = [e for e in entries if not e.error and e.frames >= span]
@@ -34,7 +39,6 @@ def inspect_folder(path: Path, sheet: Path | None = None, frames: int = 8,
                          f"{stride} needs {span}") for e in entries
                 if not e.error and e.frames < span]
     durations = [e.frames / e.fps for e in good if e.fps]
-    sheet = Path(sheet) if sheet else Path(f"{path.resolve().name}-contact.png")
     rows = []
     for e in good[:SHEET_ROWS]:
         picks = np.linspace(0, e.frames - 1, SHEET_COLUMNS).round().astype(int).tolist()

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from canvasmar.errors import UserError
 from canvasmar.media import write_video
+from canvasmar.outputs import claim_outputs
 
 POLICIES = ("random", "sticky")
 
@@ -41,13 +42,19 @@ class SimEnv(Protocol):
 
 
 def record(env: SimEnv, out: str | Path, *, episodes: int, frames: int, policy: str = "sticky",
-           seed: int = 0, fps: int = 15, progress: bool = True) -> list[Path]:
-    """Write `episodes` videos of up to `frames` frames (shorter if the game ends)."""
+           seed: int = 0, fps: int = 15, progress: bool = True, force: bool = False
+           ) -> list[Path]:
+    """Write `episodes` videos of up to `frames` frames (shorter if the game ends); episodes
+    of the same names already in `out` are replaced only with `force`."""
     if policy not in POLICIES:
         raise UserError(f"unknown policy '{policy}' (choose {', '.join(POLICIES)})")
     if episodes < 1 or frames < 2:
         raise UserError("--episodes must be at least 1 and --frames at least 2")
     out = Path(out)
+    stems = [out / f"{env.name}_{episode:04d}" for episode in range(episodes)]
+    claim_outputs([path for stem in stems for path in (stem.with_suffix(".mp4"),
+                                                        stem.with_suffix(".actions.json"))],
+                  force=force)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     written = []

@@ -22,6 +22,7 @@ from canvasmar.errors import UserError
 from canvasmar.evaluation.plots import plot_against_steps, plot_per_frame
 from canvasmar.evaluation.scoring import Clips, evaluate, real_i3d_stats
 from canvasmar.metrics import FeatureStats, StatsKey, cached_reference_stats
+from canvasmar.outputs import claim_outputs
 from canvasmar.pipeline import Pipeline
 from canvasmar.protocols import PROTOCOLS, Protocol
 
@@ -164,6 +165,8 @@ def _checked(request: EvalRequest) -> tuple[Protocol, set[str]]:
     if "fvd" in metrics and protocol.predict < 9:
         raise UserError(f"FVD needs clips of at least 9 frames; protocol '{protocol.name}' "
                         f"predicts {protocol.predict}")
+    if request.batch_size < 1:
+        raise UserError(f"--batch-size {request.batch_size} must be at least 1")
     if any(s < 1 for s in request.sweep_steps):
         raise UserError(f"--sweep-steps {','.join(map(str, request.sweep_steps))}: every "
                         f"value must be at least 1")
@@ -174,9 +177,14 @@ def run_eval(pipe: Pipeline, request: EvalRequest) -> dict:
     """Score `pipe` (with its `cfg.sample` settings) as `request` says; write the JSON record
     at `request.out`, its plots beside it, and return the record."""
     protocol, metrics = _checked(request)
+    out = Path(request.out)
+    if out.suffix.lower() != ".json":
+        raise UserError(f"--out {out}: give a file name ending in .json")
     steps = list(request.sweep_steps) or [pipe.cfg.sample.steps]
-    backends = _backends(request.i3d, pipe.device, metrics)
     clips = protocol_test_clips(pipe, protocol, request.data_root, request.seed, request.split)
+    backends = _backends(request.i3d, pipe.device, metrics)
+    plots = output_paths(out, protocol)  # checked before any long computation
+    claim_outputs([out, *plots], force=request.force, inputs=[request.i3d])
     if len(clips) < protocol.num_videos:
         log.warning("protocol '%s' asks for %d clips; the test data hold %d, scoring those",
                     protocol.name, protocol.num_videos, len(clips))
@@ -188,10 +196,6 @@ def run_eval(pipe: Pipeline, request: EvalRequest) -> dict:
                                                     fvd_info["sha256"], request)
         fvd_info.update(info)
     sample = dataclasses.asdict(pipe.options())
-    out = Path(request.out)
-    if out.exists() and not request.force:
-        raise UserError(f"{out} already exists (an earlier evaluation); pass --force to replace "
-                        f"it, or choose another --out")
     # A killed evaluation resumes from here when the same command runs again.
     fingerprint = {"checkpoint": str(Path(request.checkpoint).resolve()),
                    "weights": pipe.weights, "split": request.split,
@@ -209,7 +213,16 @@ def run_eval(pipe: Pipeline, request: EvalRequest) -> dict:
               "sampling": sample, "metrics": sorted(metrics), "backends": backends["info"],
               "results": results}
     write_text_atomic(out, json.dumps(record, indent=2) + "\n")
-    plot_against_steps(record, out.with_suffix(".png"))
-    if protocol.predict > 1:
-        plot_per_frame(record, out.with_name(f"{out.stem}_frames.png"))
+    plot_against_steps(record, plots[0])
+    if len(plots) > 1:
+        plot_per_frame(record, plots[1])
     return record
+
+
+def output_paths(out: Path, protocol: Protocol) -> list[Path]:
+    """The plots an evaluation writes beside its JSON: against steps, and per predicted frame
+    (when it predicts more than one)."""
+    plots = [out.with_suffix(".png")]
+    if protocol.predict > 1:
+        plots.append(out.with_name(f"{out.stem}_frames.png"))
+    return plots

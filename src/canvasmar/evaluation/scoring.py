@@ -42,6 +42,7 @@ from canvasmar.metrics import (
 from canvasmar.metrics.paired import paired_difference
 from canvasmar.pipeline import Pipeline
 from canvasmar.protocols import Protocol
+from canvasmar.train.stopping import StopRequest
 
 PIXEL_METRICS = ("mse", "psnr", "ssim")
 log = logging.getLogger("canvasmar")
@@ -208,8 +209,9 @@ class _Resume:
 
     def maybe_save(self, next_batch: int, scores: dict[str, _Scores],
                    generators: dict[str, torch.Generator],
-                   real_frames: _FrameFeatures | None) -> None:
-        if self.path is None or time.monotonic() - self.last < self.every_s:
+                   real_frames: _FrameFeatures | None, now: bool = False) -> None:
+        """Save the state before batch `next_batch` if `every_s` passed (or `now`)."""
+        if self.path is None or (not now and time.monotonic() - self.last < self.every_s):
             return
         state = {"fingerprint": self.fingerprint, "next_batch": next_batch,
                  "scores": {name: s.state() for name, s in scores.items()},
@@ -266,23 +268,28 @@ def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int],
     first = resume.load(scores, generators, real_frames)
     bar = tqdm(total=batches * len(settings), initial=first * len(settings),
                desc=f"eval {protocol.name}", disable=not progress)
-    for index, (vid, sample) in enumerate(_batches(n, k, batch_size)):
-        if index < first:
-            continue
-        unique, where = torch.unique(vid, return_inverse=True)
-        videos = torch.stack([read_clip(clips, int(v)) for v in unique])[where]
-        context, real = videos[:, :c], videos[:, c:c + p]
-        if real_frames is not None:  # each real segment once, at its first sample
-            real_frames.add(real[sample == 0])
-        for name, extra in settings:
-            if name == "copy_last":
-                fake = context[:, -1:].expand(-1, p, -1, -1, -1)
-            else:
-                fake = pipe(context, p, generator=generators[name], **extra, **options).cpu()
-            scores[name].add(fake, real, vid, sample, detector)
-            bar.update(1)
-        if index + 1 < batches:
-            resume.maybe_save(index + 1, scores, generators, real_frames)
+    with StopRequest() as stop:  # SIGTERM / a first Ctrl-C: finish the batch, save, stop
+        for index, (vid, sample) in enumerate(_batches(n, k, batch_size)):
+            if index < first:
+                continue
+            unique, where = torch.unique(vid, return_inverse=True)
+            videos = torch.stack([read_clip(clips, int(v)) for v in unique])[where]
+            context, real = videos[:, :c], videos[:, c:c + p]
+            if real_frames is not None:  # each real segment once, at its first sample
+                real_frames.add(real[sample == 0])
+            for name, extra in settings:
+                if name == "copy_last":
+                    fake = context[:, -1:].expand(-1, p, -1, -1, -1)
+                else:
+                    fake = pipe(context, p, generator=generators[name], **extra,
+                                **options).cpu()
+                scores[name].add(fake, real, vid, sample, detector)
+                bar.update(1)
+            if index + 1 < batches:
+                stopping = stop.requested()
+                resume.maybe_save(index + 1, scores, generators, real_frames, now=stopping)
+                if stopping:
+                    raise KeyboardInterrupt  # the state is saved: the same call continues
     bar.close()
     resume.done()
     results = {name: s.summary(real_i3d, debiased_real, real_frames, kid_fn)

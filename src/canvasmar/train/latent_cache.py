@@ -21,6 +21,10 @@ from canvasmar.models.factory import build_tokenizer
 def write_latent_cache(cfg: RunConfig, out: Path, clips: int, shard_size: int = 256,
                        batch_size: int = 16, progress: bool = True) -> Path:
     """Encode train clips 0..clips-1 with cfg's tokenizer into shards; returns meta.json."""
+    if cfg.tokenizer.kind == "pixel":
+        raise UserError("a latent cache is for tokenizer.kind=vae or diffusers (the pixel "
+                        "tokenizer is cheaper than reading a cache): set tokenizer.kind and "
+                        "tokenizer.path")
     out = Path(out)
     if clips < 1 or shard_size < 1:
         raise UserError("--clips and --shard-size must be at least 1")

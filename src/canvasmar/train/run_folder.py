@@ -86,6 +86,9 @@ class RunFolder:
             if resume:
                 say(f"--resume: {self.out} holds no run yet; starting one")
             return False
+        if not (self.out / ckpt.LATEST).is_file():  # a start that failed or was preempted early:
+            say(f"the run in {self.out} has no checkpoint yet; starting it over")  # nothing
+            return False  # of value to lose, and a requeue or a corrected command just works
         if not resume:
             if not force:
                 raise UserError(f"{self.out} already holds a run; pass --resume to continue it "
@@ -96,10 +99,6 @@ class RunFolder:
             if to_dict(getattr(saved, section)) != to_dict(getattr(cfg, section)):
                 raise UserError(f"--resume: the {section}.* settings differ from the run in "
                                 f"{self.out}; only train.* may change when resuming")
-        if not (self.out / ckpt.LATEST).is_file():
-            say(f"--resume: the run in {self.out} stopped before its first checkpoint; "
-                f"starting it again from step 0")
-            return False
         return True
 
     def init(self, cfg: Any) -> None:
@@ -128,15 +127,20 @@ class RunFolder:
 
     def prepare(self, cfg: Any, resume: bool, force: bool,
                 ctx: dist.DistContext | None = None) -> ResumePoint | None:
-        """check (every process; again under the lock), init (the main one), and the point
-        to resume from. Call inside `locked`."""
+        """check (every process; again under the lock) and the point to resume from (None:
+        a fresh start, for which `start_fresh` is called once the task is built, so that a
+        task that cannot be built, e.g. for a wrong data path, leaves the folder alone).
+        Call inside `locked`."""
         ctx = ctx or dist.DistContext()
         resume = self.check(cfg, resume, force)
+        return self.resume_point(ctx.is_main) if resume else None
+
+    def start_fresh(self, cfg: Any, ctx: dist.DistContext) -> None:
+        """init on the main process, between barriers."""
         dist.barrier(ctx)
-        if ctx.is_main and not resume:
+        if ctx.is_main:
             self.init(cfg)
         dist.barrier(ctx)
-        return self.resume_point(ctx.is_main) if resume else None
 
     def resume_point(self, is_main: bool) -> ResumePoint:
         """The latest checkpoint and its state; metrics rows after it are dropped (they are

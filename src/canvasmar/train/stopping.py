@@ -9,6 +9,7 @@ periodic checkpoint (written atomically) is where `--resume` starts.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from types import FrameType
 
@@ -22,6 +23,8 @@ class StopRequest:
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> StopRequest:
+        if threading.current_thread() is not threading.main_thread():
+            return self  # signals reach the main thread only (e.g. under a web server)
         for sig in (signal.SIGTERM, signal.SIGINT):
             self._previous[sig] = signal.signal(sig, self._handle)
         return self

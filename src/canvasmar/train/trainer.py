@@ -248,6 +248,8 @@ def run_training(build_task: Callable[[ResumePoint | None], TrainTask], folder: 
             torch.set_num_threads(cfg.train.threads)
         torch.manual_seed(cfg.train.seed)  # the same initial weights in every process
         task = build_task(start)
+        if start is None:
+            folder.start_fresh(cfg, ctx)
         return Trainer(task, folder, cfg.train, ctx, start, progress_bar).run()
 
 

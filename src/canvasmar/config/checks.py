@@ -1,0 +1,46 @@
+"""Range checks for config values: each raises one UserError naming the key, its value and the
+allowed range, so a NaN, a negative rate or a probability above 1 never reaches a run."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from canvasmar.errors import UserError
+
+
+def finite(key: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise UserError(f"{key}={value} must be a finite number")
+
+
+def at_least(key: str, value: float, low: float, why: str = "") -> None:
+    finite(key, value)
+    if value < low:
+        raise UserError(f"{key}={value} must be at least {low}{why}")
+
+
+def positive(key: str, value: float) -> None:
+    finite(key, value)
+    if value <= 0:
+        raise UserError(f"{key}={value} must be greater than 0")
+
+
+def in_range(key: str, value: float, low: float, high: float, *, high_open: bool = False
+             ) -> None:
+    """low <= value <= high (value < high when `high_open`)."""
+    finite(key, value)
+    if value < low or value > high or (high_open and value == high):
+        raise UserError(f"{key}={value} must be in [{low}, {high}{')' if high_open else ']'}")
+
+
+def one_of(key: str, value: Any, choices: Iterable[Any]) -> None:
+    choices = tuple(choices)
+    if value not in choices:
+        raise UserError(f"{key}={value!r}: use one of {', '.join(map(str, choices))}")
+
+
+def all_at_least(section: str, obj: Any, names: Iterable[str], low: int) -> None:
+    for name in names:
+        at_least(f"{section}.{name}", getattr(obj, name), low)

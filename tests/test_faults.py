@@ -1,0 +1,127 @@
+"""Faults a user meets with real processes: a second run in a running run's folder, a killed
+run's stale lock, a run killed while writing its final outputs, signals during `eval` and
+`sample`. (Bad inputs: tests/test_probes.py; SIGKILL series: tests/test_preemption.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from canvasmar.cli import main
+from tests.probe_world import RUN_OVERRIDES, make_world
+
+
+def _default_signals() -> None:
+    """In the child: SIGINT as a terminal delivers it (a job started in the background, as CI
+    or nohup may run the tests, inherits SIGINT ignored, and Python then keeps ignoring it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _start(*argv: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "canvasmar", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)
+
+
+def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s")
+
+
+def _steps_logged(out: Path) -> int:
+    path = out / "metrics.jsonl"
+    if not path.is_file():
+        return 0
+    return max((json.loads(x).get("step", 0) for x in path.read_text().splitlines() if x),
+               default=0)
+
+
+@pytest.mark.slow
+def test_a_second_run_is_refused_and_a_killed_runs_lock_is_taken_over(tmp_path, capsys):
+    out = tmp_path / "run"
+    train = ["train", "tiny", "--out", str(out), "--no-progress", *RUN_OVERRIDES,
+             "train.steps=100000", "train.save_every=2", "train.eval_every=100000"]
+    first = _start(*train)
+    try:
+        _wait_for(lambda: _steps_logged(out) >= 3, first)
+        for extra in (["--resume"], ["--force"]):
+            assert main([*train, *extra]) == 2
+            err = capsys.readouterr().err
+            assert f"in use by a run of process {first.pid}" in err, err
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert main([*train[:-3], "train.steps=4", "train.save_every=2", "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert f"locked by process {first.pid}, which no longer runs" in err, err
+
+
+def test_a_run_killed_while_writing_its_final_outputs_is_finished_by_a_rerun(tmp_path, capsys):
+    out = tmp_path / "run"
+    train = ["train", "tiny", "--out", str(out), "--no-progress", *RUN_OVERRIDES]
+    assert main(train) == 0
+    finals = [out / name for name in ("preview.png", "preview.mp4", "losses.png")]
+    for path in finals:  # killed after the last checkpoint, before these were written
+        path.unlink()
+    capsys.readouterr()
+    assert main([*train, "--resume"]) == 0  # a requeue of the same command
+    assert "already reached step 2 (train.steps=2)" in capsys.readouterr().err
+    assert all(path.is_file() and path.stat().st_size > 1000 for path in finals)
+
+
+@pytest.mark.slow
+def test_sigterm_during_eval_saves_its_state_and_the_same_command_continues(tmp_path):
+    world = make_world(tmp_path / "user")
+    out, log = tmp_path / "eval.json", tmp_path / "stderr.txt"
+    argv = ["eval", "--checkpoint", str(world["run"]), "--protocol", "builtin-quick",
+            "--num-videos", "32", "--samples", "2", "--batch-size", "1", "--flow-steps", "2",
+            "--out", str(out)]
+    with log.open("w") as stderr:  # the progress bar says when scoring has begun
+        proc = subprocess.Popen([sys.executable, "-m", "canvasmar", *argv], stderr=stderr,
+                                stdout=subprocess.DEVNULL, text=True)
+        _wait_for(lambda: max(map(int, re.findall(r"(\d+)%\|", log.read_text())),
+                              default=0) >= 2, proc)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 130
+    err = log.read_text()
+    assert "state is saved in OUT.partial.pt" in err and "Traceback" not in err, err
+    partial = tmp_path / "eval.partial.pt"
+    assert partial.is_file() and not out.exists()
+    assert main([*argv, "--no-progress"]) == 0  # continues from the saved batch
+    assert out.is_file() and not partial.exists()
+    reference = tmp_path / "reference.json"
+    assert main([*argv[:-1], str(reference), "--no-progress"]) == 0
+    assert json.loads(out.read_text())["results"] == json.loads(reference.read_text())["results"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_sample_says_nothing_was_written(tmp_path):
+    world = make_world(tmp_path / "user")
+    out = tmp_path / "s.mp4"
+    proc = _start("sample", "--checkpoint", str(world["run"]), "--out", str(out), "--frames",
+                  "400", "--clips", "4", "--no-progress")
+    time.sleep(4)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted; nothing was written" in err, err
+    assert "--resume" not in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_python_dash_m_canvasmar_runs_the_command_line():
+    done = subprocess.run([sys.executable, "-m", "canvasmar", "info", "tiny"],
+                          capture_output=True, text=True, env={**os.environ}, timeout=120)
+    assert done.returncode == 0 and "total parameters" in done.stdout
