@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -125,3 +126,19 @@ def test_python_dash_m_canvasmar_runs_the_command_line():
     done = subprocess.run([sys.executable, "-m", "canvasmar", "info", "tiny"],
                           capture_output=True, text=True, env={**os.environ}, timeout=120)
     assert done.returncode == 0 and "total parameters" in done.stdout
+
+
+def test_a_data_folder_with_a_broken_link_a_pipe_and_junk_still_trains(tmp_path, capsys):
+    """Once a dangling .mp4 link stopped `train` and `data inspect` with a traceback and a
+    FIFO named .mp4 hung the loader: now both are skipped and reported like any bad file."""
+    world = make_world(tmp_path / "user")
+    for i in range(5):  # enough good videos for a train and a val split
+        shutil.copy(world["data"] / "good.mp4", world["data"] / f"good{i}.mp4")
+    assert main(["data", "inspect", str(world["data"]), "--sheet",
+                 str(tmp_path / "sheet.png"), "--frames", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "dangling.mp4: broken symbolic link" in out
+    assert "pipe.mp4: not a regular file" in out and "junk.mp4: unreadable" in out
+    assert main(["train", "tiny", "--out", str(tmp_path / "run"), "--data", str(world["data"]),
+                 *RUN_OVERRIDES, "train.steps=1", "data.val_fraction=0.5"]) == 0
+    assert (tmp_path / "run" / "checkpoints" / "step_00000001").is_dir()
