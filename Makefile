@@ -24,7 +24,7 @@ $(STAMP): requirements.txt pyproject.toml Makefile
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/canvasmar sample --checkpoint checkpoints/tiny --out outputs/demo.mp4 --context 2 \
+	$(BIN)/canvasmar sample --checkpoint checkpoints/tiny --out outputs/demo.mp4 --force --context 2 \
 		--frames 16 --clips 3 --steps 4 --seed 0
 	@echo "look at: outputs/demo.mp4 outputs/demo.png"
 
