@@ -29,7 +29,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TIMING = ("sec_per_step", "clips_per_sec", "gpu_peak_gib")  # wall-clock entries of a row
+# wall-clock entries of a metrics row (they differ between runs; everything else must not)
+TIMING = ("sec_per_step", "clips_per_sec", "gpu_peak_gib", "tflops_per_s", "mfu")
 POLL = 0.001  # seconds between looks at the run folder
 
 
