@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The checks a GPU session runs (docs/training-at-scale.md), in one go, each stage bounded:
-#   1. the tiny preset trained on the GPU for a fixed time budget (steps sized from a probe),
-#   2. its evaluation (EMA weights): next-frame and builtin-quick protocols,
-#   3. the bair preset (231M) in bf16 for a few hundred steps: peak memory and throughput,
-#      and a short fp32 run on the same machine for the ratio.
+# The checks a GPU session runs (docs/training-at-scale.md), in one go, each stage bounded
+# (about ten minutes in all):
+#   1. training throughput and MFU (canvasmar bench --train, docs/speed.md): the tiny preset
+#      in fp32 and bf16, the bair preset (231M) in bf16 (data loader excluded and included)
+#      and in fp32 for the ratio; peak memory of each,
+#   2. the tiny preset trained on the GPU for a fixed time budget (steps sized from a probe),
+#   3. its evaluation (EMA weights): next-frame and builtin-quick protocols,
+#   4. the bair preset in bf16 through the whole training loop for a few hundred steps.
 # Usage: OUT=outputs/gpu bash scripts/gpu_check.sh   (TINY_SECONDS, BAIR_STEPS to resize)
 set -uo pipefail
 OUT=${OUT:-outputs/gpu}
 RUNS=${RUNS:-/tmp/canvasmar-gpu}
-TINY_SECONDS=${TINY_SECONDS:-210}
+TINY_SECONDS=${TINY_SECONDS:-150}
 TINY_BATCH=${TINY_BATCH:-32}
 BAIR_STEPS=${BAIR_STEPS:-200}
 BAIR_BATCH=${BAIR_BATCH:-32}
@@ -24,6 +27,17 @@ print(statistics.median(x['sec_per_step'] for x in r if 'sec_per_step' in x and 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$OUT/gpu.txt"
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.is_available())" \
   | tee -a "$OUT/gpu.txt"
+
+stamp "bench --train: MFU of tiny (fp32, bf16) and bair (bf16 by batch, fp32)"
+timeout 90 python3 -m canvasmar.cli bench --train tiny --device cuda --batches 32,256 \
+  --precisions fp32,bf16 --loader excluded --timed-steps 5 --warmup-steps 3 \
+  --out "$OUT/bench-train-tiny" --force
+timeout 200 python3 -m canvasmar.cli bench --train bair --device cuda --batches 8,32 \
+  --precisions bf16 --loader both --timed-steps 3 --warmup-steps 2 \
+  --out "$OUT/bench-train-bair-bf16" --force data.num_workers="$WORKERS"
+timeout 60 python3 -m canvasmar.cli bench --train bair --device cuda --batches 8 \
+  --precisions fp32 --loader excluded --timed-steps 3 --warmup-steps 2 \
+  --out "$OUT/bench-train-bair-fp32" --force
 
 stamp "probe: tiny, 40 steps"
 cm train tiny --out "$RUNS/probe" --force --no-progress train.steps=40 \
@@ -47,21 +61,16 @@ cm eval --checkpoint "$RUNS/tiny" --protocol builtin-quick --device cuda --no-pr
   --sweep-steps 1,2,4,8 --out "$RUNS/eval/builtin-quick.json"
 
 stamp "bair bf16: $BAIR_STEPS steps at batch $BAIR_BATCH"
-timeout 150 python3 -m canvasmar.cli train bair --out "$RUNS/bair-bf16" --force --no-progress \
+timeout 100 python3 -m canvasmar.cli train bair --out "$RUNS/bair-bf16" --force --no-progress \
   train.steps="$BAIR_STEPS" train.batch_size="$BAIR_BATCH" train.precision=bf16 \
   train.warmup_steps=50 train.eval_every=100000 train.save_every=100000 train.eval_clips=2 \
-  train.time_limit_min=1.7 data.num_workers=8
-stamp "bair fp32: 30 steps"
-timeout 75 python3 -m canvasmar.cli train bair --out "$RUNS/bair-fp32" --force --no-progress \
-  train.steps=30 train.batch_size="$BAIR_BATCH" train.warmup_steps=50 \
-  train.eval_every=100000 train.save_every=100000 train.eval_clips=2 \
-  train.time_limit_min=0.75 data.num_workers=8
+  train.time_limit_min=1.1 data.num_workers=8
 stamp "collect"
 CK="$RUNS/tiny/checkpoints/$(cat "$RUNS/tiny/latest")"
 cp "$CK/model.safetensors" "$CK/ema.safetensors" "$OUT/" 2>/dev/null
 tar czf "$OUT/results.tar.gz" -C "$RUNS" --exclude='*.safetensors' --exclude='*.pt' \
   --exclude='tensorboard' tiny/config.json tiny/metrics.jsonl tiny/previews tiny/preview.png \
-  tiny/losses.png eval bair-bf16/metrics.jsonl bair-fp32/metrics.jsonl probe/metrics.jsonl \
+  tiny/losses.png eval bair-bf16/metrics.jsonl probe/metrics.jsonl \
   2>&1 | tail -3
 ls -la "$OUT"
 stamp done

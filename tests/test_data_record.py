@@ -58,7 +58,17 @@ def test_record_writes_videos_and_actions_in_the_folder_format(tmp_path):
         assert np.diff(cols).tolist() == [2 * a for a in meta["actions"]]
     again = record(FakeEnv(), tmp_path / "again", episodes=3, frames=10, policy="random",
                    seed=1, progress=False)
-    assert again[0].read_bytes() == paths[0].read_bytes()  # same seed, same episodes
+    # same seed, same episodes: the same actions and frames. Not the same bytes: libx264
+    # itself is not repeatable within one process (after torch.set_flush_denormal(True), or
+    # after torch.compile has run, two encodes of one episode's frames differed in the
+    # I-frame), so the frames are compared decoded, to the codec's error.
+    for first, second in zip(paths, again, strict=True):
+        meta = first.with_suffix(".actions.json").read_text()
+        assert second.with_suffix(".actions.json").read_text() == meta
+        index = list(range(json.loads(meta)["frames"]))
+        a = read_frames(first, index, None).astype(int)
+        b = read_frames(second, index, None).astype(int)
+        assert np.abs(a - b).max() <= 8 and np.abs(a - b).mean() < 0.5
     ds = folder_dataset(tmp_path / "rec", "train", frames=4, resolution=16, val_fraction=0)
     assert ds[0].shape == (4, 3, 16, 16)
 

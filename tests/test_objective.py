@@ -87,6 +87,37 @@ def test_staticness_target_carries_no_gradient(micro_cfg):
     assert not losses.staticness_target(err).requires_grad
 
 
+def test_static_flow_loss_equals_the_gathered_one(micro_cfg):
+    """L_MAR's two forms (losses.mar_loss): the head on all tokens with a mask-weighted mean
+    (GPU, torch.compile: static shapes) and on the gathered masked tokens (eager CPU) are the
+    same function: equal to float tolerance in value and in every gradient (not bitwise: the
+    sums run in another order)."""
+    torch.manual_seed(0)
+    model, tok = build_model(micro_cfg)
+    with torch.no_grad():  # off the zero-initialised head, so its gradients are not all zero
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    rnd = losses.draw_randomness(model, 3, 4, micro_cfg.loss, torch.Generator().manual_seed(2))
+    targets = model.to_tokens(tok.encode(torch.rand(3, 4, 3, 16, 16))).flatten(0, 1)
+    cond = torch.randn(12, model.num_tokens, model.cfg.dim, requires_grad=True)
+    results = []
+    for form in (losses._mar_loss_static, losses._mar_loss_gathered):
+        model.zero_grad(set_to_none=True)
+        cond.grad = None
+        value = form(model, cond, targets, rnd)
+        value.backward()
+        results.append((value.detach(), cond.grad.clone(),
+                        [p.grad.clone() for p in model.head.parameters()]))
+    (v_static, c_static, g_static), (v_gather, c_gather, g_gather) = results
+    torch.testing.assert_close(v_static, v_gather, rtol=1e-6, atol=0)
+    torch.testing.assert_close(c_static, c_gather, rtol=1e-5, atol=1e-8)
+    assert all(g.abs().sum() > 0 for g in g_gather)
+    for a, b in zip(g_static, g_gather, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    # the unmasked tokens' condition gets no gradient from L_MAR in either form
+    assert c_static[~rnd.mask].abs().max() == 0
+
+
 def test_flow_convention_and_euler():
     x, noise, t = torch.randn(6, 3), torch.randn(6, 3), torch.rand(6)
     xt = flow.interpolate(x, noise, t)

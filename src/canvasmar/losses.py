@@ -11,6 +11,17 @@ Eq. 5 and 7 sum over the n tokens of a frame; we average over tokens and frames 
 loss weights of Eq. 10 do not depend on the frame size. L_MAR averages over masked tokens (and
 their repeats) and channels, as MAR does.
 
+Static shapes (GPU efficiency): on an accelerator nothing in the objective depends on the
+values of the data or the draws for a shape, a Python branch or a host read, so
+`torch.compile(fullgraph=True)` captures it as one graph (tests/test_compile.py, on the CPU) and
+CUDA graphs can replay it. A boolean index (`x[mask]`) is a `nonzero()`: a host-device sync
+and a shape that changes every step. So there L_MAR runs the flow head on every token of every
+frame and weights the squared error by the mask (`mar_loss`): the same mean over the masked
+tokens, in another summation order, for 1 / E[mask ratio] ~ 1.15x the head's work. On the CPU
+the gather stays (nothing to sync with, and the static form measured 10% slower there, compiled
+or not); `static_shapes=True` asks for the static form anywhere. The global masked count is a
+tensor, not an int: reading it would sync, and as an int it would recompile every step.
+
 Sharding: all randomness of a step is drawn for the whole global batch (`draw_randomness`)
 and each process or micro-batch takes its slice (`LossRandomness.clips`); the means are then
 sums divided by the global counts. So the summed contributions of any split of the batch
@@ -59,14 +70,16 @@ class LossRandomness:
     frame_noise: torch.Tensor  # eps of Eq. 11, (F, n, C)
     canvas_noise_level: torch.Tensor  # r' of Eq. 12, (F,)
     canvas_noise: torch.Tensor  # eps of Eq. 12, (F, n, D)
-    mask: torch.Tensor  # MAR mask, (F, n) bool
+    mask: torch.Tensor  # MAR mask, (F, n) bool, True = masked (L_MAR is taken there)
     drop_temporal: torch.Tensor  # (F,) bool
     drop_canvas: torch.Tensor  # (F,) bool
-    time: torch.Tensor  # flow times, (k, F, n): used at masked tokens only
+    time: torch.Tensor  # flow times, (k, F, n): count at masked tokens only
     head_noise: torch.Tensor  # flow noise, (k, F, n, C)
     frames_per_clip: int
     total_frames: int
-    total_masked: int
+    # k x masked tokens of the global batch: a 0-d tensor on the draw's device, not an int,
+    # so no host read (GPU sync) at the draw and no recompile when the count changes
+    total_masked: torch.Tensor
 
     def clips(self, start: int, count: int) -> LossRandomness:
         """The draws of clips start .. start+count-1 (global counts kept)."""
@@ -75,7 +88,10 @@ class LossRandomness:
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, torch.Tensor):
-                value = value[:, lo:hi] if f.name in ("time", "head_noise") else value[lo:hi]
+                if f.name in ("time", "head_noise"):
+                    value = value[:, lo:hi]
+                elif value.dim():  # a global count (0-d) is kept whole
+                    value = value[lo:hi]
             parts[f.name] = value
         return LossRandomness(**parts)
 
@@ -113,16 +129,64 @@ def _draw(model: CanvasMAR, clips: int, frames_per_clip: int, cfg: LossConfig,
         mask=mask, drop_temporal=drop_temporal, drop_canvas=drop_canvas,
         time=flow.sample_time((k, f, n), generator, device=device),
         head_noise=torch.randn((k, f, n, c), generator=generator),
-        frames_per_clip=frames_per_clip, total_frames=f, total_masked=int(mask.sum()) * k)
+        frames_per_clip=frames_per_clip, total_frames=f, total_masked=mask.sum() * k)
+
+
+def mar_loss(model: CanvasMAR, cond: torch.Tensor, targets: torch.Tensor,
+             rnd: LossRandomness, static_shapes: bool | None = None) -> torch.Tensor:
+    """L_MAR: flow matching at the masked tokens, each repeated k times with its own noise and
+    time (MAR's diffusion batch multiplier); mean over (masked tokens x k) and channels.
+
+    cond (F, n, D), targets (F, n, C). Two forms of one value, equal to float tolerance
+    (tests/test_objective.py): `static_shapes` (default: off the CPU) runs the head on all
+    tokens with the mask as weights; otherwise the masked tokens are gathered (module
+    docstring).
+    """
+    if static_shapes is None:
+        static_shapes = targets.device.type != "cpu"
+    if static_shapes:
+        return _mar_loss_static(model, cond, targets, rnd)
+    return _mar_loss_gathered(model, cond, targets, rnd)
+
+
+def _mar_loss_static(model: CanvasMAR, cond: torch.Tensor, targets: torch.Tensor,
+                     rnd: LossRandomness) -> torch.Tensor:
+    """The head on all (k, F, n) tokens, unmasked ones weighted out; no host read, one graph.
+
+    The head broadcasts the one cond (F, n, D) over the k repeats (`cond_embed` once per
+    token); the mean's count is a tensor. Not bitwise equal to the gathered form: the sum
+    runs in another order.
+    """
+    x = targets[None]  # (1, F, n, C): broadcast over the k repeats, no copy
+    v = model.velocity(flow.interpolate(x, rnd.head_noise, rnd.time), rnd.time, cond)
+    sq = (v.float() - flow.velocity_target(x, rnd.head_noise)).pow(2).sum(-1)  # (k, F, n)
+    # where, not a product with the mask: an unmasked token's value never reaches the loss
+    masked = torch.where(rnd.mask, sq, torch.zeros((), dtype=sq.dtype, device=sq.device))
+    return masked.sum() / (rnd.total_masked.clamp(min=1) * targets.shape[-1])
+
+
+def _mar_loss_gathered(model: CanvasMAR, cond: torch.Tensor, targets: torch.Tensor,
+                       rnd: LossRandomness) -> torch.Tensor:
+    """The head on the masked tokens only (boolean indexing: nonzero, a data-dependent shape)."""
+    k = rnd.time.shape[0]
+    cond_m = cond[rnd.mask].repeat(k, 1)  # (k*M, D), repeat-major
+    x_m = targets[rnd.mask].repeat(k, 1)  # (k*M, C)
+    time = rnd.time[:, rnd.mask].reshape(-1)  # (k*M,), same order
+    noise = rnd.head_noise[:, rnd.mask].reshape(-1, x_m.shape[-1])
+    v = model.velocity(flow.interpolate(x_m, noise, time), time, cond_m)
+    sq = (v.float() - flow.velocity_target(x_m, noise)).pow(2)
+    return sq.sum() / (rnd.total_masked.clamp(min=1) * x_m.shape[-1])
 
 
 def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
                     generator: torch.Generator | None = None,
-                    randomness: LossRandomness | None = None) -> dict[str, torch.Tensor]:
+                    randomness: LossRandomness | None = None,
+                    static_shapes: bool | None = None) -> dict[str, torch.Tensor]:
     """latents (B, T, C, h, w), normalised -> {'loss', 'mar', 'canvas', 'static'} scalars.
 
     With `randomness` (a slice of a global batch's draws) the values are this slice's shares
     of the global means; without it the draws come from `generator` for this batch alone.
+    `static_shapes`: see `mar_loss` (default: on any device but the CPU).
     """
     b, t = latents.shape[:2]
     if randomness is None:
@@ -147,17 +211,7 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
 
     cond = model.predict_tokens(z_t, targets, rnd.mask, canvas_embedding,
                                 rnd.drop_temporal, rnd.drop_canvas)
-
-    # Flow-matching loss on masked tokens only, each repeated (k) with fresh noise and time.
-    k = cfg.head_repeat
-    cond_m = cond[rnd.mask].repeat(k, 1)  # (k*M, D), repeat-major
-    x_m = targets[rnd.mask].repeat(k, 1)  # (k*M, C)
-    time = rnd.time[:, rnd.mask].reshape(-1)  # (k*M,), same order
-    noise = rnd.head_noise[:, rnd.mask].reshape(-1, x_m.shape[-1])
-    v = model.velocity(flow.interpolate(x_m, noise, time), time, cond_m)
-    sq = (v.float() - flow.velocity_target(x_m, noise)).pow(2)
-    losses["mar"] = sq.sum() / (max(rnd.total_masked, 1) * x_m.shape[-1])
-
+    losses["mar"] = mar_loss(model, cond, targets, rnd, static_shapes)
     total = losses["mar"]
     if model.has_canvas:
         total = total + cfg.canvas_weight * losses["canvas"] + cfg.static_weight * losses["static"]
@@ -169,10 +223,12 @@ class TrainingObjective(nn.Module):
     """The network and Eq. 10 as one module: what DDP, FSDP2 and torch.compile wrap, since
     they act on a module's forward (the network itself is a set of steps, not one forward)."""
 
-    def __init__(self, model: CanvasMAR, cfg: LossConfig) -> None:
+    def __init__(self, model: CanvasMAR, cfg: LossConfig, static_shapes: bool | None = None
+                 ) -> None:
         super().__init__()
-        self.model, self.cfg = model, cfg
+        self.model, self.cfg, self.static_shapes = model, cfg, static_shapes
 
     def forward(self, latents: torch.Tensor, randomness: LossRandomness
                 ) -> dict[str, torch.Tensor]:
-        return training_losses(self.model, latents, self.cfg, randomness=randomness)
+        return training_losses(self.model, latents, self.cfg, randomness=randomness,
+                               static_shapes=self.static_shapes)

@@ -133,6 +133,9 @@ class DataConfig:
         return self
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     steps: int = 2000
@@ -156,6 +159,11 @@ class TrainConfig:
     precision: str = "fp32"  # fp32, or bf16 autocast (GPUs; ~30x slower on our CPUs)
     parallel: str = "ddp"  # with several processes (torchrun): ddp, or fsdp (FSDP2 fully_shard)
     compile: bool = False  # torch.compile the training step's network
+    # torch.compile mode with train.compile: default; reduce-overhead (CUDA graphs: the
+    # objective is one static-shape graph, tests/test_compile.py); max-autotune (GEMM
+    # autotuning + CUDA graphs, long compile); max-autotune-no-cudagraphs. Not measured on a
+    # GPU yet (docs/training-at-scale.md); on our CPUs only default was measured.
+    compile_mode: str = "default"
     activation_checkpointing: bool = False  # recompute transformer blocks in backward
     # EMA of the weights (MAR, NOVA: 0.9999), saved beside them and used by sample/eval;
     # 0 turns it off. The decay ramps up as min(ema_decay, (1 + s) / (10 + s)).
@@ -184,6 +192,7 @@ class TrainConfig:
         one_of("train.device", device, ("auto", "cpu", "cuda"))
         one_of("train.precision", self.precision, ("fp32", "bf16"))
         one_of("train.parallel", self.parallel, ("ddp", "fsdp"))
+        one_of("train.compile_mode", self.compile_mode, COMPILE_MODES)
         return self
 
 

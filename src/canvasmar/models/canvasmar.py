@@ -104,5 +104,6 @@ class CanvasMAR(nn.Module):
         return self.spatial(z_t, tokens, mask, canvas, drop_temporal, drop_canvas)
 
     def velocity(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Flow-head velocity (M, C) for noisy tokens x_t (M, C) at times t (M,)."""
+        """Flow-head velocity (..., C) for noisy tokens x_t (..., C) at times t (...); cond
+        (..., D) may broadcast over leading dims (training: one cond for k repeats)."""
         return self.head(x_t, t, cond)

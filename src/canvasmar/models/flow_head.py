@@ -14,10 +14,10 @@ from torch import nn
 
 
 def timestep_embedding(t: torch.Tensor, dim: int = 256, max_period: float = 10_000.0):
-    """Sinusoidal features of t in [0, 1] (scaled by 1000 as DiT/MAR do)."""
+    """Sinusoidal features (..., dim) of t (...) in [0, 1] (scaled by 1000 as DiT/MAR do)."""
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / half)
-    args = 1000.0 * t[:, None].float() * freqs[None]
+    args = 1000.0 * t[..., None].float() * freqs
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
 
 
@@ -51,7 +51,11 @@ class FlowHead(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """x_t (M, C), t (M,), cond (M, D) -> velocity (M, C)."""
+        """x_t (..., C), t (...), cond (..., D) -> velocity (..., C).
+
+        cond may broadcast against x_t: training passes one cond (F, n, D) for the k
+        repeats (k, F, n, C) of each token, so `cond_embed` runs once per token, not k times.
+        """
         c = self.time_embed(timestep_embedding(t)) + self.cond_embed(cond)
         x = self.input(x_t)
         for block in self.blocks:

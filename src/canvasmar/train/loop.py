@@ -30,6 +30,7 @@ from canvasmar.data.sampling import StepBatchSampler
 from canvasmar.errors import UserError
 from canvasmar.losses import LossRandomness, TrainingObjective, draw_randomness
 from canvasmar.models.factory import build_model
+from canvasmar.models.flops import run_training_flops
 from canvasmar.nn.blocks import Block
 from canvasmar.train import dist
 from canvasmar.train.ema import EMA, full_tensor
@@ -88,11 +89,13 @@ class CanvasMARTask:
     """CanvasMAR training as a TrainTask: built (and restored from `start`) on construction."""
 
     def __init__(self, cfg: RunConfig, ctx: dist.DistContext, out: Path,
-                 start: ResumePoint | None) -> None:
+                 start: ResumePoint | None, validation: bool = True) -> None:
         tc = cfg.train
         self.cfg, self.ctx, self.out = cfg, ctx, out
         self.name = f"train {cfg.name}"
         self.model, self.tokenizer = build_model(cfg)
+        self.flops_per_clip = run_training_flops(  # analytic, for MFU (models/flops.py)
+            cfg, ctx.device.type, self.model.latent_shape, self.tokenizer.temporal_factor)
         if start is not None:  # before wrapping: FSDP2 shards the loaded weights
             ckpt.load_weights(self.model, start.path)
         self.model.to(ctx.device)
@@ -107,7 +110,7 @@ class CanvasMARTask:
         self.micro = dist.micro_batches(tc, ctx)
         self.batches = self._batches(start.step if start else 0)
         self.val_videos = self.eval_model = None
-        if ctx.is_main:
+        if ctx.is_main and validation:  # validation=False: a bench's task, never validated
             val_data = build_dataset(cfg.data, "val", seed=0)  # a folder may hold fewer clips
             clips = min(tc.eval_clips, len(val_data))
             self.val_videos = torch.stack([val_data[i] for i in range(clips)]).to(ctx.device)
@@ -221,8 +224,11 @@ class CanvasMARTask:
         return f"step {progress.step}: " + ", ".join(f"{k}={v:.5f}" for k, v in val.items())
 
     def postfix(self, row: dict[str, Any]) -> dict[str, str]:
-        return ({k: f"{row[k]:.4f}" for k in ("mar", "canvas", "static") if k in row}
-                | {"clips/s": f"{row['clips_per_sec']:.1f}"})
+        shown = ({k: f"{row[k]:.4f}" for k in ("mar", "canvas", "static") if k in row}
+                 | {"clips/s": f"{row['clips_per_sec']:.1f}"})
+        if "mfu" in row:
+            shown["MFU"] = f"{row['mfu']:.1%}"
+        return shown
 
     def checkpoint(self, progress: Progress) -> CheckpointParts:
         weights, ema_weights = self._full_weights()

@@ -30,6 +30,7 @@ import torch
 from tqdm import tqdm
 
 from canvasmar.config import TrainConfig
+from canvasmar.peak import matmul_peak, precision_dtype
 from canvasmar.train import dist
 from canvasmar.train.observe import RunLog
 from canvasmar.train.optim import learning_rate
@@ -81,7 +82,8 @@ class RunOutcome:
 
 
 class TrainTask(Protocol):
-    """One kind of training, as the Trainer drives it."""
+    """One kind of training, as the Trainer drives it. A task may also set `flops_per_clip`
+    (training FLOPs of one clip, forward + backward) to have MFU logged."""
 
     name: str  # progress-bar label
     cfg: Any  # the run config, saved in each checkpoint
@@ -111,10 +113,17 @@ class TrainTask(Protocol):
 
 class StepClock:
     """Time of each training step; what happens between steps (validation, saving) is not
-    counted, so sec_per_step and clips_per_sec measure training alone."""
+    counted, so sec_per_step and clips_per_sec measure training alone.
 
-    def __init__(self, clips_per_step: int, device: torch.device) -> None:
+    With `flops_per_clip` (models/flops.py: analytic, forward + backward) and `peak_flops`
+    (peak.py: the matmul peak of all the run's devices together), each row also carries
+    tflops_per_s and mfu: arithmetic on the wall time, no device sync of its own."""
+
+    def __init__(self, clips_per_step: int, device: torch.device,
+                 flops_per_clip: float | None = None, peak_flops: float | None = None) -> None:
         self.clips, self.device = clips_per_step, device
+        self.flops_per_step = flops_per_clip * clips_per_step if flops_per_clip else None
+        self.peak_flops = peak_flops
         self.restart()
 
     def restart(self) -> None:
@@ -123,10 +132,25 @@ class StepClock:
     def lap(self) -> dict[str, float]:
         now = time.perf_counter()
         seconds, self.last = now - self.last, now
-        row = {"sec_per_step": seconds, "clips_per_sec": self.clips / max(seconds, 1e-9)}
+        rate = 1 / max(seconds, 1e-9)
+        row = {"sec_per_step": seconds, "clips_per_sec": self.clips * rate}
+        if self.flops_per_step:
+            row["tflops_per_s"] = self.flops_per_step * rate / 1e12
+            if self.peak_flops:
+                row["mfu"] = self.flops_per_step * rate / self.peak_flops
         if self.device.type == "cuda":
             row["gpu_peak_gib"] = torch.cuda.max_memory_allocated(self.device) / 2**30
         return row
+
+
+def step_clock(task: TrainTask, tc: TrainConfig, ctx: dist.DistContext) -> StepClock:
+    """The run's StepClock; MFU for a task that sets `flops_per_clip` (CanvasMAR does, the
+    VAE does not), against the matmul peak in the run's precision times the processes."""
+    flops = getattr(task, "flops_per_clip", None)
+    peak_flops = None
+    if flops:
+        peak_flops = ctx.world * matmul_peak(ctx.device, precision_dtype(tc.precision))
+    return StepClock(tc.batch_size, ctx.device, flops, peak_flops)
 
 
 class Trainer:
@@ -141,7 +165,7 @@ class Trainer:
         self.log = RunLog(folder.out, ctx.is_main, tc.tensorboard)
         self.bar = tqdm(total=tc.steps, initial=self.progress.step, desc=task.name,
                         disable=not (progress_bar and ctx.is_main), dynamic_ncols=True)
-        self.clock = StepClock(tc.batch_size, ctx.device)
+        self.clock = step_clock(task, tc, ctx)
         self.last_checkpoint: Path | None = start.path if start else None
 
     def run(self) -> Any:

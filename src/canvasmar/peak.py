@@ -1,0 +1,70 @@
+"""The matmul peak of a device and dtype, measured: the denominator of MFU.
+
+MFU = model FLOPs per second (models/flops.py) / this peak. The peak is what one large square
+matmul reaches here and now (the same threads, the same TF32 setting the run uses), not a
+datasheet figure: on our 2-core CPU an fp32 2048^3 matmul runs at about 255 GFLOP/s, on an H200
+a bf16 8192^3 one at about 788 TFLOP/s (ENVIRONMENT.md). Measured once per process, device,
+dtype and thread count (under half a second on the CPU, less on a GPU) and cached.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+_CACHE: dict[tuple[str, torch.dtype, int], float] = {}
+BUDGET_S = 0.3  # timed repeats stop after this long (at least MIN_REPEATS of them)
+MIN_REPEATS, MAX_REPEATS = 2, 50
+
+
+def precision_dtype(precision: str) -> torch.dtype:
+    """The matmul dtype of train.precision: bf16 autocast multiplies in bf16."""
+    return torch.bfloat16 if precision == "bf16" else torch.float32
+
+
+def matmul_size(device: torch.device) -> int:
+    """Large enough to reach the peak, small enough to take well under a second (2048^3 in
+    fp32 on our CPU: 70 ms; bf16 matmuls run there at about twice that rate, it is bf16's
+    elementwise work that makes bf16 training ~30x slower)."""
+    return 8192 if device.type == "cuda" else 2048
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure_peak(device: torch.device | str, dtype: torch.dtype = torch.float32,
+                 size: int | None = None) -> float:
+    """FLOP/s of the fastest of a few (size x size) @ (size x size) matmuls, after a warm-up."""
+    device = torch.device(device)
+    size = size or matmul_size(device)
+    g = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(size, size, generator=g, device=device).to(dtype)
+    b = torch.randn(size, size, generator=g, device=device).to(dtype)
+    with torch.no_grad():
+        torch.mm(a, b)  # warm-up (kernel choice, clocks)
+        _sync(device)
+        best, start = float("inf"), time.perf_counter()
+        for repeat in range(MAX_REPEATS):
+            t0 = time.perf_counter()
+            torch.mm(a, b)
+            _sync(device)
+            now = time.perf_counter()
+            best = min(best, now - t0)
+            if repeat + 1 >= MIN_REPEATS and now - start > BUDGET_S:
+                break
+    return 2.0 * size**3 / best
+
+
+def matmul_peak(device: torch.device | str, dtype: torch.dtype = torch.float32,
+                remeasure: bool = False) -> float:
+    """`measure_peak`, once per process for each (device, dtype, threads); `remeasure` times
+    it again and keeps the higher figure (a CPU shared with other work reads low at times:
+    a bench measures before every setting and divides by the best)."""
+    device = torch.device(device)
+    key = (str(device), dtype, torch.get_num_threads())
+    if key not in _CACHE or remeasure:
+        _CACHE[key] = max(_CACHE.get(key, 0.0), measure_peak(device, dtype))
+    return _CACHE[key]
