@@ -82,3 +82,35 @@ def test_protocols_follow_appendix_a():
     assert (bair.context, bair.predict, bair.num_videos, bair.debiased) == (1, 16, 256, True)
     assert (k600.context, k600.predict, k600.resolution) == (5, 16, 64)
     assert (ucf.context, ucf.num_videos, ucf.samples) == (1, 5000, 1)
+
+
+def _stand_in_inception(frames: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) in [0, 1] -> (N, 12): channel means, stds and a coarse 2x2 grid of grey."""
+    grey = frames.mean(1, keepdim=True)
+    grid = torch.nn.functional.adaptive_avg_pool2d(grey, 2).flatten(1)
+    return torch.cat([frames.mean((2, 3)), frames.std((2, 3)), grid, grid ** 2], 1)
+
+
+def test_fid_kid_and_best_of_k_per_predicted_frame(pipe):
+    """Per predicted-frame position: FID/KID between that frame of the real and the generated
+    segments, best-of-K pixel scores; a perfect copy scores 0 at every position."""
+    from canvasmar.metrics import kid
+
+    protocol = dataclasses.replace(PROTOCOLS["builtin-quick"], predict=3, num_videos=8,
+                                   samples=2)
+    g = torch.Generator().manual_seed(1)
+    still = torch.rand(8, 1, 3, 16, 16, generator=g).expand(-1, 4, -1, -1, -1).contiguous()
+    out = evaluate(pipe, protocol, still, [1], frame_extractor=_stand_in_inception, kid_fn=kid,
+                   progress=False, flow_steps=2)
+    copy, model = out["copy_last"]["per_frame"], out["model_steps_1"]["per_frame"]
+    assert len(copy["fid"]) == len(copy["kid"]) == 3
+    # FID of equal sets is 0 (up to sqrtm's error); KID is unbiased, so for equal sets it is
+    # 0 only in expectation (random subsets of 8 and 16 frames): far below the model's
+    assert max(abs(x) for x in copy["fid"]) < 1e-4 and min(model["fid"]) > 1e-2
+    assert max(abs(x) for x in copy["kid"]) < 0.1 * min(model["kid"])
+    for m in ("mse", "psnr", "ssim"):
+        better = (lambda a, b: a <= b + 1e-12) if m == "mse" else (lambda a, b: a >= b - 1e-12)
+        assert all(better(b, a) for a, b in zip(model[m], model[f"{m}_best_of_k"],
+                                                strict=True))
+    # the best of K at each frame is at least as good as the best whole clip at that frame
+    assert sum(model["mse_best_of_k"]) / 3 <= out["model_steps_1"]["mse_best_of_k"] + 1e-12

@@ -4,7 +4,8 @@ MFU = model FLOPs per second (models/flops.py) / this peak. The peak is what one
 matmul reaches here and now (the same threads, the same TF32 setting the run uses), not a
 datasheet figure: on our 2-core CPU an fp32 2048^3 matmul runs at about 255 GFLOP/s, on an H200
 a bf16 8192^3 one at about 788 TFLOP/s (ENVIRONMENT.md). Measured once per process, device,
-dtype and thread count (under half a second on the CPU, less on a GPU) and cached.
+dtype and thread count (under a second on the CPU, less on a GPU) and cached; a training run
+times it again after each validation and keeps the best (trainer.StepClock.refresh_peak).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import time
 import torch
 
 _CACHE: dict[tuple[str, torch.dtype, int], float] = {}
-BUDGET_S = 0.3  # timed repeats stop after this long (at least MIN_REPEATS of them)
-MIN_REPEATS, MAX_REPEATS = 2, 50
+BUDGET_S = 0.6  # timed repeats stop after this long (at least MIN_REPEATS of them)
+MIN_REPEATS, MAX_REPEATS = 4, 50
 
 
 def precision_dtype(precision: str) -> torch.dtype:

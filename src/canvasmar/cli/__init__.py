@@ -1,7 +1,7 @@
 """The `canvasmar` command line: the only code that reads argv or prints for humans.
 
-One module per command (train, sample, eval, bench, data, vae, info), each building its own
-parser and turning the parsed values into explicit arguments of library functions; shared
+One module per command (train, sample, eval, bench, diagnose, data, vae, info), each building
+its own parser and turning the parsed values into explicit arguments of library functions; shared
 pieces in `common.py`. Every config-taking subcommand takes a CONFIG (preset name or YAML
 path) plus `section.key=value` overrides; `sample` and `eval` take `sample.KEY=VALUE` or the
 equivalent flags generated from `SampleConfig`. Mistakes the user can fix print one line,
@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from canvasmar.cli import bench, data, info, sample, train, vae
+from canvasmar.cli import bench, data, diagnose, info, sample, train, vae
 from canvasmar.cli import eval as eval_
 from canvasmar.cli.common import OneLineParser, run_command
 
-COMMANDS = (train, sample, bench, eval_, data, info, vae)  # in `canvasmar --help` order
+COMMANDS = (train, sample, bench, eval_, diagnose, data, info, vae)  # in `canvasmar --help` order
 
 
 def build_parser() -> argparse.ArgumentParser:

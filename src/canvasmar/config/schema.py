@@ -171,6 +171,9 @@ class TrainConfig:
     max_nonfinite: int = 5  # stop after this many non-finite steps in a row (each is skipped)
     time_limit_min: float = 0.0  # stop cleanly (with a checkpoint) after this many minutes
     tensorboard: bool = True  # TensorBoard event files in the run folder (if installed)
+    # learning diagnostics at each validation (evaluation/diagnostics.py: the swap test, head
+    # calibration, canvas on static tokens) as diag_* metrics; ~15 s per 32 tiny clips
+    diagnostics: bool = True
 
     def validate(self) -> TrainConfig:
         all_at_least("train", self, ("steps", "batch_size", "save_every", "eval_every",

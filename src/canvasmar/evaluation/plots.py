@@ -30,18 +30,24 @@ def plot_against_steps(record: dict, path: Path) -> Path:
 
 
 def plot_per_frame(record: dict, path: Path) -> Path:
-    """One panel per pixel metric: its mean at each predicted frame, one line per setting
-    (where a rollout starts to drift, e.g. when the context leaves the window)."""
+    """One panel per metric (pixel means, best of K, FID/KID when measured): its value at each
+    predicted frame, one line per setting (where a rollout starts to drift or blur), four
+    panels a row."""
     results = record["results"]
     metrics = list(next(iter(results.values()))["per_frame"])
-    with saved_figure(path, 1, len(metrics), figsize=(3.6 * len(metrics), 3)) as (fig, axes):
-        for ax, metric in zip(axes[0], metrics, strict=True):
+    cols = min(4, len(metrics))
+    rows = -(-len(metrics) // cols)
+    with saved_figure(path, rows, cols, figsize=(3.6 * cols, 3 * rows)) as (fig, axes):
+        panels = [ax for row in axes for ax in row]
+        for ax in panels[len(metrics):]:
+            ax.set_visible(False)
+        for ax, metric in zip(panels, metrics, strict=False):
             for name, scores in results.items():
                 curve = scores["per_frame"][metric]
                 style = "--" if name in ("copy_last", "canvas_only") else "-"
                 ax.plot(range(1, len(curve) + 1), curve, style, label=name, linewidth=1.2)
             ax.set_xlabel("predicted frame")
             ax.set_title(metric)
-        axes[0][0].legend(fontsize=7)
+        panels[0].legend(fontsize=7)
         fig.suptitle(f"{record['protocol']['name']}: per predicted frame", fontsize=9)
     return path

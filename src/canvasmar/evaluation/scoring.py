@@ -3,8 +3,10 @@
 For each setting (the model at each number of MAR steps, and two baselines: copying the last
 context frame, and rolling out the one-pass canvas alone) every context is sampled K times and
 scored on the predicted segment: MSE, PSNR and SSIM (mean over all samples, and best of the K
-samples of each context), FVD with a user-supplied I3D (plus BAIR's debiased FVD when its real
-statistics are given), per-frame FID/KID with a user-supplied Inception.
+samples of each context), each also per predicted frame; FVD with a user-supplied I3D (plus
+BAIR's debiased FVD when its real statistics are given); frame FID/KID with a user-supplied
+Inception, over all predicted frames and per predicted-frame position (`per_frame`: the
+field's way to see samples blur or fade as a rollout goes on).
 
 Clips are read from the protocol's dataset one batch at a time and every setting scores that
 batch before the next is read, so memory holds one batch of clips plus running statistics
@@ -92,29 +94,41 @@ def real_i3d_stats(clips: Clips, protocol: Protocol, detector: Callable,
 
 
 class _FrameFeatures:
-    """Per-frame Inception features of one set of videos: running moments (FID) and, when KID
-    is asked for, the features themselves (float32, to halve the memory)."""
+    """Per-frame Inception features of one set of (B, T, ...) videos: running moments of all
+    frames (FID) and of each frame position t (FID per predicted frame), and, when KID is
+    asked for, the features themselves (float32, to halve the memory; video-major, so frame t
+    of every video is `features().view(-1, T, D)[:, t]`)."""
 
-    def __init__(self, extractor: Callable, keep: bool) -> None:
+    def __init__(self, extractor: Callable, keep: bool, frames: int) -> None:
         self.extractor, self.stats = extractor, FeatureStats()
+        self.positions = [FeatureStats() for _ in range(frames)]
         self.kept: list[torch.Tensor] | None = [] if keep else None
 
     def add(self, videos: torch.Tensor) -> None:
         feats = extract_features(videos, self.extractor)
         self.stats.update(feats)
+        by_position = feats.view(videos.shape[0], videos.shape[1], -1)
+        for t, stats in enumerate(self.positions):
+            stats.update(by_position[:, t])
         if self.kept is not None:
             self.kept.append(feats.float())
 
-    def features(self) -> torch.Tensor:
-        return torch.cat(self.kept).double()
+    def features(self, position: int | None = None) -> torch.Tensor:
+        feats = torch.cat(self.kept).double()
+        if position is None:
+            return feats
+        return feats.view(-1, len(self.positions), feats.shape[-1])[:, position]
 
     def state(self) -> dict:
         return {"stats": self.stats.state_dict() if self.stats.count else None,
+                "positions": [s.state_dict() for s in self.positions] if self.stats.count
+                else None,
                 "kept": torch.cat(self.kept) if self.kept else None}
 
     def load_state(self, state: dict) -> None:
         if state["stats"] is not None:
             self.stats = FeatureStats.from_state_dict(state["stats"])
+            self.positions = [FeatureStats.from_state_dict(s) for s in state["positions"]]
         if self.kept is not None and state["kept"] is not None:
             self.kept = [state["kept"]]
 
@@ -127,18 +141,23 @@ class _Scores:
         self.values = {m: torch.zeros(videos, samples, dtype=torch.float64)
                        for m in PIXEL_METRICS}
         self.frame_sums = {m: torch.zeros(frames, dtype=torch.float64) for m in PIXEL_METRICS}
+        # per (video, sample, frame): best of K at each predicted frame
+        self.frame_values = {m: torch.zeros(videos, samples, frames, dtype=torch.float64)
+                             for m in PIXEL_METRICS}
         self.clips = 0
         self.i3d = FeatureStats()
-        self.frames = (_FrameFeatures(frame_extractor, keep_frame_features)
+        self.frames = (_FrameFeatures(frame_extractor, keep_frame_features, frames)
                        if frame_extractor is not None else None)
 
     def state(self) -> dict:
         return {"values": self.values, "i3d": self.i3d.state_dict() if self.i3d.count else None,
                 "frames": self.frames.state() if self.frames is not None else None,
-                "frame_sums": self.frame_sums, "clips": self.clips}
+                "frame_sums": self.frame_sums, "frame_values": self.frame_values,
+                "clips": self.clips}
 
     def load_state(self, state: dict) -> None:
         self.values, self.frame_sums = state["values"], state["frame_sums"]
+        self.frame_values = state["frame_values"]
         self.clips = int(state["clips"])
         if state["i3d"] is not None:
             self.i3d = FeatureStats.from_state_dict(state["i3d"])
@@ -151,6 +170,7 @@ class _Scores:
         for m, v in per_clip.items():
             self.values[m][vid, sample] = v
             self.frame_sums[m] += per_frame[m].sum(0)
+            self.frame_values[m][vid, sample] = per_frame[m]
         self.clips += len(vid)
         if detector is not None:
             self.i3d.update(i3d_features(fake, detector))
@@ -166,14 +186,23 @@ class _Scores:
             out[f"{m}_best_of_k"] = best_of_k(v, higher_is_better=m != "mse").mean().item()
         # mean over all clips and samples of each predicted frame (1 = first after context)
         out["per_frame"] = {m: (v / self.clips).tolist() for m, v in self.frame_sums.items()}
+        for m, v in self.frame_values.items():  # (N, K, T) -> best of the K, mean over N
+            best = v.amax(1) if m != "mse" else v.amin(1)
+            out["per_frame"][f"{m}_best_of_k"] = best.mean(0).tolist()
         if real_i3d is not None:
             out["fvd"] = fvd(real_i3d, self.i3d)
         if debiased_real is not None:
             out["fvd_debiased"] = fvd(debiased_real, self.i3d)
         if real_frames is not None:
             out["fid"] = frechet_distance_stats(real_frames.stats, self.frames.stats)
+            out["per_frame"]["fid"] = [frechet_distance_stats(r, f) for r, f in
+                                       zip(real_frames.positions, self.frames.positions,
+                                           strict=True)]
             if kid_fn is not None:
                 out["kid"] = kid_fn(real_frames.features(), self.frames.features())
+                out["per_frame"]["kid"] = [kid_fn(real_frames.features(t),
+                                                  self.frames.features(t))
+                                           for t in range(len(self.frames.positions))]
         return out
 
 
@@ -257,7 +286,7 @@ def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int],
     keep = kid_fn is not None
     scores = {name: _Scores(n, k, p, frame_extractor, keep) for name, _ in settings}
     generators = {name: torch.Generator().manual_seed(seed) for name, _ in settings}
-    real_frames = _FrameFeatures(frame_extractor, keep) if frame_extractor else None
+    real_frames = _FrameFeatures(frame_extractor, keep, p) if frame_extractor else None
     batches = -(-n * k // batch_size)
     resume = _Resume(resume_path, {
         "protocol": protocol.to_dict(), "clips": n, "steps": list(steps), "seed": seed,

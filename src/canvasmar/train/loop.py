@@ -46,7 +46,7 @@ from canvasmar.train.trainer import (
     run_training,
     step_generator,
 )
-from canvasmar.train.validation import validate
+from canvasmar.train.validation import diagnostics_row, validate
 
 LOSS_KEYS = ("loss", "mar", "canvas", "static")
 
@@ -201,6 +201,8 @@ class CanvasMARTask:
             model, tok, videos = self.eval_model, self.tokenizer, self.val_videos
             model.load_state_dict(weights)
             result = validate(model, tok, videos, self.cfg.loss)
+            if self.cfg.train.diagnostics:  # is the MAR learning to use revealed tokens?
+                result |= diagnostics_row(model, tok, videos, self.cfg.sample)
             if ema_weights is not None:
                 model.load_state_dict(ema_weights)
                 ema_val = validate(model, tok, videos, self.cfg.loss)

@@ -120,11 +120,19 @@ class StepClock:
     tflops_per_s and mfu: arithmetic on the wall time, no device sync of its own."""
 
     def __init__(self, clips_per_step: int, device: torch.device,
-                 flops_per_clip: float | None = None, peak_flops: float | None = None) -> None:
+                 flops_per_clip: float | None = None, peak_flops: float | None = None,
+                 peak: Callable[[], float] | None = None) -> None:
         self.clips, self.device = clips_per_step, device
         self.flops_per_step = flops_per_clip * clips_per_step if flops_per_clip else None
-        self.peak_flops = peak_flops
+        self.peak_flops, self.peak = peak_flops, peak
         self.restart()
+
+    def refresh_peak(self) -> None:
+        """Time the matmul peak again and keep the best (between steps, e.g. after a
+        validation): one timing can read low while the machine is busy elsewhere, which would
+        show an MFU above 100% (seen on our shared CPUs)."""
+        if self.peak is not None:
+            self.peak_flops = self.peak()
 
     def restart(self) -> None:
         self.last = time.perf_counter()
@@ -147,10 +155,13 @@ def step_clock(task: TrainTask, tc: TrainConfig, ctx: dist.DistContext) -> StepC
     """The run's StepClock; MFU for a task that sets `flops_per_clip` (CanvasMAR does, the
     VAE does not), against the matmul peak in the run's precision times the processes."""
     flops = getattr(task, "flops_per_clip", None)
-    peak_flops = None
-    if flops:
-        peak_flops = ctx.world * matmul_peak(ctx.device, precision_dtype(tc.precision))
-    return StepClock(tc.batch_size, ctx.device, flops, peak_flops)
+    if not flops:
+        return StepClock(tc.batch_size, ctx.device)
+
+    def peak(remeasure: bool = True) -> float:
+        return ctx.world * matmul_peak(ctx.device, precision_dtype(tc.precision), remeasure)
+
+    return StepClock(tc.batch_size, ctx.device, flops, peak(remeasure=False), peak)
 
 
 class Trainer:
@@ -239,6 +250,7 @@ class Trainer:
         if done % self.tc.eval_every and done != self.tc.steps:
             return {}
         val = self.task.validate(self.progress, self.log)
+        self.clock.refresh_peak()
         self.log.row({"step": done, **val}, group="val")
         if val:
             self.bar.write(self.task.describe(self.progress, val))

@@ -12,7 +12,8 @@ import torch
 from einops import rearrange
 
 from canvasmar.augment import noise_augment
-from canvasmar.config import LossConfig
+from canvasmar.config import LossConfig, SampleConfig
+from canvasmar.evaluation.diagnostics import diagnose
 from canvasmar.losses import previous_frames, training_losses
 from canvasmar.models import CanvasMAR, Tokenizer
 
@@ -55,3 +56,18 @@ def validate(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor, loss_
             sums[k] = sums.get(k, 0.0) + v * len(video)
     model.train(was_training)
     return {k: v / len(videos) for k, v in sums.items()}
+
+
+DIAGNOSTIC_SAMPLES = 4  # head draws per token for the calibration numbers during training
+
+
+@torch.no_grad()
+def diagnostics_row(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor,
+                    opts: SampleConfig) -> dict[str, float]:
+    """The learning diagnostics (evaluation/diagnostics.py: swap test, head calibration, canvas
+    on static tokens) of the validation clips, as `diag_*` metrics: tracked over training, they
+    show whether the Spatial MAR starts to use the tokens it has revealed."""
+    if len(videos) < 2:
+        return {}
+    values = diagnose(model, tokenizer.encode(videos), opts, samples=DIAGNOSTIC_SAMPLES)
+    return {f"diag_{k}": v for k, v in values.items()}

@@ -1,0 +1,138 @@
+"""What blocks learning, as numbers: does the Spatial MAR use the tokens it has revealed, is the
+flow head calibrated, does the canvas beat copying the last frame where nothing moves.
+
+All three are measured on the last frame of each held-out clip, given its true history
+(teacher forcing), with the previous frame noise-augmented at the sampling level and the
+canvas embedding at the sampling level (Eq. 11-12, `SampleConfig`). Values are in latent token
+space (pixel tokens: [-1, 1]).
+
+- **Swap test.** A fixed random `revealed` share of the frame's tokens is revealed, with the
+  true values, then with the values of another clip's frame at the same places; the head's
+  deterministic prediction (the ODE from zero noise, head temperature 0) at the still-masked
+  tokens is compared. `swap_mse` is how far the prediction moves; a MAR that ignores what it
+  revealed moves by ~0 (the shipped tiny model: ~2e-5 in pixel units). `swap_gain` is the
+  error of the prediction with the other clip's tokens minus the error with the true ones:
+  positive when the revealed tokens help.
+- **Calibration.** `samples` draws of the head at temperature 1 for each masked token (full
+  mask, the first MAR step): the spread (mean variance over draws) against the error of the
+  draws' mean, `spread_over_error` = sqrt(spread / error), on static and on moving tokens.
+  A calibrated head gives ~1: the truth looks like one more draw.
+- **Static regions.** Tokens whose true change from the previous frame is below
+  `STATIC_CHANGE` are static; the canvas's error there against copying the last frame's.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from canvasmar import flow
+from canvasmar.augment import noise_augment
+from canvasmar.config import SampleConfig
+from canvasmar.losses import previous_frames
+from canvasmar.models import CanvasMAR
+
+STATIC_CHANGE = 1e-3  # mean squared change per token value (token space) below which it is static
+
+
+def _last_frame_inputs(model: CanvasMAR, latents: torch.Tensor, opts: SampleConfig,
+                       generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """z_t, the previous and the true tokens of each clip's last frame, and its canvas."""
+    z_t = model.temporal_embeddings(latents[:, :-1])[:, -1]  # (B, n, D)
+    prev = model.to_tokens(previous_frames(latents)[:, -1])  # (B, n, C)
+    truth = model.to_tokens(latents[:, -1])
+    out = {"z_t": z_t, "prev": prev, "truth": truth, "canvas": None, "canvas_tokens": None}
+    if model.has_canvas:
+        canvas = model.predict_canvas(z_t, noise_augment(prev, opts.frame_noise, generator))
+        out["canvas"] = noise_augment(canvas.embedding, opts.canvas_noise, generator)
+        out["canvas_tokens"] = canvas.tokens
+    return out
+
+
+def _head_prediction(model: CanvasMAR, cond: torch.Tensor, opts: SampleConfig,
+                     noise: torch.Tensor) -> torch.Tensor:
+    """The flow head's ODE from `noise` (..., C) under conditions cond (..., D)."""
+    shape = noise.shape
+    cond, noise = cond.reshape(-1, cond.shape[-1]), noise.reshape(-1, shape[-1])
+    values = flow.euler_sample(lambda x, t: model.velocity(x, t, cond), noise, opts.flow_steps,
+                               opts.time_shift)
+    return values.view(shape)
+
+
+def _masked_mean(x: torch.Tensor, where: torch.Tensor) -> float:
+    """Mean of x (B, n, C) over the tokens where `where` (B, n) is True and all channels."""
+    count = where.sum() * x.shape[-1]
+    return float((x * where[..., None]).sum() / count.clamp(min=1))
+
+
+@torch.no_grad()
+def swap_test(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleConfig,
+              revealed: float, generator: torch.Generator) -> dict[str, float]:
+    """The swap test of the module docstring on one batch (B >= 2)."""
+    truth = inputs["truth"]
+    b, n, c = truth.shape
+    ranks = torch.rand(b, n, generator=generator).argsort(-1).argsort(-1).to(truth.device)
+    mask = ranks >= round(revealed * n)  # True = masked, the rest revealed
+    other = truth.roll(1, dims=0)  # another clip's frame, token for token
+    zeros = torch.zeros(b, n, c, device=truth.device, dtype=truth.dtype)
+    preds = []
+    for tokens in (truth, other):
+        cond = model.predict_tokens(inputs["z_t"], tokens, mask, inputs["canvas"])
+        preds.append(_head_prediction(model, cond, opts, zeros))
+    true_error = (preds[0] - truth).pow(2)
+    swapped_error = (preds[1] - truth).pow(2)
+    return {"swap_mse": _masked_mean((preds[0] - preds[1]).pow(2), mask),
+            "swap_gain": _masked_mean(swapped_error - true_error, mask)}
+
+
+@torch.no_grad()
+def calibration(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleConfig,
+                samples: int, generator: torch.Generator) -> dict[str, float]:
+    """Spread of `samples` head draws (temperature 1, nothing revealed) over their mean's error,
+    on static and moving tokens, and the canvas and copy-last errors on static tokens."""
+    truth, prev = inputs["truth"], inputs["prev"]
+    b, n, c = truth.shape
+    mask = torch.ones(b, n, dtype=torch.bool, device=truth.device)
+    cond = model.predict_tokens(inputs["z_t"], torch.zeros_like(truth), mask, inputs["canvas"])
+    noise = torch.randn((samples, b, n, c), generator=generator).to(truth.device, truth.dtype)
+    draws = _head_prediction(model, cond.expand(samples, -1, -1, -1), opts, noise)
+    spread = draws.var(0, unbiased=True)  # (B, n, C)
+    error = (draws.mean(0) - truth).pow(2)
+    static = (truth - prev).pow(2).mean(-1) < STATIC_CHANGE  # (B, n)
+    out: dict[str, float] = {"static_share": float(static.float().mean())}
+    for name, where in (("static", static), ("moving", ~static)):
+        if where.any():
+            ratio = _masked_mean(spread, where) / max(_masked_mean(error, where), 1e-12)
+            out[f"spread_over_error_{name}"] = ratio ** 0.5
+    if static.any():
+        out["copy_last_static_mse"] = _masked_mean((prev - truth).pow(2), static)
+        if inputs["canvas_tokens"] is not None:
+            out["canvas_static_mse"] = _masked_mean((inputs["canvas_tokens"] - truth).pow(2),
+                                                    static)
+    return out
+
+
+@torch.no_grad()
+def diagnose(model: CanvasMAR, latents: torch.Tensor, opts: SampleConfig, revealed: float = 0.7,
+             samples: int = 8, seed: int = 0, batch_size: int = 32) -> dict[str, float]:
+    """latents (N, T, C, h, w), N >= 2 clips of T >= 2 latent frames -> the means over batches
+    of the swap test and the calibration numbers (module docstring)."""
+    if len(latents) < 2 or latents.shape[1] < 2:
+        raise ValueError("the diagnostics need at least 2 clips of at least 2 frames")
+    was_training = model.training
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    sums: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    for start in range(0, len(latents), batch_size):
+        chunk = latents[start:start + batch_size]
+        if len(chunk) < 2:  # the swap needs a second clip: join the previous batch's last
+            chunk = latents[start - 1:start + 1]
+        inputs = _last_frame_inputs(model, chunk, opts, g)
+        parts = swap_test(model, inputs, opts, revealed, g)
+        parts |= calibration(model, inputs, opts, samples, g)
+        for k, v in parts.items():
+            sums[k] = sums.get(k, 0.0) + v * len(chunk)
+            weights[k] = weights.get(k, 0.0) + len(chunk)
+    model.train(was_training)
+    return {k: sums[k] / weights[k] for k in sums}
+

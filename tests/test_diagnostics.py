@@ -1,0 +1,69 @@
+"""The learning diagnostics (evaluation/diagnostics.py, `canvasmar diagnose`, the diag_ rows
+of training validation): each number moves the way its definition says."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from canvasmar.checkpoint import save_checkpoint
+from canvasmar.cli import main
+from canvasmar.evaluation.diagnostics import STATIC_CHANGE, diagnose
+
+
+def _latents(pipe, clips: int = 6) -> torch.Tensor:
+    from canvasmar.data import build_dataset
+
+    data = build_dataset(pipe.cfg.data, "val", seed=0)
+    return pipe.tokenizer.encode(torch.stack([data[i] for i in range(clips)]))
+
+
+def test_swap_test_is_zero_for_a_mar_that_ignores_revealed_tokens(micro_pipe, one_thread):
+    latents = _latents(micro_pipe)
+    using = diagnose(micro_pipe.model, latents, micro_pipe.cfg.sample, samples=2)
+    assert using["swap_mse"] > 1e-6  # perturbed random weights: revealed tokens matter
+    # a revealed token's embedding that no longer depends on its value: nothing to swap
+    with torch.no_grad():
+        micro_pipe.model.spatial.token_embed.weight.zero_()
+    ignoring = diagnose(micro_pipe.model, latents, micro_pipe.cfg.sample, samples=2)
+    assert ignoring["swap_mse"] == 0 and ignoring["swap_gain"] == 0
+    # the calibration part does not depend on the revealed tokens (nothing is revealed)
+    assert ignoring["spread_over_error_moving"] == pytest.approx(
+        using["spread_over_error_moving"], rel=1e-5)
+
+
+def test_calibration_numbers_follow_their_definitions(micro_pipe, one_thread):
+    latents = _latents(micro_pipe)
+    result = diagnose(micro_pipe.model, latents, micro_pipe.cfg.sample, samples=3)
+    assert 0 < result["static_share"] < 1  # built-in clips: a still background, moving objects
+    assert result["copy_last_static_mse"] < STATIC_CHANGE  # static means unchanged
+    assert result["canvas_static_mse"] > result["copy_last_static_mse"]  # untrained canvas
+    # a head whose draws do not vary (temperature 0 everywhere: zero velocity from the noise)
+    # has no spread: the ratio is 0, not a division error
+    with torch.no_grad():
+        for p in micro_pipe.model.head.parameters():
+            p.zero_()
+    flat = diagnose(micro_pipe.model, latents, micro_pipe.cfg.sample, samples=3)
+    assert flat["spread_over_error_static"] > 0.5  # zero velocity: the draws are the noise
+    assert diagnose(micro_pipe.model, latents, micro_pipe.cfg.sample, samples=3) == flat
+
+
+def test_diagnose_command_prints_and_writes_json(micro_pipe, tmp_path, capsys):
+    save_checkpoint(tmp_path / "run", 1, micro_pipe.model, micro_pipe.cfg, {"step": 1})
+    out = tmp_path / "diag.json"
+    assert main(["diagnose", "--checkpoint", str(tmp_path / "run"), "--clips", "4",
+                 "--samples", "2", "--device", "cpu", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "swap_mse" in printed and "spread_over_error_moving" in printed
+    record = json.loads(out.read_text())
+    assert record["clips"] == 4 and record["diagnostics"]["swap_mse"] >= 0
+    before = out.read_bytes()
+    assert main(["diagnose", "--checkpoint", str(tmp_path / "run"), "--clips", "1",
+                 "--device", "cpu"]) == 2
+    assert main(["diagnose", "--checkpoint", str(tmp_path / "run"), "--clips", "4",
+                 "--device", "cpu", "--out", str(out)]) == 2  # exists: needs --force
+    err = capsys.readouterr().err
+    assert err.count("error:") == 2 and "Traceback" not in err
+    assert out.read_bytes() == before
