@@ -31,6 +31,8 @@ from pathlib import Path
 
 # wall-clock entries of a metrics row (they differ between runs; everything else must not)
 TIMING = ("sec_per_step", "clips_per_sec", "gpu_peak_gib", "tflops_per_s", "mfu")
+# entries of the first row each process logs (a resumed series has more such rows)
+PER_PROCESS = ("versions",)
 POLL = 0.001  # seconds between looks at the run folder
 
 
@@ -52,9 +54,9 @@ def run_to_end(out: Path, overrides: list[str], resume: bool = False,
 
 
 def metric_rows(out: Path) -> list[dict]:
-    """metrics.jsonl without the wall-clock entries."""
+    """metrics.jsonl without the wall-clock and per-process entries."""
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
+    return [{k: v for k, v in row.items() if k not in TIMING + PER_PROCESS} for row in rows]
 
 
 def _latest(out: Path) -> str:

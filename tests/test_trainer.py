@@ -19,6 +19,7 @@ from torch import nn
 
 from canvasmar import checkpoint as ckpt
 from canvasmar.config import TrainConfig, from_dict
+from canvasmar.config.loading import migrate
 from canvasmar.errors import UserError
 from canvasmar.train.optim import build_optimizer
 from canvasmar.train.run_folder import ResumePoint, RunFolder
@@ -89,7 +90,7 @@ class ToyTask:
 
 def _folder(out) -> RunFolder:
     return RunFolder(out, fixed=("model",),
-                     parse=lambda text: from_dict(ToyConfig, json.loads(text)))
+                     parse=lambda text: from_dict(ToyConfig, migrate(json.loads(text))))
 
 
 def _train(out, cfg: ToyConfig | None = None, resume=False, **task_kw):

@@ -8,6 +8,13 @@ from __future__ import annotations
 import torch
 
 
+def noise_device(generator: torch.Generator | None) -> torch.device | None:
+    """Where a draw from `generator` happens: the generator's own device (a CUDA generator can
+    only draw there; a CPU one keeps drawing on the CPU, so a seed gives the same noise
+    whatever the model's device). None without a generator: torch's default device, as before."""
+    return None if generator is None else generator.device
+
+
 def uniform(shape: tuple[int, ...], low: float, high: float,
             generator: torch.Generator | None = None) -> torch.Tensor:
     return low + (high - low) * torch.rand(shape, generator=generator)
@@ -22,7 +29,8 @@ def noise_augment(x: torch.Tensor, level: torch.Tensor | float,
     drawn beforehand (training draws a step's noise for the whole global batch at once).
     """
     eps = noise if noise is not None else torch.randn(x.shape, generator=generator,
-                                                      dtype=x.dtype)
+                                                      dtype=x.dtype,
+                                                      device=noise_device(generator))
     eps = eps.to(x.device, x.dtype)
     if isinstance(level, torch.Tensor):
         level = level.to(x.device, x.dtype).reshape(level.shape + (1,) * (x.dim() - level.dim()))

@@ -6,7 +6,8 @@ Sampling times come from wall-clock around each streamed frame (the pipeline yie
 soon as it exists), after a warm-up frame, with the median and the spread reported. Training
 times are whole optimizer steps of the `canvasmar train` task itself, after warm-up steps.
 FLOPs are analytic (models/flops.py), the peak is a matmul measured here (peak.py). Nothing
-here is a constant: every figure is measured on the machine that runs it.
+here is a constant: every figure is measured on the machine that runs it. Each result
+records the code that measured it (`versions`: canvasmar, torch, git commit).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from canvasmar.atomic import write_text_atomic
 from canvasmar.config import RunConfig
@@ -35,6 +37,7 @@ from canvasmar.models.flops import (
 )
 from canvasmar.peak import matmul_peak, precision_dtype
 from canvasmar.pipeline import Pipeline
+from canvasmar.versions import versions
 
 GUIDED = {"cfg_canvas": 1.5, "cfg_temporal": 1.2}  # Table 3 (BAIR / UCF-101)
 PLAIN = {"cfg_canvas": 1.0, "cfg_temporal": 1.0}
@@ -94,13 +97,15 @@ def _check_counts(*flags: tuple[str, list[int]]) -> None:
 
 
 def run_bench(pipe: Pipeline, batches: list[int], sweep_steps: list[int], frames: int = 3,
-              rollout: int = 60) -> dict:
+              rollout: int = 60, progress_bar: bool = False) -> dict:
     """The speed table (batch x MAR steps of `sweep_steps` x guidance) and a long-rollout
-    profile at the config's sample.steps."""
+    profile at the config's sample.steps; `progress_bar`: one tick per setting (stderr)."""
     _check_counts(("--batches", batches), ("--sweep-steps", sweep_steps), ("--frames", [frames]))
     if rollout < 2:
         raise UserError(f"--rollout {rollout} must be at least 2 (the first frame is a warm-up)")
     rows = []
+    bar = tqdm(total=len(batches) * len(sweep_steps) * 2 + 1, desc="bench",
+               disable=not progress_bar, dynamic_ncols=True)
     for batch in batches:
         matmul_peak(pipe.device, remeasure=True)  # the pipeline runs in fp32
         for n_steps in sweep_steps:
@@ -111,11 +116,16 @@ def run_bench(pipe: Pipeline, batches: list[int], sweep_steps: list[int], frames
                              "frames_timed": len(times), **summarize(times),
                              "ms_per_frame_per_sample": statistics.median(times) / batch,
                              "gflop_per_frame": flops / 1e9})
+                bar.update(1)
+    bar.set_postfix_str(f"rollout of {rollout} frames")
     profile = frame_times(pipe, 1, rollout, steps=pipe.cfg.sample.steps, **PLAIN)
+    bar.update(1)
+    bar.close()
     peak = matmul_peak(pipe.device, remeasure=True)  # the best of the run
     for row in rows:
         row |= throughput(row["gflop_per_frame"] * 1e9, row["median_ms"] / 1000, peak)
     return {
+        "versions": versions(),
         "machine": machine(pipe.device) | {"peak_tflops": peak / 1e12},
         "model": {"name": pipe.cfg.name, "frame_shape": list(pipe.frame_shape),
                   "parameters": sum(p.numel() for p in pipe.model.parameters()),
@@ -231,10 +241,12 @@ def _train_row(cfg: RunConfig, device: torch.device, batch: int, precision: str,
 
 def run_train_bench(cfg: RunConfig, device: torch.device, batches: list[int],
                     precisions: list[str], loader: str = "both", steps: int = 5,
-                    warmup: int = 2, progress: Callable[[dict], None] | None = None) -> dict:
+                    warmup: int = 2, progress: Callable[[dict], None] | None = None,
+                    progress_bar: bool = False) -> dict:
     """Training throughput for each batch size x precision x data loader excluded/included:
     median seconds per step, clips/s, TFLOP/s, MFU against the measured matmul peak of the
-    precision, and peak memory. `progress` gets each row as soon as it is measured."""
+    precision, and peak memory. `progress` gets each row as soon as it is measured;
+    `progress_bar`: one tick per setting (stderr)."""
     from canvasmar.models.factory import build_model
 
     _check_counts(("--batches", batches), ("--timed-steps", [steps]))
@@ -250,12 +262,13 @@ def run_train_bench(cfg: RunConfig, device: torch.device, batches: list[int],
     per_clip = run_training_flops(cfg, device.type, model.latent_shape,
                                   tokenizer.temporal_factor)
     rows = []
-    for batch in batches:
-        for precision in precisions:
-            for mode in LOADER_MODES[loader]:
-                rows.append(_train_row(cfg, device, batch, precision, mode, steps, warmup))
-                if progress is not None:
-                    progress(rows[-1])
+    settings = list(itertools.product(batches, precisions, LOADER_MODES[loader]))
+    bar = tqdm(settings, desc="bench --train", disable=not progress_bar, dynamic_ncols=True)
+    for batch, precision, mode in bar:
+        bar.set_postfix_str(f"batch {batch} {precision} loader {mode}")
+        rows.append(_train_row(cfg, device, batch, precision, mode, steps, warmup))
+        if progress is not None:
+            progress(rows[-1])
     # the best peak of the run: measured before every setting and once more at the end
     peaks = {p: matmul_peak(device, precision_dtype(p), remeasure=True) for p in precisions}
     for row in rows:
@@ -263,6 +276,7 @@ def run_train_bench(cfg: RunConfig, device: torch.device, batches: list[int],
             row |= throughput(per_clip * row["batch"], row["median_s"], peaks[row["precision"]])
     return {
         "kind": "train",
+        "versions": versions(),
         "machine": machine(device) | {"peak_tflops": {p: v / 1e12 for p, v in peaks.items()},
                                       "memory": "CUDA max allocated" if device.type == "cuda"
                                       else "process peak RSS"},

@@ -1,7 +1,8 @@
 """Checkpoints: safetensors weights + the full config as JSON + training state, atomically.
 
 Layout of a run directory:
-    DIR/config.json                     the run's config (also inside every checkpoint)
+    DIR/config.json                     the run's config (also inside every checkpoint), with
+                                        its format_version (config/loading.py)
     DIR/metrics.jsonl                   one JSON line per logged step / evaluation
     DIR/checkpoints/step_00000500/      model.safetensors, ema.safetensors (EMA weights, if
                                         train.ema_decay > 0), config.json, train_state.pt
@@ -15,6 +16,7 @@ checkpoint intact and `--resume` never sees a half-written one.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -27,11 +29,20 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from canvasmar.atomic import write_text_atomic
-from canvasmar.config import RunConfig, config_from_json, save_config_json
+from canvasmar.config import (
+    FORMAT_VERSION,
+    RunConfig,
+    config_from_json,
+    format_version,
+    save_config_json,
+    to_dict,
+)
 from canvasmar.errors import UserError
 
 WEIGHTS, EMA_WEIGHTS = "model.safetensors", "ema.safetensors"
 CONFIG, STATE, LATEST = "config.json", "train_state.pt", "latest"
+log = logging.getLogger("canvasmar.checkpoint")
+_noticed: set[str] = set()  # config files whose old format was already reported
 
 
 def save_checkpoint(run_dir: Path, step: int, model: nn.Module | dict[str, torch.Tensor],
@@ -83,13 +94,48 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 def load_checkpoint_config(ckpt: Path, parse: Callable[[str], Any] = config_from_json
                            ) -> RunConfig:
-    """The config saved in a checkpoint or run folder; `parse` reads other config kinds (VAE)."""
+    """The config saved in a checkpoint or run folder; `parse` reads other config kinds (VAE).
+    An older format is migrated (with a notice once per file), a newer one refused."""
+    path = ckpt / CONFIG
     try:
-        return parse((ckpt / CONFIG).read_text())
+        text = path.read_text()
+        version = format_version(json.loads(text), str(path))
+        cfg = parse(text)
     except FileNotFoundError:
         raise UserError(f"{ckpt} has no {CONFIG}; the checkpoint is incomplete") from None
     except json.JSONDecodeError as exc:
-        raise UserError(f"{ckpt / CONFIG} is corrupt ({exc.msg}); use another checkpoint") from None
+        raise UserError(f"{path} is corrupt ({exc.msg}); use another checkpoint") from None
+    if version < FORMAT_VERSION:
+        _notice_old_format(path, version, json.loads(text), cfg)
+    return cfg
+
+
+def _missing_keys(saved: dict, full: dict, prefix: str = "") -> list[str]:
+    """Dotted keys of `full` that `saved` lacks (they took today's defaults when parsed)."""
+    out = []
+    for key, value in full.items():
+        if key not in saved:
+            out.append(prefix + key)
+        elif isinstance(value, dict) and isinstance(saved[key], dict):
+            out += _missing_keys(saved[key], value, f"{prefix}{key}.")
+    return out
+
+
+def _notice_old_format(path: Path, version: int, saved: dict, cfg: Any) -> None:
+    # Once per file and process: evaluation and tests load the same checkpoint many times.
+    key = str(path.resolve())
+    if key in _noticed:
+        return
+    _noticed.add(key)
+    # The keys that change sampling first (sample, model, tokenizer); five named at most.
+    first = ("sample.", "model.", "tokenizer.")
+    missing = sorted(_missing_keys(saved, to_dict(cfg)), key=lambda k: not k.startswith(first))
+    named = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    was = (f"format_version {version}" if version else
+           "no format_version (written before formats were versioned)")
+    defaults = f"; {named} took today's defaults" if missing else ""
+    log.warning("note: %s has %s; read as format %d%s. Re-save it (pipe.save_pretrained) to "
+                "record the current format", path, was, FORMAT_VERSION, defaults)
 
 
 def read_weights(ckpt: Path, name: str = WEIGHTS) -> dict[str, torch.Tensor]:

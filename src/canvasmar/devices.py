@@ -1,4 +1,5 @@
-"""Which device a command runs on: `auto`, `cpu`, `cuda` or `cuda:N`, checked before any work.
+"""Which device a command runs on: `auto`, `cpu`, `cuda` or `cuda:N`, checked before any work;
+which dtype a pipeline runs in (`resolve_dtype`).
 
 One place for every command and for training, so that a missing GPU or a mistyped name is one
 clear error, never torch's traceback halfway through a run.
@@ -36,3 +37,20 @@ def resolve_device(requested: str | torch.device, local_rank: int = 0,
             raise UserError(f"{option}={requested}: this machine has CUDA devices 0..{count - 1}")
         return torch.device("cuda", int(index))
     raise UserError(f"{option}={requested} is not a device this package runs on: use {CHOICES}")
+
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+          "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float16": torch.float16, "fp16": torch.float16, "half": torch.float16}
+
+
+def resolve_dtype(requested: torch.dtype | str, option: str = "dtype") -> torch.dtype:
+    """A floating torch dtype or its name ('bfloat16', 'bf16', 'torch.float16', ...) -> the
+    dtype; integer dtypes and unknown names -> UserError naming `option`."""
+    dtype = requested
+    if isinstance(requested, str):
+        dtype = DTYPES.get(requested.strip().lower().removeprefix("torch."))
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise UserError(f"{option}={requested!r} is not a floating dtype this package runs in: "
+                        f"use torch.float32, torch.bfloat16 or torch.float16")
+    return dtype

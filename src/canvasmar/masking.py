@@ -12,6 +12,8 @@ import math
 
 import torch
 
+from canvasmar.augment import noise_device
+
 
 def truncated_normal(shape: tuple[int, ...], low: float, high: float, mean: float, std: float,
                      generator: torch.Generator | None = None) -> torch.Tensor:
@@ -51,7 +53,8 @@ def masked_after_step(step: int, total_steps: int, num_tokens: int) -> int:
 
 
 def gumbel(shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
-    u = torch.rand(shape, generator=generator).clamp_(1e-20, 1.0 - 1e-7)
+    u = torch.rand(shape, generator=generator, device=noise_device(generator))
+    u = u.clamp_(1e-20, 1.0 - 1e-7)
     return -torch.log(-torch.log(u))
 
 

@@ -1,17 +1,22 @@
 """User-facing prediction: load a trained model + tokenizer, predict or stream future frames.
 
-    pipe = canvasmar.load_pipeline("checkpoints/tiny")
+    pipe = canvasmar.load_pipeline("checkpoints/tiny")  # or "org/name" on the Hugging Face Hub
     video = pipe(context, num_frames=16, steps=4)       # (B, T, C, H, W) in [0, 1]
     for out in pipe.stream(context, 60, return_canvas=True): ...
+    pipe.to("cuda", torch.bfloat16); pipe.save_pretrained("out"); pipe.push_to_hub("org/name")
 
 Pixel frames in [0, 1] at the API; latents only inside. With a VAE tokenizer that compresses
 time by k (tokenizer.temporal_factor), the context needs 1 + n*k frames and each generated
-latent frame decodes to k pixel frames; `num_frames` always counts pixel frames.
+latent frame decodes to k pixel frames; `num_frames` always counts pixel frames. Frames come
+back as float32 whatever the pipeline's dtype (docs/hub.md: devices, dtypes, the Hub).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import inspect
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +24,9 @@ from pathlib import Path
 import torch
 
 from canvasmar import checkpoint as ckpt
+from canvasmar import hub
 from canvasmar.config import RunConfig, SampleConfig
+from canvasmar.devices import resolve_device, resolve_dtype
 from canvasmar.errors import UserError
 from canvasmar.media import resize_video
 from canvasmar.models import CanvasMAR, Tokenizer
@@ -39,6 +46,12 @@ class Pipeline:
     def __init__(self, model: CanvasMAR, tokenizer: Tokenizer, cfg: RunConfig) -> None:
         self.model, self.tokenizer, self.cfg = model.eval(), tokenizer.eval(), cfg
         self.weights = "model.safetensors"  # which file of the checkpoint (load_pipeline)
+        self.source: Path | None = None  # the folder it was loaded from (its card is kept)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, **kwargs) -> Pipeline:
+        """The same as `load_pipeline(path, **kwargs)` (diffusers' spelling)."""
+        return load_pipeline(path, **kwargs)
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
@@ -48,14 +61,31 @@ class Pipeline:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def to(self, device: str | torch.device) -> Pipeline:
-        self.model.to(device)
-        self.tokenizer.to(device)
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    def to(self, *args: str | torch.device | torch.dtype, device: str | torch.device | None = None,
+           dtype: torch.dtype | str | None = None) -> Pipeline:
+        """Move and/or cast the model and tokenizer, like a module: `to("cuda")`,
+        `to(torch.bfloat16)`, `to("cuda", torch.bfloat16)`, `to(device=..., dtype=...)`."""
+        for arg in args:
+            if isinstance(arg, torch.dtype) or (isinstance(arg, str) and _is_dtype_name(arg)):
+                dtype = arg
+            else:
+                device = arg
+        if device is not None:
+            device = _resolve_any_device(device)
+        if dtype is not None:
+            dtype = resolve_dtype(dtype)
+        for module in (self.model, self.tokenizer):
+            module.to(device=device, dtype=dtype)
         return self
 
     def options(self, **overrides) -> SampleConfig:
         """The config's sampling defaults with the given (non-None) values replaced, checked
         by `SampleConfig.validate`, and window=0 resolved to data.frames."""
+        _check_keywords(overrides)
         overrides = {k: v for k, v in overrides.items() if v is not None}
         opts = dataclasses.replace(self.cfg.sample, **overrides).validate()
         if opts.window == 0:
@@ -81,23 +111,27 @@ class Pipeline:
             context = resize_video(context.float(), h)
         if not context.is_floating_point():
             raise UserError(f"context must hold floats in [0, 1], got {context.dtype}")
-        return context.to(self.device, torch.float32)
+        return context.to(self.device, self.dtype)
 
     @torch.no_grad()
-    def stream(self, context: torch.Tensor, num_frames: int, *, steps: int | None = None,
-               cfg_canvas: float | None = None, cfg_temporal: float | None = None,
-               order: str | None = None, generator: torch.Generator | None = None,
-               use_kv_cache: bool = True, return_canvas: bool = False, resize: bool = False,
-               canvas_only: bool = False, **options) -> Iterator[torch.Tensor | StreamedFrame]:
+    def stream(self, context: torch.Tensor, num_frames: int | None = None, *,
+               steps: int | None = None, cfg_canvas: float | None = None,
+               cfg_temporal: float | None = None, order: str | None = None,
+               generator: torch.Generator | None = None, use_kv_cache: bool = True,
+               return_canvas: bool = False, resize: bool = False, canvas_only: bool = False,
+               **options) -> Iterator[torch.Tensor | StreamedFrame]:
         """Yield each new frame (B, C, H, W) as soon as it is made (StreamedFrame with
         canvas and staticness if `return_canvas`). Extra keywords override SampleConfig.
-        `canvas_only` rolls out the one-pass canvas alone (a baseline)."""
+        `canvas_only` rolls out the one-pass canvas alone (a baseline). `generator` may live
+        on any device: the noise is drawn there (a CPU one, the same noise on any model device)."""
+        opts = self.options(steps=steps, cfg_canvas=cfg_canvas, cfg_temporal=cfg_temporal,
+                            order=order, **options)  # first: a misspelt keyword is named
+        if num_frames is None:
+            raise UserError("give the number of frames to predict: pipe(context, num_frames)")
         if num_frames < 1:
             raise UserError(f"num_frames must be at least 1, got {num_frames}")
         if canvas_only and not self.model.has_canvas:
             raise UserError("canvas_only needs a model with a canvas (model.canvas=true)")
-        opts = self.options(steps=steps, cfg_canvas=cfg_canvas, cfg_temporal=cfg_temporal,
-                            order=order, **options)
         latents = self.tokenizer.encode(self.check_context(context, resize))
         # A latent frame covers temporal_factor pixel frames (docs/vae.md): generate enough
         # latent frames, decode each with the latents before it (a causal VAE decoder looks
@@ -110,8 +144,9 @@ class Pipeline:
             canvases = None
             if return_canvas and out.canvas is not None:
                 canvases = self.tokenizer.decode_new(torch.cat([history, out.canvas[:, None]],
-                                                               1))
+                                                               1)).float()
             history = torch.cat([history, out.latent[:, None]], 1)[:, -keep:]
+            frames = frames.float()  # pixels out are float32 in any dtype (no-op in float32)
             for j in range(frames.shape[1]):
                 if emitted == num_frames:
                     return
@@ -120,25 +155,99 @@ class Pipeline:
                     yield frames[:, j]
                     continue
                 canvas = None if canvases is None else canvases[:, j]
-                yield StreamedFrame(frames[:, j], canvas, out.staticness, out.reveal_step)
+                staticness = None if out.staticness is None else out.staticness.float()
+                yield StreamedFrame(frames[:, j], canvas, staticness, out.reveal_step)
 
-    def __call__(self, context: torch.Tensor, num_frames: int, **kwargs) -> torch.Tensor:
+    def __call__(self, context: torch.Tensor, num_frames: int | None = None, **kwargs
+                 ) -> torch.Tensor:
         """(B, T, C, H, W) context in [0, 1] -> (B, num_frames, C, H, W) in [0, 1]."""
         kwargs.pop("return_canvas", None)
         return torch.stack(list(self.stream(context, num_frames, **kwargs)), dim=1)
 
+    def save_pretrained(self, folder: str | Path, *, repo_id: str | None = None) -> Path:
+        """Write the pipeline as a folder that `load_pipeline` and the Hub read: config.json
+        (with its format_version), model.safetensors (the weights held now, in their dtype),
+        README.md (the model card: the source folder's, or one written from the config) and,
+        for a VAE tokenizer, tokenizer/. `repo_id` names the model in a generated card."""
+        existing = None
+        if self.source is not None and (self.source / hub.CARD).is_file():
+            existing = (self.source / hub.CARD).read_text()
+        params = sum(p.numel() for p in self.model.parameters())
+        card = hub.model_card(self.cfg, params, repo_id, existing)
+        return hub.save_pretrained_folder(folder, self.model.state_dict(), self.cfg, card,
+                                          getattr(self.tokenizer, "folder", None))
 
-def load_pipeline(path: str | Path, device: str | torch.device = "cpu",
-                  use_ema: bool = True) -> Pipeline:
-    """A run folder (its latest checkpoint) or a checkpoint folder -> Pipeline.
+    def push_to_hub(self, repo_id: str, *, private: bool | None = None,
+                    token: str | bool | None = None, commit_message: str | None = None,
+                    revision: str | None = None, create_pr: bool = False) -> str:
+        """save_pretrained into a temporary folder and upload it to the Hugging Face Hub as
+        one commit (the repo is created if needed); -> the commit's URL."""
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = self.save_pretrained(Path(tmp) / "model", repo_id=repo_id)
+            return hub.push_folder(folder, repo_id, private=private, token=token,
+                                   commit_message=commit_message, revision=revision,
+                                   create_pr=create_pr)
+
+
+_SAMPLE_KEYS = tuple(f.name for f in dataclasses.fields(SampleConfig))
+
+
+def _check_keywords(overrides: dict) -> None:
+    """Unknown keyword arguments of pipe(...) / stream / options -> one UserError with the
+    closest valid name, not dataclasses' TypeError."""
+    unknown = [key for key in overrides if key not in _SAMPLE_KEYS]
+    if not unknown:
+        return
+    named = [n for n in inspect.signature(Pipeline.stream).parameters
+             if n not in ("self", "context", "options")]
+    valid = sorted(set(named) | set(_SAMPLE_KEYS))
+    close = difflib.get_close_matches(unknown[0], valid, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise UserError(f"unknown keyword argument '{unknown[0]}'{hint}; pipe(context, num_frames, "
+                    f"...) takes {', '.join(valid)}")
+
+
+def _is_dtype_name(name: str) -> bool:
+    try:
+        resolve_dtype(name)
+    except UserError:
+        return False
+    return True
+
+
+def _resolve_any_device(device: str | torch.device) -> torch.device:
+    """`auto`, cpu and cuda[:N] checked by devices.resolve_device; other torch devices
+    (mps, xpu, ...) as torch reads them."""
+    name = str(device).strip().lower()
+    if name in ("auto", "cpu") or name.startswith("cuda"):
+        return resolve_device(device, option="device")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UserError(f"device={device!r} is not a torch device: use auto, cpu, cuda or "
+                        f"cuda:N") from None
+
+
+def load_pipeline(path: str | Path, device: str | torch.device = "cpu", use_ema: bool = True,
+                  *, torch_dtype: torch.dtype | str | None = None, revision: str | None = None,
+                  cache_dir: str | Path | None = None, token: str | bool | None = None,
+                  local_files_only: bool = False) -> Pipeline:
+    """A run folder (its latest checkpoint), a checkpoint folder, or a Hugging Face Hub model
+    `org/name` (downloaded to, or with HF_HUB_OFFLINE=1 read from, the Hub cache;
+    `revision`, `cache_dir`, `token`, `local_files_only` as in huggingface_hub) -> Pipeline
+    on `device` (auto, cpu, cuda, ...) in `torch_dtype` (default float32).
 
     The EMA weights are used when the checkpoint has them, unless `use_ema=False`;
-    `pipe.weights` names the file that was loaded.
+    `pipe.weights` names the file that was loaded. An older checkpoint format is read with a
+    notice; a newer one is refused.
     """
-    folder = ckpt.resolve_checkpoint(path)
-    cfg = ckpt.load_checkpoint_config(folder)
+    dtype = None if torch_dtype is None else resolve_dtype(torch_dtype, "torch_dtype")
+    source = hub.resolve_pretrained(path, revision=revision, cache_dir=cache_dir, token=token,
+                                    local_files_only=local_files_only)
+    folder = ckpt.resolve_checkpoint(source)
+    cfg = hub.bundled_tokenizer(ckpt.load_checkpoint_config(folder), folder)
     model, tokenizer = build_model(cfg)
     used = ckpt.load_weights(model, folder, ema=use_ema)
-    pipe = Pipeline(model, tokenizer, cfg).to(device)
-    pipe.weights = used
+    pipe = Pipeline(model, tokenizer, cfg).to(device, dtype=dtype)
+    pipe.weights, pipe.source = used, folder
     return pipe

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from canvasmar import flow
-from canvasmar.augment import noise_augment
+from canvasmar.augment import noise_augment, noise_device
 from canvasmar.config import SampleConfig
 from canvasmar.masking import masked_after_step, reveal_scores, tokens_to_reveal
 from canvasmar.models.canvasmar import CanvasMAR
@@ -96,9 +96,13 @@ def generate_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
         def velocity(x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor = cond
                      ) -> torch.Tensor:
             v = model.velocity(x.repeat(n_pass, 1), t.repeat(n_pass), cond)
-            return (v.view(n_pass, x.shape[0], -1) * coeffs).sum(0)  # Eq. 9
+            # Eq. 9, combined in float32 (coeffs) and returned in the model's dtype
+            return (v.view(n_pass, x.shape[0], -1) * coeffs).sum(0).to(x.dtype)
 
-        noise = torch.randn((b * count, c), generator=generator).to(device, z_t.dtype)
+        # Drawn in float32 on the generator's device, then moved: a CPU generator gives the
+        # same values whatever the model's device or dtype.
+        noise = torch.randn((b * count, c), generator=generator, device=noise_device(generator))
+        noise = noise.to(device, z_t.dtype)
         noise = noise * opts.head_temperature
         values = flow.euler_sample(velocity, noise, opts.flow_steps, opts.time_shift)
         tokens.scatter_(1, idx[..., None].expand(-1, -1, c), values.view(b, count, c))
@@ -122,7 +126,8 @@ def canvas_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
     latent = model.from_tokens(canvas.tokens)
     return GeneratedFrame(latent=latent, canvas=latent,
                           staticness=canvas.staticness.view(-1, h, w),
-                          reveal_step=torch.zeros(latent.shape[0], h, w, dtype=torch.long))
+                          reveal_step=torch.zeros(latent.shape[0], h, w, dtype=torch.long,
+                                                  device=latent.device))
 
 
 @torch.no_grad()

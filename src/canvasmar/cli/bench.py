@@ -24,6 +24,8 @@ def _config_and_overrides(args: argparse.Namespace) -> tuple[str, list[str]]:
 
 
 def _bench_train(args: argparse.Namespace) -> dict:
+    from tqdm import tqdm
+
     from canvasmar.bench import run_train_bench
     from canvasmar.config import load_config
     from canvasmar.devices import resolve_device
@@ -32,14 +34,17 @@ def _bench_train(args: argparse.Namespace) -> dict:
     cfg = load_config(name, overrides)
     batches = int_list(args.batches, "--batches") if args.batches else [cfg.train.batch_size]
     precisions = list(name_list(args.precisions)) if args.precisions else [cfg.train.precision]
-    def progress(row: dict) -> None:  # one line per setting as it completes
+
+    def progress(row: dict) -> None:  # one line per setting as it completes (above the bar)
         took = (f"{row['median_s']:.3f} s/step, {row['clips_per_s']:.2f} clips/s"
                 if "median_s" in row else row["error"])
-        print(f"batch {row['batch']} {row['precision']} loader {row['loader']}: {took}",
-              file=sys.stderr, flush=True)
+        tqdm.write(f"batch {row['batch']} {row['precision']} loader {row['loader']}: {took}",
+                   file=sys.stderr)
 
     return run_train_bench(cfg, resolve_device(args.device), batches, precisions, args.loader,
-                           args.timed_steps, args.warmup_steps, progress)
+                           args.timed_steps, args.warmup_steps,
+                           progress=None if args.quiet else progress,
+                           progress_bar=not args.no_progress)
 
 
 def _bench(args: argparse.Namespace) -> None:
@@ -63,7 +68,8 @@ def _bench(args: argparse.Namespace) -> None:
         batches = int_list(args.batches or "1,16", "--batches")
         sweep = int_list(args.sweep_steps, "--sweep-steps")
         pipe = canvasmar.load_pipeline(args.checkpoint, device=resolve_device(args.device))
-        result = run_bench(pipe, batches, sweep, args.frames, args.rollout)
+        result = run_bench(pipe, batches, sweep, args.frames, args.rollout,
+                           progress_bar=not args.no_progress)
     print(to_markdown(result))
     if args.out is not None:
         paths = write_results(result, Path(args.out))
@@ -106,4 +112,5 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--device", default="auto", help="auto (a GPU if torch sees one), cpu, "
                                                      "cuda or cuda:N")
     p.add_argument("--force", action="store_true", help="replace existing results at --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_bench)

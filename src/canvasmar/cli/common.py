@@ -48,12 +48,17 @@ def add_sampling_flags(p: argparse.ArgumentParser) -> None:
                                metavar=None if choices else kind.__name__.upper())
 
 
-def _yaml_text(value: bool | int | float | str) -> str:
-    """A flag's value as the text of a `sample.KEY=VALUE` override (read back as YAML)."""
+def yaml_text(value: typing.Any) -> str:
+    """A value as the text of a `section.KEY=VALUE` override (read back as YAML): a flag's
+    value, or a setting that `config show` prints."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and not math.isfinite(value):
         return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(yaml_text(v) for v in value) + "]"
+    if value == "":
+        return '""'
     return repr(value) if isinstance(value, float) else str(value)
 
 
@@ -64,7 +69,7 @@ def sampling_overrides(args: argparse.Namespace) -> list[str]:
     for field in dataclasses.fields(SampleConfig):
         value = getattr(args, f"sample_{field.name}", None)
         if value is not None:
-            flags.append(f"sample.{field.name}={_yaml_text(value)}")
+            flags.append(f"sample.{field.name}={yaml_text(value)}")
     return [*args.overrides, *flags]
 
 

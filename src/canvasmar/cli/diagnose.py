@@ -28,6 +28,7 @@ def _diagnose(args: argparse.Namespace) -> None:
     from canvasmar.errors import UserError
     from canvasmar.evaluation.diagnostics import diagnose
     from canvasmar.outputs import claim_outputs
+    from canvasmar.versions import versions
 
     if args.clips < 2:
         raise UserError(f"--clips {args.clips}: the swap test needs at least 2 clips")
@@ -51,7 +52,7 @@ def _diagnose(args: argparse.Namespace) -> None:
     if args.out:
         record = {"checkpoint": str(args.checkpoint), "split": args.split, "clips": clips,
                   "revealed": args.revealed, "samples": args.samples, "seed": args.seed,
-                  "diagnostics": result}
+                  "versions": versions(), "diagnostics": result}
         write_text_atomic(Path(args.out), json.dumps(record, indent=2) + "\n")
         print(f"wrote {args.out}")
 

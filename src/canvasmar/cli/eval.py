@@ -1,5 +1,5 @@
-"""`canvasmar eval`: score a checkpoint under a protocol; print the results, write JSON and
-plots (canvasmar.evaluation.protocol_run)."""
+"""`canvasmar eval`: score a checkpoint under a protocol; print a short table of the results,
+write the whole record as JSON and the plots (canvasmar.evaluation.protocol_run)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,53 @@ from pathlib import Path
 
 from canvasmar.cli.common import int_list, name_list, sampling_parent, sampling_pipeline
 
+# The table's columns, in this order when present: the JSON holds more (per-frame curves,
+# confidence intervals, ...), hundreds of lines that belong in a file, not on a terminal.
+COLUMNS = ("mse", "psnr", "ssim", "mse_best_of_k", "psnr_best_of_k", "ssim_best_of_k", "fvd",
+           "fvd_debiased", "fid", "kid")
+
+
+def _label(column: str, samples: int) -> str:
+    """'psnr_best_of_k' -> 'PSNR best of 4', 'fvd_debiased' -> 'FVD debiased'."""
+    name, best, _ = column.partition("_best_of_k")
+    metric, _, variant = name.partition("_")
+    return " ".join(filter(None, (metric.upper(), variant, f"best of {samples}" if best else "")))
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
+
+
+def results_table(results: dict[str, dict], samples: int) -> str:
+    """One row per setting (baselines, then the model at each MAR steps), one column per
+    headline metric (best of K only with K = `samples` > 1: else it is the mean) and the
+    paired difference of MSE with copy-last, with its 95% interval."""
+    rows = list(results.values())
+    columns = [c for c in COLUMNS if any(c in r for r in rows)
+               and (samples > 1 or not c.endswith("_best_of_k"))]
+    header = ["setting", *(_label(c, samples) for c in columns)]
+    if any("mse_minus_copy_last" in r for r in rows):
+        header.append("MSE - copy_last [95% CI]")
+    table = [header]
+    for name, r in results.items():
+        line = [name, *(_number(r[c]) if c in r else "" for c in columns)]
+        if len(header) > len(columns) + 1:
+            d = r.get("mse_minus_copy_last")
+            line.append(f"{d['mean']:+.3g} [{d['ci95_low']:+.3g}, {d['ci95_high']:+.3g}]"
+                        if d else "")
+        table.append(line)
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = []
+    for row in table:  # names left, numbers right
+        cells = [row[0].ljust(widths[0]),
+                 *(cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True))]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
 
 def _eval(args: argparse.Namespace) -> None:
-    import json
-
-    from canvasmar.evaluation.protocol_run import EvalRequest, run_eval
+    from canvasmar.evaluation.protocol_run import EvalRequest, output_paths, run_eval
+    from canvasmar.protocols import PROTOCOLS
 
     sweep = int_list(args.sweep_steps, "--sweep-steps") if args.sweep_steps else []
     request = EvalRequest(
@@ -23,8 +65,14 @@ def _eval(args: argparse.Namespace) -> None:
         progress=not args.no_progress, force=args.force)
     pipe = sampling_pipeline(args)
     result = run_eval(pipe, request)
-    print(json.dumps(result["results"], indent=2))
-    print(f"wrote {args.out} and {Path(args.out).with_suffix('.png')}")
+    protocol = result["protocol"]
+    print(f"{protocol['name']}: {protocol['num_videos']} videos x {protocol['samples']} "
+          f"samples, {protocol['context']} context -> {protocol['predict']} predicted frames "
+          f"({request.split} split, {result['weights']} weights)")
+    print(results_table(result["results"], protocol["samples"]))
+    plots = output_paths(Path(args.out), PROTOCOLS[protocol["name"]])
+    print("wrote " + " ".join(str(p) for p in [Path(args.out), *plots]) + " (the JSON holds "
+          "everything: per-frame curves, settings, versions)")
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -18,7 +18,7 @@ def _train(args: argparse.Namespace) -> None:
         data = [f"data.source={source.resolve() if source.is_dir() else args.data}"]
     cfg = load_config(args.config, [*args.overrides, *data])
     val = train(cfg, Path(args.out), resume=args.resume, force=args.force,
-                progress=not args.no_progress)
+                progress=not args.no_progress, quiet=args.quiet)
     print(f"done: {args.out} (checkpoints, metrics.jsonl, preview.png, preview.mp4, losses.png)")
     if val:
         print("validation: " + ", ".join(f"{k}={v:.5f}" for k, v in val.items()))

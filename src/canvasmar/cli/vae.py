@@ -15,7 +15,7 @@ def _train(args: argparse.Namespace) -> None:
 
     cfg = load_vae_config(args.config, args.overrides)
     result = train_vae(cfg, Path(args.out), resume=args.resume, force=args.force,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, quiet=args.quiet)
     print(f"done: {args.out} (checkpoints with latent_stats.json, metrics.jsonl)")
     if result:
         print(f"val_psnr={result['val_psnr']:.2f} dB after {result['steps']} steps, "

@@ -2,16 +2,20 @@
 
     schema.py   the CanvasMAR run config (RunConfig and its sections) and its presets
     vae.py      the causal VAE run config and its presets
-    loading.py  presets / YAML files + `section.key=value` overrides -> configs; JSON form
+    loading.py  presets / YAML files + `section.key=value` overrides -> configs; the JSON form
+                and its format version
 
 Everything is re-exported here: `from canvasmar.config import load_config, RunConfig`.
 """
 
 from canvasmar.config.loading import (
+    FORMAT_VERSION,
     config_from_json,
+    format_version,
     from_dict,
     load_config,
     merged_config_dict,
+    migrate,
     parse_overrides,
     save_config_json,
     to_dict,
@@ -38,9 +42,10 @@ from canvasmar.config.vae import (
 )
 
 __all__ = [
-    "PAPER_PARAMS", "PRESETS", "VAE_PRESETS", "DataConfig", "LossConfig", "ModelConfig",
-    "RunConfig", "SampleConfig", "TokenizerConfig", "TrainConfig", "VAELossConfig",
-    "VAEModelConfig", "VAERunConfig", "config_from_json", "from_dict", "load_config",
-    "load_vae_config", "merged_config_dict", "parse_overrides", "save_config_json", "to_dict",
-    "vae_config_from_json", "with_sample_overrides",
+    "FORMAT_VERSION", "PAPER_PARAMS", "PRESETS", "VAE_PRESETS", "DataConfig", "LossConfig",
+    "ModelConfig", "RunConfig", "SampleConfig", "TokenizerConfig", "TrainConfig",
+    "VAELossConfig", "VAEModelConfig", "VAERunConfig", "config_from_json", "format_version",
+    "from_dict", "load_config", "load_vae_config", "merged_config_dict", "migrate",
+    "parse_overrides", "save_config_json", "to_dict", "vae_config_from_json",
+    "with_sample_overrides",
 ]

@@ -9,6 +9,7 @@ import json
 import re
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,8 @@ def merged_config_dict(name_or_path: str, overrides: list[str], presets: dict[st
                             f"a preset name")
         if not isinstance(loaded, dict):
             raise UserError(f"{path} must hold a mapping of config sections")
+        if "format_version" in loaded:  # a run's saved config.json, used as a recipe
+            loaded = migrate(loaded, str(path))
         preset = loaded.pop("preset", default_preset)
         if preset not in presets:
             raise UserError(f"{path}: unknown {label}preset '{preset}' "
@@ -169,9 +172,51 @@ def load_config(name_or_path: str, overrides: list[str] = ()) -> RunConfig:
     return from_dict(RunConfig, merged).validate()
 
 
-def save_config_json(cfg: RunConfig) -> str:
-    return json.dumps(to_dict(cfg), indent=2, sort_keys=True)
+# The version of the saved form (config.json beside the weights). Bump it, and add the step
+# from the old version to MIGRATIONS, whenever a saved key changes meaning or a default
+# changes: without it an old config.json would silently take the new default.
+FORMAT_VERSION = 1
+
+
+def _from_unversioned(data: dict) -> dict:
+    """Format 0 (no `format_version`, everything before it existed) -> 1: the same keys;
+    keys it lacks take today's defaults, which the checkpoint loader names in its notice."""
+    return data
+
+
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _from_unversioned}
+
+
+def format_version(data: Any, source: str = "config.json") -> int:
+    """The format version of a parsed config.json (0 if it has none); a newer one than this
+    package reads, or a damaged one, is a UserError naming `source`."""
+    if not isinstance(data, dict):
+        raise UserError(f"{source} must hold a JSON object of config sections; the file is "
+                        f"damaged: use another checkpoint")
+    version = data.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise UserError(f"{source}: format_version must be a whole number, got {version!r}; "
+                        f"the file is damaged: use another checkpoint")
+    if version > FORMAT_VERSION:
+        raise UserError(f"{source} has format_version {version}, newer than this canvasmar "
+                        f"reads (up to {FORMAT_VERSION}): upgrade canvasmar "
+                        f"(pip install -U canvasmar) to load it")
+    return version
+
+
+def migrate(data: Any, source: str = "config.json") -> dict:
+    """A parsed config.json of any readable format -> today's form (no `format_version`)."""
+    version = format_version(data, source)
+    data = {k: v for k, v in data.items() if k != "format_version"}
+    for step in range(version, FORMAT_VERSION):
+        data = MIGRATIONS[step](data)
+    return data
+
+
+def save_config_json(cfg: Any) -> str:
+    return json.dumps({"format_version": FORMAT_VERSION, **to_dict(cfg)}, indent=2,
+                      sort_keys=True)
 
 
 def config_from_json(text: str) -> RunConfig:
-    return from_dict(RunConfig, json.loads(text)).validate()
+    return from_dict(RunConfig, migrate(json.loads(text))).validate()

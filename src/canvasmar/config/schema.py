@@ -21,15 +21,26 @@ from canvasmar.config.checks import (
 from canvasmar.errors import UserError
 
 
+def setting(default, text: str, **more) -> Any:
+    """A config field: its default and one line saying what it means, shown by `canvasmar
+    config show` (tests/test_cli_basics.py holds every key to having one); the `sample`/`eval`
+    flags are generated from SampleConfig's (canvasmar/cli/common.py)."""
+    return field(default=default, metadata={"help": text, **more})
+
+
 @dataclass(frozen=True, kw_only=True)
 class TokenizerConfig:
     """How pixel frames become latent frames (the autoregressive units)."""
 
-    kind: str = "pixel"  # "pixel": space-to-depth; "vae": causal VAE; "diffusers": image VAE
-    patch: int = 4  # pixels per latent cell along each side (a VAE's spatial compression)
-    channels: int = 3  # image channels
-    path: str = ""  # kind vae: a `canvasmar vae train` folder; kind diffusers: AutoencoderKL dir
-    cache: str = ""  # a `canvasmar vae cache` folder: train on its latents (docs/vae.md)
+    kind: str = setting("pixel", "pixel (space-to-depth), vae (the causal VAE) or diffusers "
+                                 "(a pretrained image VAE)")
+    patch: int = setting(4, "pixels per latent cell along each side (a VAE's spatial "
+                            "compression)")
+    channels: int = setting(3, "image channels")
+    path: str = setting("", "kind vae: a `canvasmar vae train` folder; kind diffusers: an "
+                            "AutoencoderKL folder")
+    cache: str = setting("", "a `canvasmar vae cache` folder: train on its latents "
+                             "(docs/vae.md)")
 
     def validate(self) -> TokenizerConfig:
         one_of("tokenizer.kind", self.kind, ("pixel", "vae", "diffusers"))
@@ -44,23 +55,25 @@ class TokenizerConfig:
 class ModelConfig:
     """The network (paper Sec. 4, Table 3). Widths are shared by all three transformers."""
 
-    dim: int = 128
-    heads: int = 4
-    mlp_ratio: float = 4.0
-    temporal_layers: int = 2
+    dim: int = setting(128, "token width of all three transformers")
+    heads: int = setting(4, "attention heads (dim / heads must be even)")
+    mlp_ratio: float = setting(4.0, "MLP hidden width / dim")
+    temporal_layers: int = setting(2, "blocks of the Temporal ViT (causal over frames)")
     # Latent cells per temporal token side. Table 3 uses 2 on VAE latents of a few channels;
     # the tiny preset's pixel tokens have 48 channels, so 2x2 of them (192 values) would be
     # squeezed into one 128-d token: measured, that bottleneck kept the canvas worse than
     # copying the last frame after 300 steps (docs/training.md). Presets set 2.
-    temporal_patch: int = 1
-    canvas_layers: int = 2
+    temporal_patch: int = setting(1, "latent cells per temporal token side")
+    canvas_layers: int = setting(2, "blocks of the Canvas ViT (the one-pass canvas)")
     # Table 3 lists "layers / depth"; we build an MAE-style encoder + decoder of `layers`
     # blocks each as one stack (see REFERENCE.md §1), so spatial_layers = 2 x Table 3 layers.
-    spatial_layers: int = 4
-    expert_norm: bool = True  # separate LN affines for condition / clean / canvas tokens
-    flow_width: int = 256
-    flow_layers: int = 3
-    canvas: bool = True  # False: the paper's non-canvas baseline (learned mask token)
+    spatial_layers: int = setting(4, "blocks of the Spatial MAR (encoder + decoder)")
+    expert_norm: bool = setting(True, "separate LayerNorm affines for condition, clean and "
+                                      "canvas tokens")
+    flow_width: int = setting(256, "width of the flow-matching head's MLP")
+    flow_layers: int = setting(3, "residual blocks of the flow-matching head")
+    canvas: bool = setting(True, "false: the paper's non-canvas baseline (a learned mask "
+                                 "token)")
 
     def validate(self) -> ModelConfig:
         all_at_least("model", self, ("dim", "heads", "temporal_layers", "temporal_patch",
@@ -77,18 +90,25 @@ class ModelConfig:
 class LossConfig:
     """The training objective (Sec. 4, Eq. 10) and its augmentations (App. A)."""
 
-    canvas_weight: float = 0.1  # lambda_c, Eq. 10
-    static_weight: float = 0.1  # lambda_s, Eq. 10
-    head_repeat: int = 4  # each masked token repeated with fresh noise/time (MAR, NOVA)
-    mask_ratio_min: float = 0.7  # MAR: truncated normal on [min, 1], centre 1
-    mask_ratio_std: float = 0.25
-    drop_canvas: float = 0.05  # Sec. 4.4 condition dropout
-    drop_temporal: float = 0.05
-    drop_both: float = 0.05
-    frame_noise_min: float = 0.2  # r of Eq. 11, training range (Table 3)
-    frame_noise_max: float = 0.6
-    canvas_noise_min: float = 0.0  # r' of Eq. 12, training range (Table 3)
-    canvas_noise_max: float = 0.3
+    canvas_weight: float = setting(0.1, "lambda_c of Eq. 10: weight of the canvas loss")
+    static_weight: float = setting(0.1, "lambda_s of Eq. 10: weight of the staticness loss")
+    head_repeat: int = setting(4, "copies of each masked token, each with fresh flow noise "
+                                  "and time (MAR, NOVA)")
+    mask_ratio_min: float = setting(0.7, "lowest mask ratio (MAR: truncated normal on "
+                                         "[min, 1], centre 1)")
+    mask_ratio_std: float = setting(0.25, "spread of the mask-ratio truncated normal")
+    drop_canvas: float = setting(0.05, "probability a frame's canvas becomes the mask token "
+                                       "(Sec. 4.4)")
+    drop_temporal: float = setting(0.05, "probability a frame's z_t becomes the null vector "
+                                         "(Sec. 4.4)")
+    drop_both: float = setting(0.05, "probability a frame loses both canvas and z_t "
+                                     "(Sec. 4.4)")
+    frame_noise_min: float = setting(0.2, "lowest noise level r on the previous frame "
+                                          "(Eq. 11, Table 3)")
+    frame_noise_max: float = setting(0.6, "highest noise level r on the previous frame")
+    canvas_noise_min: float = setting(0.0, "lowest noise level r' on the canvas "
+                                           "(Eq. 12, Table 3)")
+    canvas_noise_max: float = setting(0.3, "highest noise level r' on the canvas")
 
     def validate(self) -> LossConfig:
         for name in ("canvas_weight", "static_weight"):
@@ -112,16 +132,17 @@ class LossConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
-    # "builtin" procedural videos, a folder of videos (its path), or a benchmark: "bair",
-    # "ucf101", "k600" with its files under `root` (docs/data.md)
-    source: str = "builtin"
-    root: str = ""  # benchmark folder (for bair / ucf101 / k600)
-    resolution: int = 32
-    frames: int = 8  # frames per training clip
-    stride: int = 1  # take every stride-th frame of the source video
-    val_fraction: float = 0.1  # folders without train/ val/ subfolders: held-out share
-    fold: int = 1  # UCF-101 official split list (1, 2 or 3)
-    num_workers: int = 0
+    source: str = setting("builtin", "builtin (procedural videos), a folder of videos, or "
+                                     "bair / ucf101 / k600 in data.root")
+    root: str = setting("", "the benchmark's folder (bair, ucf101, k600)")
+    resolution: int = setting(32, "frame side in pixels (frames are square)")
+    frames: int = setting(8, "frames per training clip")
+    stride: int = setting(1, "take every stride-th frame of the source video")
+    val_fraction: float = setting(0.1, "held-out share of a folder without train/ and val/ "
+                                       "subfolders")
+    fold: int = setting(1, "UCF-101 official split list (1, 2 or 3)")
+    num_workers: int = setting(0, "data-loader worker processes (0: load in the training "
+                                  "process)")
 
     def validate(self) -> DataConfig:
         at_least("data.resolution", self.resolution, 1)
@@ -138,42 +159,50 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    steps: int = 2000
-    batch_size: int = 8
-    lr: float = 1e-3
-    weight_decay: float = 0.02
-    betas: tuple[float, float] = (0.9, 0.95)
-    warmup_steps: int = 100
-    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
-    grad_clip: float = 1.0
-    save_every: int = 500
-    eval_every: int = 250
-    eval_clips: int = 32
-    keep_last: int = 3
-    seed: int = 0
-    threads: int = 0  # torch intra-op threads; 0 leaves torch's default
+    steps: int = setting(2000, "optimizer steps of the whole run")
+    batch_size: int = setting(8, "clips per optimizer step, over all processes")
+    lr: float = setting(1e-3, "peak learning rate (AdamW)")
+    weight_decay: float = setting(0.02, "AdamW weight decay")
+    betas: tuple[float, float] = setting((0.9, 0.95), "AdamW's moment decays")
+    warmup_steps: int = setting(100, "steps of linear learning-rate warm-up")
+    min_lr_ratio: float = setting(0.1, "the cosine decays to lr * min_lr_ratio")
+    grad_clip: float = setting(1.0, "largest gradient norm (clipped above)")
+    save_every: int = setting(500, "steps between checkpoints (one at the end too)")
+    eval_every: int = setting(250, "steps between validations and previews (one at the end "
+                                   "too)")
+    eval_clips: int = setting(32, "held-out clips of each validation")
+    keep_last: int = setting(3, "checkpoints kept (older ones are deleted)")
+    seed: int = setting(0, "seed of the weights, batches and all training randomness")
+    threads: int = setting(0, "torch intra-op threads; 0 leaves torch's default")
     # batch_size is the global batch: per step, processes x grad_accum micro-batches of
     # batch_size / (processes * grad_accum) clips each, whatever the launch (train/dist.py).
-    grad_accum: int = 1
-    device: str = "auto"  # auto (cuda when available), cpu, cuda
-    precision: str = "fp32"  # fp32, or bf16 autocast (GPUs; ~30x slower on our CPUs)
-    parallel: str = "ddp"  # with several processes (torchrun): ddp, or fsdp (FSDP2 fully_shard)
-    compile: bool = False  # torch.compile the training step's network
+    grad_accum: int = setting(1, "micro-batches per step and process (gradient "
+                                 "accumulation)")
+    device: str = setting("auto", "auto (a GPU when torch sees one), cpu, cuda or cuda:N")
+    precision: str = setting("fp32", "fp32, or bf16 autocast (GPUs; ~30x slower on our CPUs)")
+    parallel: str = setting("ddp", "with several processes (torchrun): ddp, or fsdp (FSDP2)")
+    compile: bool = setting(False, "torch.compile the training step's network")
     # torch.compile mode with train.compile: default; reduce-overhead (CUDA graphs: the
     # objective is one static-shape graph, tests/test_compile.py); max-autotune (GEMM
     # autotuning + CUDA graphs, long compile); max-autotune-no-cudagraphs. Not measured on a
     # GPU yet (docs/training-at-scale.md); on our CPUs only default was measured.
-    compile_mode: str = "default"
-    activation_checkpointing: bool = False  # recompute transformer blocks in backward
+    compile_mode: str = setting("default", "torch.compile mode: default, reduce-overhead, "
+                                           "max-autotune, max-autotune-no-cudagraphs")
+    activation_checkpointing: bool = setting(False, "recompute transformer blocks in the "
+                                                    "backward pass (less memory)")
     # EMA of the weights (MAR, NOVA: 0.9999), saved beside them and used by sample/eval;
     # 0 turns it off. The decay ramps up as min(ema_decay, (1 + s) / (10 + s)).
-    ema_decay: float = 0.9999
-    max_nonfinite: int = 5  # stop after this many non-finite steps in a row (each is skipped)
-    time_limit_min: float = 0.0  # stop cleanly (with a checkpoint) after this many minutes
-    tensorboard: bool = True  # TensorBoard event files in the run folder (if installed)
+    ema_decay: float = setting(0.9999, "decay of the EMA weights that sample/eval use; 0: "
+                                       "no EMA")
+    max_nonfinite: int = setting(5, "stop after this many non-finite steps in a row (each "
+                                    "is skipped)")
+    time_limit_min: float = setting(0.0, "stop cleanly, with a checkpoint, after this many "
+                                         "minutes; 0: no limit")
+    tensorboard: bool = setting(True, "TensorBoard event files in the run folder")
     # learning diagnostics at each validation (evaluation/diagnostics.py: the swap test, head
     # calibration, canvas on static tokens) as diag_* metrics; ~15 s per 32 tiny clips
-    diagnostics: bool = True
+    diagnostics: bool = setting(True, "learning diagnostics (diag_* rows) at each "
+                                      "validation")
 
     def validate(self) -> TrainConfig:
         all_at_least("train", self, ("steps", "batch_size", "save_every", "eval_every",
@@ -199,39 +228,33 @@ class TrainConfig:
         return self
 
 
-def _setting(default, text: str, **more) -> Any:
-    """A SampleConfig field: its default and one line of help (the `sample`/`eval` flags are
-    generated from these, canvasmar/cli/common.py)."""
-    return field(default=default, metadata={"help": text, **more})
-
-
 @dataclass(frozen=True, kw_only=True)
 class SampleConfig:
     """Generation defaults (Table 3, 'Sampling'); every one can be changed per call, and on the
     command line as a flag (--flow-steps) or as sample.KEY=VALUE (sample.flow_steps=10)."""
 
-    steps: int = _setting(4, "spatial MAR steps per frame (Table 3: BAIR 4, UCF 8, K600 10)")
-    flow_steps: int = _setting(30, "Euler steps of the flow head's ODE")
-    cfg_canvas: float = _setting(1.0, "canvas guidance scale w_s of Eq. 9 (Table 3 BAIR: 1.5)")
-    cfg_temporal: float = _setting(1.0, "temporal guidance scale w_t of Eq. 9 "
-                                        "(Table 3 BAIR: 1.2)")
-    order: str = _setting("motion", "token order: motion (Sec. 4.3) or random (MAR)",
-                          choices=("motion", "random"))
-    temperature: float = _setting(6.5, "confidence temperature of the motion-aware order "
-                                       "(Table 3)")
-    frame_noise: float = _setting(0.3, "noise level r on the previous frame at inference "
-                                       "(Table 3; 0.4 on K600)")
-    canvas_noise: float = _setting(0.2, "noise level r' on the canvas at inference (Table 3)")
-    time_shift: float = _setting(1.0, "flow ODE time shift (1 = uniform grid)")
+    steps: int = setting(4, "spatial MAR steps per frame (Table 3: BAIR 4, UCF 8, K600 10)")
+    flow_steps: int = setting(30, "Euler steps of the flow head's ODE")
+    cfg_canvas: float = setting(1.0, "canvas guidance scale w_s of Eq. 9 (Table 3 BAIR: 1.5)")
+    cfg_temporal: float = setting(1.0, "temporal guidance scale w_t of Eq. 9 "
+                                       "(Table 3 BAIR: 1.2)")
+    order: str = setting("motion", "token order: motion (Sec. 4.3) or random (MAR)",
+                         choices=("motion", "random"))
+    temperature: float = setting(6.5, "confidence temperature of the motion-aware order "
+                                      "(Table 3)")
+    frame_noise: float = setting(0.3, "noise level r on the previous frame at inference "
+                                      "(Table 3; 0.4 on K600)")
+    canvas_noise: float = setting(0.2, "noise level r' on the canvas at inference (Table 3)")
+    time_shift: float = setting(1.0, "flow ODE time shift (1 = uniform grid)")
     # MAR's sampling temperature: the flow ODE starts from temperature * N(0, I), so values
     # below 1 trade diversity for fidelity (1 = the trained distribution).
-    head_temperature: float = _setting(1.0, "flow-head noise scale (MAR's temperature): 1 = "
-                                            "the trained distribution, < 1 sharper")
-    window: int = _setting(0, "input frames kept in the KV cache; 0 = data.frames (the "
-                              "training span)")
+    head_temperature: float = setting(1.0, "flow-head noise scale (MAR's temperature): 1 = "
+                                           "the trained distribution, < 1 sharper")
+    window: int = setting(0, "input frames kept in the KV cache; 0 = data.frames (the "
+                             "training span)")
     # An attention sink: training never shows the model a window without BOS. Lowers
     # late-rollout error; see TemporalViT.new_cache and docs/sampling.md.
-    keep_bos: bool = _setting(True, "pin the BOS frame in the sliding window")
+    keep_bos: bool = setting(True, "pin the BOS frame in the sliding window")
 
     def validate(self) -> SampleConfig:
         """The one check of sampling settings (configs, overrides, flags, Pipeline.options);
@@ -258,7 +281,7 @@ class SampleConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
-    name: str = "tiny"
+    name: str = setting("tiny", "the run's name (the preset's, unless set)")
     model: ModelConfig = field(default_factory=ModelConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     loss: LossConfig = field(default_factory=LossConfig)

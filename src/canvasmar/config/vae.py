@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from canvasmar.config.loading import from_dict, merged_config_dict
-from canvasmar.config.schema import DataConfig, TrainConfig
+from canvasmar.config.loading import from_dict, merged_config_dict, migrate
+from canvasmar.config.schema import DataConfig, TrainConfig, setting
 from canvasmar.errors import UserError
 
 
@@ -18,44 +18,47 @@ from canvasmar.errors import UserError
 class VAEModelConfig:
     """A causal 3D CNN VAE. Stage i has width min(base_channels * 2**i, max_channels)."""
 
-    channels: int = 3  # image channels
-    latent_channels: int = 8
-    spatial: int = 4  # spatial compression: 4 or 8 (Table 3: BAIR 4, UCF/K600 8)
-    temporal: int = 1  # temporal compression: 1, 2 or 4; frame 0 is coded alone
-    base_channels: int = 32
-    max_channels: int = 128
-    res_blocks: int = 1  # residual blocks per stage
-    temporal_kernel: int = 3  # time extent of the convolutions (1 = per-frame 2D convs)
+    channels: int = setting(3, "image channels")
+    latent_channels: int = setting(8, "channels of the latent frames")
+    spatial: int = setting(4, "spatial compression: 4 or 8 (Table 3: BAIR 4, UCF/K600 8)")
+    temporal: int = setting(1, "temporal compression: 1, 2 or 4; frame 0 is coded alone")
+    base_channels: int = setting(32, "width of the first stage")
+    max_channels: int = setting(128, "widest stage")
+    res_blocks: int = setting(1, "residual blocks per stage")
+    temporal_kernel: int = setting(3, "time extent of the convolutions (1 = per-frame 2D "
+                                      "convs)")
     # Pixels per side folded into channels before the first conv (space-to-depth, as the
     # patchified input of video tokenizers such as Cosmos); part of `spatial`, so the conv
     # stages downsample by spatial / patch. Cuts the cost of full-resolution layers.
-    patch: int = 1
+    patch: int = setting(1, "pixels per side folded into channels before the first conv")
 
 
 @dataclass(frozen=True, kw_only=True)
 class VAELossConfig:
-    recon: str = "mse"  # "mse" or "l1" pixel loss on [0, 1] frames
-    kl_weight: float = 1e-6  # KL(q(z|x) || N(0, I)), averaged per latent element
-    disc_weight: float = 0.0  # patch-discriminator (hinge) term; 0 = off
-    disc_start: int = 2000  # generator step at which the adversarial term starts (warm-up)
-    disc_channels: int = 32
-    disc_layers: int = 3
+    recon: str = setting("mse", "pixel loss on [0, 1] frames: mse or l1")
+    kl_weight: float = setting(1e-6, "weight of KL(q(z|x) || N(0, I)), averaged per latent "
+                                     "element")
+    disc_weight: float = setting(0.0, "weight of the patch-discriminator (hinge) term; 0: off")
+    disc_start: int = setting(2000, "step at which the adversarial term starts (warm-up)")
+    disc_channels: int = setting(32, "width of the discriminator's first layer")
+    disc_layers: int = setting(3, "convolution layers of the discriminator")
 
 
 @dataclass(frozen=True, kw_only=True)
 class VAERunConfig:
-    name: str = "vae"
+    name: str = setting("vae", "the run's name (the preset's, unless set)")
     model: VAEModelConfig = field(default_factory=VAEModelConfig)
     loss: VAELossConfig = field(default_factory=VAELossConfig)
     data: DataConfig = field(default_factory=lambda: DataConfig(resolution=64, frames=4))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         steps=2000, batch_size=4, lr=1e-3, weight_decay=0.0, betas=(0.9, 0.99),
         warmup_steps=100, eval_every=250, save_every=250, eval_clips=16))
-    stats_clips: int = 64  # train clips encoded for the per-channel latent statistics
+    stats_clips: int = setting(64, "train clips encoded for the per-channel latent "
+                                   "statistics")
     # Train on random crop x crop windows of the frames (0 = whole frames): the VAE is fully
     # convolutional, so it then codes whole frames of the same content scale, at 1/4 of the
     # cost per step for 32 of 64 pixels. Held-out PSNR is always on whole frames.
-    crop: int = 0
+    crop: int = setting(0, "train on random crop x crop windows; 0: whole frames")
 
     def validate(self) -> VAERunConfig:
         self.data.validate()
@@ -112,4 +115,4 @@ def load_vae_config(name_or_path: str, overrides: list[str] = ()) -> VAERunConfi
 
 
 def vae_config_from_json(text: str) -> VAERunConfig:
-    return from_dict(VAERunConfig, json.loads(text)).validate()
+    return from_dict(VAERunConfig, migrate(json.loads(text))).validate()

@@ -4,9 +4,10 @@ metric backends, score, and write the JSON record and its plots.
 Every setting that changes the numbers goes into the JSON: protocol (context, predicted
 frames, videos, samples), resolution, seed, the swept MAR steps, the sampling settings
 (`pipe.cfg.sample`: guidance, order, head temperature, ...), the metric backends and the
-SHA-256 of their weights. Real I3D statistics (and BAIR's debiased ones) are cached under
-`stats_cache` with a key of everything that changes them (`canvasmar.metrics.fvd.StatsKey`),
-so a second evaluation on the same protocol skips them.
+SHA-256 of their weights, and the code (canvasmar, torch and git commit versions). Real I3D
+statistics (and BAIR's debiased ones) are cached under `stats_cache` with a key of everything
+that changes them (`canvasmar.metrics.fvd.StatsKey`), so a second evaluation on the same
+protocol skips them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from canvasmar.metrics import FeatureStats, StatsKey, cached_reference_stats
 from canvasmar.outputs import claim_outputs
 from canvasmar.pipeline import Pipeline
 from canvasmar.protocols import PROTOCOLS, Protocol
+from canvasmar.versions import versions
 
 KNOWN_METRICS = {"mse", "psnr", "ssim", "fvd", "fid", "kid"}
 log = logging.getLogger("canvasmar")
@@ -211,7 +213,7 @@ def run_eval(pipe: Pipeline, request: EvalRequest) -> dict:
               "protocol": protocol.to_dict(), "split": request.split,
               "resolution": list(pipe.frame_shape), "seed": request.seed, "steps": steps,
               "sampling": sample, "metrics": sorted(metrics), "backends": backends["info"],
-              "results": results}
+              "versions": versions(), "results": results}
     write_text_atomic(out, json.dumps(record, indent=2) + "\n")
     plot_against_steps(record, plots[0])
     if len(plots) > 1:

@@ -261,7 +261,8 @@ def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int],
              real_i3d: FeatureStats | None = None, debiased_real: FeatureStats | None = None,
              frame_extractor: Callable | None = None, kid_fn: Callable | None = None,
              progress: bool = True, resume_path: str | Path | None = None,
-             fingerprint: dict | None = None, save_every_s: float = 300.0, **options) -> dict:
+             fingerprint: dict | None = None, save_every_s: float = 300.0,
+             baselines: bool = True, **options) -> dict:
     """Score `clips` (a dataset or an (N, context + predict, C, H, W) tensor in [0, 1]).
 
     Returns {setting: {metric: value}}. `detector`: an I3D TorchScript module (FVD), with
@@ -274,13 +275,14 @@ def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int],
     each setting's generator) is written there atomically; a later call with the same file
     and the same settings (`fingerprint` adds the caller's, e.g. the weights) continues from
     the saved batch and returns exactly the numbers of an uninterrupted run. The file is
-    removed when the evaluation completes.
+    removed when the evaluation completes. `baselines=False` scores the model settings alone
+    (a sweep of sampling settings scores the baselines once, not at every point).
     """
     n, k, c, p = len(clips), protocol.samples, protocol.context, protocol.predict
     if detector is not None and real_i3d is None:
         real_i3d = real_i3d_stats(clips, protocol, detector, batch_size)
-    settings: list[tuple[str, dict]] = [("copy_last", {})]
-    if pipe.model.has_canvas:
+    settings: list[tuple[str, dict]] = [("copy_last", {})] if baselines else []
+    if pipe.model.has_canvas and baselines:
         settings.append(("canvas_only", {"canvas_only": True}))
     settings += [(f"model_steps_{s}", {"steps": s}) for s in steps]
     keep = kid_fn is not None
@@ -323,7 +325,7 @@ def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int],
     resume.done()
     results = {name: s.summary(real_i3d, debiased_real, real_frames, kid_fn)
                for name, s in scores.items()}
-    if n >= 2:  # each setting's MSE minus copy-last's, paired on the same videos
+    if n >= 2 and baselines:  # each setting's MSE minus copy-last's, paired on the videos
         base = scores["copy_last"].values["mse"].mean(1)
         for name in results:
             if name != "copy_last":

@@ -56,7 +56,10 @@ class FlowHead(nn.Module):
         cond may broadcast against x_t: training passes one cond (F, n, D) for the k
         repeats (k, F, n, C) of each token, so `cond_embed` runs once per token, not k times.
         """
-        c = self.time_embed(timestep_embedding(t)) + self.cond_embed(cond)
+        # The sinusoid is computed in float32 (t * 1000 needs it), then cast to the weights'
+        # dtype: a no-op in float32 and under autocast, needed after pipe.to(bfloat16).
+        t_emb = timestep_embedding(t).to(self.input.weight.dtype)
+        c = self.time_embed(t_emb) + self.cond_embed(cond)
         x = self.input(x_t)
         for block in self.blocks:
             x = block(x, c)

@@ -74,13 +74,14 @@ def gradient_sync(wrapped: nn.Module, sync: bool) -> contextlib.AbstractContextM
 
 
 def train(cfg: RunConfig, out: Path, resume: bool = False, force: bool = False,
-          progress: bool = True) -> dict:
-    """Train; returns the last validation metrics. Writes checkpoints, metrics and previews."""
+          progress: bool = True, quiet: bool = False) -> dict:
+    """Train; returns the last validation metrics. Writes checkpoints, metrics and previews.
+    `progress`: the bar; `quiet`: no bar and no notes (stops and errors are still said)."""
     ctx = dist.init_distributed(cfg.train)
     folder = RunFolder(Path(out))
     try:
         return run_training(lambda start: CanvasMARTask(cfg, ctx, folder.out, start), folder,
-                            cfg, resume, force, progress, ctx)
+                            cfg, resume, force, progress, ctx, quiet)
     finally:
         dist.shutdown(ctx)
 
@@ -93,6 +94,9 @@ class CanvasMARTask:
         tc = cfg.train
         self.cfg, self.ctx, self.out = cfg, ctx, out
         self.name = f"train {cfg.name}"
+        self.validating = ("validation, diagnostics and previews" if tc.diagnostics else
+                           "validation and previews")
+        self.finishing = "writing losses.png and preview.png/mp4"
         self.model, self.tokenizer = build_model(cfg)
         self.flops_per_clip = run_training_flops(  # analytic, for MFU (models/flops.py)
             cfg, ctx.device.type, self.model.latent_shape, self.tokenizer.temporal_factor)

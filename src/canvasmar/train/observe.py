@@ -1,8 +1,10 @@
 """What a run records: metrics.jsonl (always) and TensorBoard scalars and images (optional).
 
-Only the main process writes. TensorBoard is a dependency of the package; if a user's
-environment lacks it, `train.tensorboard=true` says so once and the run goes on with the
-JSON log alone (`train.tensorboard=false` silences it).
+Only the main process writes. The first row a process logs also carries `versions` (canvasmar,
+torch, git commit: canvasmar.versions), so every stretch of a resumed run's rows names the
+code that wrote it; the other rows stay small. TensorBoard is a dependency of the package;
+if a user's environment lacks it, `train.tensorboard=true` says so once and the run goes on
+with the JSON log alone (`train.tensorboard=false` silences it).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from canvasmar.atomic import write_text_atomic
+from canvasmar.versions import versions
 
 
 class RunLog:
     def __init__(self, out: Path, enabled: bool, tensorboard: bool) -> None:
         self.enabled = enabled
         self.metrics = (out / "metrics.jsonl").open("a") if enabled else None
+        self.versions = versions() if enabled else None  # for this process's first row
         self.tb = None
         if enabled and tensorboard:
             try:
@@ -35,6 +39,8 @@ class RunLog:
         """One JSON line; its numeric entries also become TensorBoard scalars `group/key`."""
         if not self.enabled:
             return
+        if self.versions is not None:
+            row, self.versions = {**row, "versions": self.versions}, None
         self.metrics.write(json.dumps(row) + "\n")
         self.metrics.flush()
         if self.tb is not None:

@@ -126,13 +126,14 @@ class RunFolder:
             yield
 
     def prepare(self, cfg: Any, resume: bool, force: bool,
-                ctx: dist.DistContext | None = None) -> ResumePoint | None:
+                ctx: dist.DistContext | None = None, notices: bool = True
+                ) -> ResumePoint | None:
         """check (every process; again under the lock) and the point to resume from (None:
         a fresh start, for which `start_fresh` is called once the task is built, so that a
         task that cannot be built, e.g. for a wrong data path, leaves the folder alone).
         Call inside `locked`."""
         ctx = ctx or dist.DistContext()
-        resume = self.check(cfg, resume, force)
+        resume = self.check(cfg, resume, force, notices)
         return self.resume_point(ctx.is_main) if resume else None
 
     def start_fresh(self, cfg: Any, ctx: dist.DistContext) -> None:

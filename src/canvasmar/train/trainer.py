@@ -9,6 +9,11 @@ task (train/loop.py for CanvasMAR, train/vae.py for the VAE) owns what differs. 
     -> checkpoint every train.save_every, at the end, and when stopping
     -> StopRequest (SIGTERM / SIGINT / train.time_limit_min): checkpoint, "continue with --resume"
 
+Once the bar reaches train.steps it closes, and each of the final validation, the final
+checkpoint and the task's `finish` is announced on stderr first: they can take minutes
+(previews, latent statistics) that would otherwise pass in silence. `quiet` drops those notes
+and the per-validation lines; stops, skipped steps and errors are always said.
+
 The run folder (check, init, resume point, checkpoint writing) is train/run_folder.py.
 
 Determinism: all randomness of step s comes from `step_generator(seed, s)` and the batch of
@@ -86,6 +91,8 @@ class TrainTask(Protocol):
     (training FLOPs of one clip, forward + backward) to have MFU logged."""
 
     name: str  # progress-bar label
+    # Optional, for the notes after the last step: `validating: str`, what `validate` does
+    # ("validation"); `finishing: str`, what `finish` does ("writing the final outputs").
     cfg: Any  # the run config, saved in each checkpoint
     optimizers: list[torch.optim.Optimizer]  # the lr schedule and zero_grad apply to all
 
@@ -168,14 +175,17 @@ class Trainer:
     """The loop: one `task` trained from `start` (a resume point, or None) to train.steps."""
 
     def __init__(self, task: TrainTask, folder: RunFolder, tc: TrainConfig,
-                 ctx: dist.DistContext, start: ResumePoint | None, progress_bar: bool) -> None:
+                 ctx: dist.DistContext, start: ResumePoint | None, progress_bar: bool,
+                 quiet: bool = False) -> None:
         self.task, self.folder, self.tc, self.ctx = task, folder, tc, ctx
+        self.quiet = quiet
         self.progress = Progress(start.step, start.train_seconds) if start else Progress()
         self.guard = NonfiniteGuard(tc.max_nonfinite)
         self.stop = StopRequest(tc.time_limit_min)
         self.log = RunLog(folder.out, ctx.is_main, tc.tensorboard)
         self.bar = tqdm(total=tc.steps, initial=self.progress.step, desc=task.name,
-                        disable=not (progress_bar and ctx.is_main), dynamic_ncols=True)
+                        disable=quiet or not (progress_bar and ctx.is_main),
+                        dynamic_ncols=True)
         self.clock = step_clock(task, tc, ctx)
         self.last_checkpoint: Path | None = start.path if start else None
 
@@ -202,8 +212,21 @@ class Trainer:
             self.bar.close()
             self.log.close()
         done = self.progress.step >= self.tc.steps
+        if done:
+            self.note(f"{getattr(self.task, 'finishing', 'writing the final outputs')}...")
         return self.task.finish(RunOutcome(self.progress, val, last_val, done,
                                            self.last_checkpoint))
+
+    def note(self, message: str) -> None:
+        """Say what the run is doing (stderr, main process), unless quiet."""
+        if self.ctx.is_main and not self.quiet:
+            tqdm.write(message, file=sys.stderr)
+
+    def final(self, what: str) -> None:
+        """At train.steps: close the bar (it has reached 100%) and announce `what`."""
+        if self.progress.step == self.tc.steps:
+            self.bar.close()
+            self.note(f"{what}...")
 
     def finish_again(self) -> Any:
         """A run resumed at or past train.steps: nothing to train, but the final artefacts
@@ -211,10 +234,9 @@ class Trainer:
         so validate the final weights again (not logged twice) and finish."""
         self.bar.close()
         self.log.close()
-        if self.ctx.is_main:
-            print(f"note: the run already reached step {self.progress.step} (train.steps="
+        self.note(f"note: the run already reached step {self.progress.step} (train.steps="
                   f"{self.tc.steps}); writing its final outputs again. Raise train.steps to "
-                  f"train further", file=sys.stderr)
+                  f"train further")
         val = self.task.validate(self.progress, RunLog(self.folder.out, False, False))
         return self.task.finish(RunOutcome(self.progress, val, val, True, self.last_checkpoint))
 
@@ -249,10 +271,11 @@ class Trainer:
         done = self.progress.step
         if done % self.tc.eval_every and done != self.tc.steps:
             return {}
+        self.final(f"final {getattr(self.task, 'validating', 'validation')}")
         val = self.task.validate(self.progress, self.log)
         self.clock.refresh_peak()
         self.log.row({"step": done, **val}, group="val")
-        if val:
+        if val and not self.quiet:
             self.bar.write(self.task.describe(self.progress, val))
         return val
 
@@ -261,6 +284,7 @@ class Trainer:
         done = self.progress.step
         if done % self.tc.save_every and done != self.tc.steps and not stopping:
             return
+        self.final(f"saving the final checkpoint (step {done})")
         parts = self.task.checkpoint(self.progress)
         if self.ctx.is_main:
             state = {"step": done, "train_seconds": self.progress.train_seconds, **parts.state}
@@ -271,22 +295,23 @@ class Trainer:
 
 def run_training(build_task: Callable[[ResumePoint | None], TrainTask], folder: RunFolder,
                  cfg: Any, resume: bool, force: bool, progress_bar: bool,
-                 ctx: dist.DistContext | None = None) -> Any:
+                 ctx: dist.DistContext | None = None, quiet: bool = False) -> Any:
     """Check / lock / start / resume the run folder, seed, build the task, train it.
 
     `cfg.train` is the TrainConfig; every process calls this (the folder is written and locked
-    by the main one). Returns the task's `finish` value."""
+    by the main one). `quiet`: no bar and no notes (Trainer). Returns the task's `finish`
+    value."""
     ctx = ctx or dist.DistContext()
     folder.check(cfg, resume, force, notices=False)  # fail before creating anything
     with folder.locked(ctx.is_main), deterministic_kernels(ctx.device):
-        start = folder.prepare(cfg, resume, force, ctx)
+        start = folder.prepare(cfg, resume, force, ctx, notices=not quiet)
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
         torch.manual_seed(cfg.train.seed)  # the same initial weights in every process
         task = build_task(start)
         if start is None:
             folder.start_fresh(cfg, ctx)
-        return Trainer(task, folder, cfg.train, ctx, start, progress_bar).run()
+        return Trainer(task, folder, cfg.train, ctx, start, progress_bar, quiet).run()
 
 
 @contextmanager

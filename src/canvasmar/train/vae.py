@@ -61,12 +61,13 @@ def reconstruction_psnr(vae: CausalVAE, videos: torch.Tensor, batch_size: int = 
 
 
 def train_vae(cfg: VAERunConfig, out: Path, resume: bool = False, force: bool = False,
-              progress: bool = True) -> dict:
+              progress: bool = True, quiet: bool = False) -> dict:
     """Train; returns {'val_psnr', 'train_seconds', 'steps'} of the last validation ({} if
-    none). Writes checkpoints, and the latent statistics once train.steps are done."""
+    none). Writes checkpoints, and the latent statistics once train.steps are done.
+    `quiet`: no bar and no notes."""
     folder = RunFolder(Path(out), fixed=("model", "loss", "data"), parse=vae_config_from_json)
     return run_training(lambda start: VAETask(cfg, start), folder, cfg, resume, force,
-                        progress)
+                        progress, quiet=quiet)
 
 
 class VAETask:
@@ -75,6 +76,8 @@ class VAETask:
     def __init__(self, cfg: VAERunConfig, start: ResumePoint | None) -> None:
         tc, lc = cfg.train, cfg.loss
         self.cfg, self.name = cfg, f"vae {cfg.name}"
+        self.validating = "validation (held-out reconstruction PSNR)"
+        self.finishing = f"measuring the latent statistics on {cfg.stats_clips} train clips"
         self.vae = CausalVAE(cfg.model)
         self.optimizer = build_optimizer(self.vae, tc)
         self.disc = self.d_opt = None
