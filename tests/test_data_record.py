@@ -130,6 +130,9 @@ def test_inspect_lists_videos_skips_and_writes_a_contact_sheet(tmp_path, capsys)
     assert "bad.mov: unreadable" in out and "short.webm: too short: 4 frames" in out
     import matplotlib.pyplot as plt
 
+    from canvasmar.labels import Sheet
+
     image = plt.imread(sheet)
-    assert image.shape[0] == 2 * 66 and image.shape[1] == 8 * 66  # 2 rows of 8 thumbnails
+    row = Sheet(1, 8, (64, 64), size=11, title="a.mp4", columns=["1"] * 8).shape
+    assert image.shape[:2] == (2 * row[0] + 4, row[1])  # 2 titled rows of 8 thumbnails
     assert main(["data", "inspect", str(tmp_path / "none")]) == 2

@@ -110,13 +110,19 @@ def test_sigterm_during_eval_saves_its_state_and_the_same_command_continues(tmp_
 @pytest.mark.slow
 def test_ctrl_c_in_sample_says_nothing_was_written(tmp_path):
     world = make_world(tmp_path / "user")
-    out = tmp_path / "s.mp4"
-    proc = _start("sample", "--checkpoint", str(world["run"]), "--out", str(out), "--frames",
-                  "400", "--clips", "4", "--no-progress")
-    time.sleep(4)
-    assert proc.poll() is None, proc.communicate()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    out, log = tmp_path / "s.mp4", tmp_path / "stderr.txt"
+    argv = ["sample", "--checkpoint", str(world["run"]), "--out", str(out), "--frames", "400",
+            "--clips", "4"]
+    # Ctrl-C once sampling runs (its progress bar has started): on a loaded machine a fixed
+    # sleep could land in Python's start-up imports, before the command's own handler exists
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "canvasmar", *argv], stderr=stderr,
+                                stdout=subprocess.DEVNULL, text=True,
+                                preexec_fn=_default_signals)
+        _wait_for(lambda: re.search(r"\d+%\|", log.read_text()) is not None, proc)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    err = log.read_text()
     assert proc.returncode == 130 and "interrupted; nothing was written" in err, err
     assert "--resume" not in err and "Traceback" not in err
     assert not out.exists()

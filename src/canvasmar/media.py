@@ -113,13 +113,6 @@ def heatmap(values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return torch.nn.functional.interpolate(img[None], size=size, mode="nearest")[0]
 
 
-def grid_image(rows: list[torch.Tensor], pad: int = 1) -> np.ndarray:
-    """rows: each (T, 3, H, W) in [0, 1] (equal T) -> one (H', W', 3) uint8 grid image."""
-    rows = [torch.nn.functional.pad(r, (pad, pad, pad, pad), value=1.0) for r in rows]
-    grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)  # (3, H', W')
-    return to_uint8(grid[None])[0]
-
-
 def read_video(path: str | Path, max_frames: int | None = None) -> torch.Tensor:
     """A video file (anything FFmpeg reads: mp4, avi, mov, webm, gif) or a folder of numbered
     frames -> (T, 3, H, W) floats in [0, 1], through the data loaders' reader

@@ -1,8 +1,12 @@
 """Predict frames from a pipeline and write an MP4 and a PNG grid (`canvasmar sample`).
 
-The PNG has, per sample, the rows of the paper's Fig. 1/4: context | canvas | staticness heat
-map | generated | ground truth (when known). The MP4 shows, side by side and over time: the
-video (context, then generated frames), the canvas, the staticness map and the ground truth.
+Both show, per clip, the panels of the paper's Fig. 1/4: canvas | staticness heat map |
+generated | ground truth (when known), each labelled, over time: first the context frames
+(shown in every panel: the model's input), then the predicted ones. The MP4 has a panel per
+column and a clip per row, a frame counter ('context 1/2', 'predicted 3/16') and a colour bar
+of the staticness map; the PNG has a block per clip, a panel per row and numbered columns
+(context, then up to 16 predicted frames). Labels sit in margins: the pixels of each panel
+are the model's output, upscaled (nearest), and the same inputs give the same PNG bytes.
 Sampling settings are the pipeline's (`pipe.cfg.sample`, changed with
 `config.with_sample_overrides`).
 """
@@ -11,20 +15,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
 from canvasmar.errors import UserError
-from canvasmar.media import (
-    grid_image,
-    heatmap,
-    read_video,
-    resize_video,
-    saved_figure,
-    to_uint8,
-    upscale,
-    write_video,
-)
+from canvasmar.labels import BACKGROUND, Panels, labelled_movie, labelled_sheet
+from canvasmar.media import heatmap, read_video, resize_video, to_uint8, write_png, write_video
 from canvasmar.outputs import claim_outputs
 from canvasmar.pipeline import Pipeline
 
@@ -60,39 +57,68 @@ def video_context(pipe: Pipeline, path: str, context: int, frames: int, resize: 
     return video[None, :context], (None if truth is None else truth[None])
 
 
-def _panel_rows(context, canvas, static, generated, truth, size):
-    """Per sample: rows (each (N, 3, H, W)) for the PNG, in Fig. 1 order."""
-    n = generated.shape[0]
-    blank = torch.ones(n, 3, *size)
-    ctx = blank.clone()
-    ctx[:min(n, len(context))] = context[-n:]
-    rows = [ctx]
-    if canvas is not None:
-        rows += [canvas, torch.stack([heatmap(s, size) for s in static])]
-    rows.append(generated)
+PANEL_ORDER = ("canvas", "staticness", "generated", "ground truth")  # Fig. 1's rows
+MOVIE_PANEL, SHEET_PANEL = 256, 96  # about this many pixels per panel (nearest upscaling)
+
+
+def panel_columns(context: torch.Tensor, generated: torch.Tensor, canvas: torch.Tensor | None,
+                  static: torch.Tensor | None, truth: torch.Tensor | None
+                  ) -> Panels:
+    """One clip's panels over time, (name, (T, H, W, 3) uint8) in PANEL_ORDER: the context
+    frames, then the predicted ones. During the context every panel shows the context frame
+    (what the model was given); ground truth past the end of a user's video is left blank."""
+    n, (h, w) = len(generated), tuple(generated.shape[-2:])
+    columns = {"generated": to_uint8(generated)}
+    if canvas is not None and static is not None:
+        columns["canvas"] = to_uint8(canvas)
+        columns["staticness"] = to_uint8(torch.stack([heatmap(s, (h, w)) for s in static]))
     if truth is not None:
-        row = blank.clone()
-        row[:len(truth)] = truth[:n]
-        rows.append(row)
-    return rows
+        known = to_uint8(truth[:n])
+        missing = np.full((n - len(known), h, w, 3), BACKGROUND, np.uint8)
+        columns["ground truth"] = np.concatenate([known, missing])
+    given = to_uint8(context)
+    return [(name, np.concatenate([given, columns[name]])) for name in PANEL_ORDER
+            if name in columns]
 
 
-def write_grid_png(path: Path, samples: list[list[torch.Tensor]], names: list[str],
-                   max_columns: int = 16) -> Path:
-    """Labelled grid with matplotlib: one block of rows per sample."""
-    n = samples[0][0].shape[0]
-    keep = torch.linspace(0, n - 1, min(n, max_columns)).round().long()
-    blocks = [grid_image([r[keep] for r in rows]) for rows in samples]
-    size = (1.0 * len(keep) + 1.5, 1.0 * len(samples[0]) * len(blocks))
-    with saved_figure(path, len(blocks), 1, figsize=size) as (fig, axes):
-        for ax, block, rows in zip(axes[:, 0], blocks, samples, strict=True):
-            ax.imshow(block)
-            h = block.shape[0] / len(rows)
-            ax.set_yticks([h * (i + 0.5) for i in range(len(rows))], names[:len(rows)])
-            ax.set_xticks([])
-        fig.suptitle(f"frames {', '.join(str(int(k) + 1) for k in keep)} after the context",
-                     fontsize=8)
-    return path
+def frame_counter(t: int, context: int, total: int) -> str:
+    """'context 1/2' for the given frames, then 'predicted 3/16'."""
+    if t < context:
+        return f"context {t + 1}/{context}"
+    return f"predicted {t - context + 1}/{total - context}"
+
+
+def sample_movie(clips: list[Panels], rows: list[str], context: int) -> np.ndarray:
+    """The MP4's frames: a column per panel, a row per clip, frame counter and colour bar."""
+    t = len(clips[0][0][1])
+    return labelled_movie(clips, rows, [frame_counter(i, context, t) for i in range(t)],
+                          context=context, panel=MOVIE_PANEL)
+
+
+def sample_sheet(clips: list[Panels], titles: list[str], context: int,
+                 max_columns: int = 16, max_context: int = 4) -> np.ndarray:
+    """The PNG: a block per clip, a row per panel, the last `max_context` context frames then
+    up to `max_columns` predicted frames spread over the rollout, each column numbered."""
+    t = len(clips[0][0][1])
+    shown = list(range(max(0, context - max_context), context))
+    keep = torch.linspace(0, t - context - 1, min(t - context, max_columns)).round().long()
+    times = shown + [context + int(k) for k in keep]
+    labels = [str(i + 1) for i in shown] + [str(int(k) + 1) for k in keep]
+    groups = [(0, len(shown), "context"), (len(shown), len(times), "predicted")]
+    return labelled_sheet(clips, titles, times, labels, groups, split=len(shown),
+                          panel=SHEET_PANEL)
+
+
+def clip_names(video: str | None, first_clip: int, clips: int, num_samples: int
+               ) -> tuple[list[str], list[str]]:
+    """Row labels of the MP4 ('clip 3' or 'clip 3\nsample 2') and titles of the PNG's blocks."""
+    rows, titles = [], []
+    for b in range(clips * num_samples):
+        clip = Path(video).name if video else f"clip {first_clip + b // num_samples}"
+        sample = f"sample {b % num_samples + 1}" if num_samples > 1 else ""
+        rows.append(f"{clip}\n{sample}" if sample else clip)
+        titles.append(f"{clip}, {sample}" if sample else clip)
+    return rows, titles
 
 
 def run_sample(pipe: Pipeline, out: Path, *, video: str | None, context: int, frames: int,
@@ -120,35 +146,16 @@ def run_sample(pipe: Pipeline, out: Path, *, video: str | None, context: int, fr
     has_canvas = outs[0].canvas is not None
     canvas = torch.stack([o.canvas for o in outs], 1).cpu() if has_canvas else None
     static = torch.stack([o.staticness for o in outs], 1).cpu() if has_canvas else None
-    size = tuple(generated.shape[-2:])
-
-    samples, movies = [], []
-    for b in range(len(generated)):
-        tb = None if truth is None else truth[b]
-        samples.append(_panel_rows(ctx[b].cpu(), None if canvas is None else canvas[b],
-                                   None if static is None else static[b], generated[b], tb,
-                                   size))
-        # Movie panels over time: [video | canvas | staticness | truth].
-        video_row = torch.cat([ctx[b].cpu(), generated[b]])
-        t = len(video_row)
-        panels = [video_row]
-        if has_canvas:
-            pad = torch.ones(len(ctx[b]), 3, *size)
-            panels.append(torch.cat([pad, canvas[b]]))
-            panels.append(torch.cat([pad, torch.stack([heatmap(s, size) for s in static[b]])]))
-        if tb is not None:
-            full = torch.ones(t, 3, *size)
-            full[:len(ctx[b]) + len(tb)] = torch.cat([ctx[b].cpu(), tb])[:t]
-            panels.append(full)
-        movies.append(torch.cat(panels, dim=3))
-    names = ["context"] + (["canvas", "staticness"] if has_canvas else []) + ["generated",
-                                                                             "ground truth"]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    movie = upscale(to_uint8(torch.cat(movies, dim=2)), max(1, 256 // size[0]))
+    panels = [panel_columns(ctx[b].cpu(), generated[b], None if canvas is None else canvas[b],
+                            None if static is None else static[b],
+                            None if truth is None else truth[b])
+              for b in range(len(generated))]
+    rows, titles = clip_names(video, first_clip, len(ctx) // num_samples, num_samples)
+    movie = sample_movie(panels, rows, context)
     paths = [write_video(out, movie, fps=4)]
     if gif and out.suffix.lower() != ".gif":
         paths.append(write_video(out.with_suffix(".gif"), movie, fps=4))
-    paths.append(write_grid_png(out.with_suffix(".png"), samples, names))
+    paths.append(write_png(out.with_suffix(".png"), sample_sheet(panels, titles, context)))
     return paths
 
 

@@ -83,7 +83,10 @@ def generate_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
     order_conf = staticness if opts.order == "motion" else None
     z_t_all, canvas_all = batched(z_t), batched(canvas_embedding)
     for step in range(opts.steps):
-        count = int(mask[0].sum()) - masked_after_step(step, opts.steps, n)
+        # tokens revealed at this step, from the schedule alone: reading the mask's count
+        # (`int(mask.sum())`) would be a host-device sync at every MAR step on a GPU
+        before = n if step == 0 else masked_after_step(step - 1, opts.steps, n)
+        count = before - masked_after_step(step, opts.steps, n)
         scores = reveal_scores(mask, step, opts.steps, order_conf, opts.temperature, generator)
         idx = tokens_to_reveal(mask, scores, count)  # (B, k)
         cond = model.predict_tokens(z_t_all, batched(tokens), batched(mask), canvas_all,

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from canvasmar.data.clips import clip_span, frames_to_tensor
+from canvasmar.data.clips import clip_span
 from canvasmar.data.index import build_index
 from canvasmar.data.videoio import BadVideo, read_frames
 from canvasmar.errors import UserError
-from canvasmar.media import grid_image, write_png
+from canvasmar.labels import Sheet, stack
+from canvasmar.media import write_png
 from canvasmar.outputs import claim_outputs
 
 SHEET_ROWS, SHEET_COLUMNS, THUMB = 16, 8, 64
@@ -47,9 +48,9 @@ def inspect_folder(path: Path, sheet: Path | None = None, frames: int = 8,
         except BadVideo as exc:
             skipped.append((e.path, str(exc)))
             continue
-        rows.append(frames_to_tensor(images))
+        rows.append((sheet_title(e), picks, images))
     if rows:
-        write_png(sheet, grid_image(rows))
+        write_png(sheet, contact_sheet(rows))
     return {
         "path": str(path), "videos": len(good), "frames": sum(e.frames for e in good),
         "seconds": sum(durations), "timed_videos": len(durations),
@@ -61,6 +62,27 @@ def inspect_folder(path: Path, sheet: Path | None = None, frames: int = 8,
         "skipped": sorted(skipped), "sheet": str(sheet) if rows else None,
         "entries": [e.__dict__ for e in entries],
     }
+
+
+def sheet_title(e) -> str:
+    """A contact-sheet row's title: 'a.mp4: 16 frames, 32x24, 10 fps'."""
+    fps = f", {round(e.fps, 2):g} fps" if e.fps else ""
+    return f"{e.path}: {e.frames} frames, {e.width}x{e.height}{fps}"
+
+
+def contact_sheet(rows: list[tuple[str, list[int], np.ndarray]]) -> np.ndarray:
+    """(title, frame indices, (N, R, R, 3) uint8 thumbnails) per video -> one picture: per
+    video its title, then its thumbnails side by side, each under its frame number (from 1).
+    The thumbnails are pasted as they are (labels sit above them)."""
+    blocks = []
+    for title, picks, images in rows:
+        grid = Sheet(1, len(images), tuple(images.shape[1:3]), size=11, title=title,
+                     columns=[str(p + 1) for p in picks])
+        block = grid.background()
+        for c, image in enumerate(images):
+            block[grid.box(0, c)] = image
+        blocks.append(block)
+    return stack(blocks, gap=4)
 
 
 def format_report(r: dict, verbose: bool = False) -> str:

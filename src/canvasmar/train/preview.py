@@ -9,28 +9,23 @@ import numpy as np
 import torch
 
 from canvasmar.config import SampleConfig
-from canvasmar.media import (
-    grid_image,
-    heatmap,
-    saved_figure,
-    to_uint8,
-    upscale,
-    write_png,
-    write_video,
-)
+from canvasmar.labels import labelled_movie, labelled_sheet
+from canvasmar.media import heatmap, saved_figure, to_uint8, write_png, write_video
 from canvasmar.models import CanvasMAR, Tokenizer
 from canvasmar.sampler import rollout
 from canvasmar.train.validation import SAMPLING_FRAME_NOISE, teacher_forced_canvas
+
+MOVIE_PANEL, SHEET_PANEL = 128, 64  # about this many pixels per panel (nearest upscaling)
 
 
 @torch.no_grad()
 def write_canvas_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor,
                          out_dir: Path, clips: int = 4, name: str = "preview"
                          ) -> np.ndarray | None:
-    """Rows per clip: ground truth | canvas (one pass, true history) | staticness heat map.
-
-    Writes NAME.png and NAME.mp4 in out_dir; returns the PNG's image (None without canvas).
-    """
+    """Per clip: ground truth | canvas (one pass, true history) | staticness heat map, each
+    labelled. NAME.png has a block per clip (a row per panel, numbered frames, the colour
+    bar below), NAME.mp4 a row per clip with a frame counter. Returns the PNG's image (None
+    without canvas)."""
     if not model.has_canvas:
         return None
     videos = videos[:clips]
@@ -40,15 +35,17 @@ def write_canvas_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.T
     k = tokenizer.temporal_factor  # a latent frame >= 1 covers k pixel frames (docs/vae.md)
     static = torch.cat([static[:, :1], static[:, 1:].repeat_interleave(k, dim=1)], dim=1)
     size = tuple(videos.shape[-2:])
-    rows, panels = [], []
-    for i in range(len(videos)):
-        heat = torch.stack([heatmap(s, size) for s in static[i]])
-        rows += [videos[i], canvas_px[i], heat]
-        panels.append(torch.cat([videos[i], canvas_px[i], heat], dim=3))  # side by side
-    grid = grid_image(rows)
+    panels = [[("ground truth", to_uint8(videos[i])), ("canvas", to_uint8(canvas_px[i])),
+               ("staticness", to_uint8(torch.stack([heatmap(s, size) for s in static[i]])))]
+              for i in range(len(videos))]
+    t = videos.shape[1]
+    titles = [f"clip {i + 1}" for i in range(len(videos))]
+    grid = labelled_sheet(panels, titles, range(t), [str(i + 1) for i in range(t)],
+                          panel=SHEET_PANEL)
     write_png(out_dir / f"{name}.png", grid)
-    movie = torch.cat(panels, dim=2)  # clips stacked vertically: (T, 3, clips*H, 3*W)
-    write_video(out_dir / f"{name}.mp4", upscale(to_uint8(movie), 4), fps=4)
+    counter = [f"frame {i + 1}/{t}" for i in range(t)]
+    write_video(out_dir / f"{name}.mp4",
+                labelled_movie(panels, titles, counter, panel=MOVIE_PANEL, size=12), fps=4)
     return grid
 
 
@@ -56,8 +53,9 @@ def write_canvas_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.T
 def write_sample_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor,
                          path: Path, opts: SampleConfig, context: int = 1, clips: int = 2,
                          seed: int = 0) -> np.ndarray:
-    """Rows per clip: ground truth | sampled rollout from `context` true latent frames (real
-    sampling, the same sampler as `canvasmar sample`). Writes an MP4, returns the grid image.
+    """Per clip: ground truth | sampled rollout from `context` true latent frames (real
+    sampling, the same sampler as `canvasmar sample`), labelled, with a frame counter.
+    Writes an MP4, returns the labelled grid image (a block per clip).
 
     The latent sequence (context + generated) is decoded as a whole, so a tokenizer whose
     latent frames cover several pixel frames (temporal VAE) gives the clip's own length."""
@@ -69,11 +67,17 @@ def write_sample_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.T
     sampled = tokenizer.decode(torch.cat([latents[:, :context], torch.stack(frames, 1)], 1))
     length = min(sampled.shape[1], videos.shape[1])
     videos, sampled = videos[:, :length].cpu(), sampled[:, :length].cpu()
-    rows = [row for i in range(len(videos)) for row in (videos[i], sampled[i])]
-    movie = torch.cat([torch.cat([videos[i], sampled[i]], dim=3) for i in range(len(videos))],
-                      dim=2)
-    write_video(path, upscale(to_uint8(movie), 4), fps=4)
-    return grid_image(rows)
+    given = min(length, 1 + (context - 1) * tokenizer.temporal_factor)  # pixel frames
+    panels = [[("ground truth", to_uint8(videos[i])), ("sampled", to_uint8(sampled[i]))]
+              for i in range(len(videos))]
+    titles = [f"clip {i + 1}" for i in range(len(videos))]
+    counter = [f"context {i + 1}/{given}" if i < given else f"sampled {i - given + 1}/"
+               f"{length - given}" for i in range(length)]
+    write_video(path, labelled_movie(panels, titles, counter, context=given,
+                                     panel=MOVIE_PANEL, size=12), fps=4)
+    groups = [(0, given, "context"), (given, length, "sampled")]
+    return labelled_sheet(panels, titles, range(length), [str(i + 1) for i in range(length)],
+                          groups, split=given, panel=SHEET_PANEL)
 
 
 def plot_losses(metrics_path: Path, out_path: Path) -> Path:
