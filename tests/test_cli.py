@@ -39,6 +39,39 @@ def test_errors_are_one_line(capsys, args, message):
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("device", ["cuda:99", "nonsense"])
+@pytest.mark.parametrize("command", [
+    ["sample", "--checkpoint", str(SHIPPED)], ["eval", "--checkpoint", str(SHIPPED)],
+    ["bench", "--checkpoint", str(SHIPPED)], ["diagnose", "--checkpoint", str(SHIPPED)],
+    ["choose", "--checkpoint", str(SHIPPED)], ["serve", "--checkpoint", str(SHIPPED)],
+])
+def test_an_unusable_device_is_one_line_in_every_command(command, device, tmp_path, capsys):
+    """No GPU 99 anywhere (no GPU at all on the CPU machines) and no device 'nonsense'."""
+    out = [] if command[0] in ("diagnose", "serve") else ["--out", str(tmp_path / "out")]
+    assert main([*command, *out, "--device", device]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --device={device}") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("device", ["cuda:99", "nonsense"])
+def test_an_unusable_train_device_is_one_line(device, tmp_path, capsys):
+    assert main(["train", "tiny", "--out", str(tmp_path / "run"), f"train.device={device}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: train.device=") and err.count("\n") == 1, err
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`canvasmar config show tiny | head -1` once ended in a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-m", "canvasmar", "config", "show", "tiny"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # the reader leaves before the first line is written
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 141 and not err, err
+
+
 def test_train_resume_continues_the_same_loss_curve(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "tiny", "--out", str(run), "--no-progress", *TRAIN]) == 0

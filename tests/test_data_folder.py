@@ -161,12 +161,13 @@ def test_a_file_that_breaks_mid_epoch_is_skipped_not_fatal(tmp_path, caplog):
         all_bad[0]
 
 
-def test_truncated_file_that_still_opens_fails_at_decoding_and_is_skipped(tmp_path, caplog):
+def write_cut_faststart(path):
+    """A 40-frame mp4 with its index at the front, cut in half: it opens and probes (20
+    frames by its packets) but fails to decode past the cut."""
     import av
 
     rng = np.random.default_rng(0)
-    path = tmp_path / "v" / "faststart.mp4"  # index at the front: a cut file still opens
-    path.parent.mkdir()
+    path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
         stream = container.add_stream("libx264", rate=8)
         stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
@@ -176,6 +177,11 @@ def test_truncated_file_that_still_opens_fails_at_decoding_and_is_skipped(tmp_pa
         for packet in stream.encode():
             container.mux(packet)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return path
+
+
+def test_truncated_file_that_still_opens_fails_at_decoding_and_is_skipped(tmp_path, caplog):
+    path = write_cut_faststart(tmp_path / "v" / "faststart.mp4")
     good = write_any(tmp_path / "v" / "good.mp4", ramp(16))
     entries = {e.path: e for e in build_index(tmp_path / "v")}
     assert entries["faststart.mp4"].frames == 20 and not entries["faststart.mp4"].error
@@ -186,6 +192,24 @@ def test_truncated_file_that_still_opens_fails_at_decoding_and_is_skipped(tmp_pa
     assert all(c.shape == (4, 3, 16, 16) for c in clips)
     assert sum("faststart.mp4" in r.getMessage() for r in caplog.records) == 1
     assert "decoding failed" in caplog.text or "truncated" in caplog.text
+
+
+def test_inspect_reports_each_file_once_usable_or_skipped(tmp_path, capsys):
+    """A file that probes well but fails to decode for the contact sheet is skipped, not also
+    counted usable (it once was both)."""
+    folder = tmp_path / "v"
+    write_cut_faststart(folder / "cut.mp4")
+    write_any(folder / "good.mp4", ramp(16))
+    write_any(folder / "good2.avi", ramp(12))
+    (folder / "junk.mp4").write_bytes(b"not a video")
+    assert main(["data", "inspect", str(folder), "--sheet", str(tmp_path / "s.png"),
+                 "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{folder}: 2 usable videos, 28 frames (12-16 per video)")
+    assert "skipped: 2\n" in out and "resolutions: 32x24 (2)" in out
+    assert [line.split(":")[0].strip() for line in out.splitlines()
+            if line.startswith("  ")] == ["cut.mp4", "junk.mp4", "good.mp4", "good2.avi"]
+    assert (tmp_path / "s.png").is_file()
 
 
 def test_train_clips_are_random_but_deterministic_eval_clips_fixed(tmp_path):

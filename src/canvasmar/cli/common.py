@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import sys
 import typing
 from collections.abc import Callable
@@ -144,4 +145,9 @@ def run_command(func: Callable[[argparse.Namespace], None], args: argparse.Names
     except KeyboardInterrupt:
         print(getattr(args, "on_interrupt", INTERRUPTED), file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `canvasmar ... | head` stopped reading: end quietly, like
+        # other tools, with the shell's status for SIGPIPE; stdout goes to devnull so that
+        # Python's flush at exit does not print a second BrokenPipeError
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return 0

@@ -81,7 +81,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                        help="score a model under a protocol",
                        description="Score generated videos under a protocol of the paper's "
                                    "App. A (or the built-in one): MSE/PSNR/SSIM (mean and "
-                                   "best of K), FVD with --i3d, FID/KID with --fid; baselines "
+                                   "best of K), FVD (--metrics ...,fvd with --i3d), FID/KID "
+                                   "(--metrics ...,fid,kid); baselines "
                                    "copy-last-frame and canvas-only in the same run.")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--protocol", default="builtin-quick",

@@ -39,16 +39,11 @@ def inspect_folder(path: Path, sheet: Path | None = None, frames: int = 8,
     skipped += [(e.path, f"too short: {e.frames} frames, a clip of {frames} at stride "
                          f"{stride} needs {span}") for e in entries
                 if not e.error and e.frames < span]
+    rows, failed = sheet_rows(path, good)
+    skipped += failed
+    failed_paths = {p for p, _ in failed}
+    good = [e for e in good if e.path not in failed_paths]  # each file in one category
     durations = [e.frames / e.fps for e in good if e.fps]
-    rows = []
-    for e in good[:SHEET_ROWS]:
-        picks = np.linspace(0, e.frames - 1, SHEET_COLUMNS).round().astype(int).tolist()
-        try:
-            images = read_frames(path / e.path, picks, THUMB)
-        except BadVideo as exc:
-            skipped.append((e.path, str(exc)))
-            continue
-        rows.append((sheet_title(e), picks, images))
     if rows:
         write_png(sheet, contact_sheet(rows))
     return {
@@ -62,6 +57,24 @@ def inspect_folder(path: Path, sheet: Path | None = None, frames: int = 8,
         "skipped": sorted(skipped), "sheet": str(sheet) if rows else None,
         "entries": [e.__dict__ for e in entries],
     }
+
+
+def sheet_rows(path: Path, good: list) -> tuple[list, list[tuple[str, str]]]:
+    """Contact-sheet rows (title, frame indices, thumbnails) of the first SHEET_ROWS videos
+    that decode, and (path, why) of those that probed well but fail at these frames (a file
+    cut after its index): they are skipped, not usable."""
+    rows, failed = [], []
+    for e in good:
+        if len(rows) == SHEET_ROWS:
+            break
+        picks = np.linspace(0, e.frames - 1, SHEET_COLUMNS).round().astype(int).tolist()
+        try:
+            images = read_frames(path / e.path, picks, THUMB)
+        except BadVideo as exc:
+            failed.append((e.path, str(exc)))
+            continue
+        rows.append((sheet_title(e), picks, images))
+    return rows, failed
 
 
 def sheet_title(e) -> str:
@@ -96,8 +109,9 @@ def format_report(r: dict, verbose: bool = False) -> str:
     lines.append(f"skipped: {len(r['skipped'])}")
     lines += [f"  {p}: {why}" for p, why in r["skipped"]]
     if verbose:
+        skipped = {p for p, _ in r["skipped"]}
         lines += [f"  {e['path']}: {e['frames']} frames {e['width']}x{e['height']} "
-                  f"fps {e['fps']}" for e in r["entries"] if not e["error"]]
+                  f"fps {e['fps']}" for e in r["entries"] if e["path"] not in skipped]
     lines.append(f"contact sheet: {r['sheet']}" if r["sheet"] else "contact sheet: none "
                  "(no usable video)")
     return "\n".join(lines)
