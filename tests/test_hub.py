@@ -242,3 +242,23 @@ def test_a_vae_tokenizer_travels_inside_the_saved_folder(micro_cfg, tmp_path):
     kwargs = {"steps": 1, "flow_steps": 1}
     assert torch.equal(loaded(context, 1, generator=torch.Generator().manual_seed(0), **kwargs),
                        pipe(context, 1, generator=torch.Generator().manual_seed(0), **kwargs))
+
+
+def test_the_shipped_model_by_hub_id_offline_saved_and_reloaded(tmp_path, offline_hub):
+    """The issue's check: the shipped model loaded by hub id from an offline cache, saved with
+    save_pretrained and reloaded gives identical frames; it samples in bfloat16 too."""
+    snapshot = lay_out_hub_cache(offline_hub, "canvasmar/tiny", SHIPPED)
+    pipe = load_pipeline("canvasmar/tiny")
+    assert pipe.source == snapshot
+    clip = torch.rand(1, 2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+    def frames(p):
+        return p(clip, 2, flow_steps=2, generator=torch.Generator().manual_seed(0))
+
+    first = frames(pipe)
+    assert torch.equal(first, frames(load_pipeline(SHIPPED)))
+    again = load_pipeline(pipe.save_pretrained(tmp_path / "saved"))
+    assert torch.equal(frames(again), first)
+    half = frames(again.to(torch.bfloat16))
+    assert half.dtype == torch.float32 and half.shape == first.shape
+    assert (half - first).abs().mean() < 0.05  # bf16 rounding, not another model
