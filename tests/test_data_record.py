@@ -1,5 +1,5 @@
 """Simulator recordings (a fake environment for the format, then real ALE and dm_control,
-which requirements.txt installs) and `canvasmar data inspect`."""
+which requirements-dev.txt installs) and `canvasmar data inspect`."""
 
 from __future__ import annotations
 

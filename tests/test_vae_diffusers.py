@@ -3,7 +3,7 @@ saved to a temporary folder as a user's pretrained model would be, used per fram
 
 from __future__ import annotations
 
-import diffusers  # pinned in requirements.txt: a missing install fails here, never skips
+import diffusers  # pinned in requirements-dev.txt: a missing install fails here, never skips
 import pytest
 import torch
 

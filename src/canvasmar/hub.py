@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 from canvasmar import checkpoint as ckpt
 from canvasmar.atomic import atomic_path, write_text_atomic
 from canvasmar.config import FORMAT_VERSION, RunConfig, save_config_json
-from canvasmar.errors import UserError
+from canvasmar.errors import UserError, require_extra
 
 CARD, TOKENIZER_DIR = "README.md", "tokenizer"
 TAGS = ("canvasmar", "video-prediction", "masked-autoregressive", "pytorch")
@@ -46,6 +46,7 @@ def resolve_pretrained(source: str | Path, *, revision: str | None = None,
     `local_files_only`). Errors are UserErrors naming both readings of `source`."""
     if Path(source).exists() or not is_repo_id(source):
         return Path(source)  # checkpoint.resolve_checkpoint explains a missing local folder
+    require_extra("huggingface_hub", "hub", f"loading '{source}' from the Hugging Face Hub")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -125,6 +126,7 @@ def model_card(cfg: RunConfig, params: int, repo_id: str | None = None,
                existing: str | None = None) -> str:
     """README.md for the Hub: `existing` (the card of the folder the model came from) with
     library_name and tags added to its YAML header, or a card written from the config."""
+    require_extra("huggingface_hub", "hub", "save_pretrained (its model card)")
     from huggingface_hub import ModelCard, ModelCardData
 
     if existing is not None and existing.lstrip().startswith("---"):
@@ -167,6 +169,7 @@ def push_folder(folder: Path, repo_id: str, *, private: bool | None = None,
     """Create `repo_id` on the Hub if needed and upload `folder` as one commit; -> its URL."""
     if not is_repo_id(repo_id):
         raise UserError(f"'{repo_id}' is not a Hub repository id: use 'org/name'")
+    require_extra("huggingface_hub", "hub", "push_to_hub")
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError, HFValidationError, OfflineModeIsEnabled
 

@@ -17,13 +17,15 @@ import shutil
 import socket
 import tempfile
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from pathlib import Path
+from typing import get_type_hints
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict, create_model
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -34,21 +36,11 @@ from canvasmar.web.jobs import MAX_CONTEXT, MAX_UPLOAD_BYTES, JobRequest, NotFou
 STATIC = Path(__file__).parent / "static"
 
 
-class JobIn(BaseModel):
-    """The JSON of POST /api/jobs; unknown keys are refused by name (a misspelt setting
-    would otherwise be ignored)."""
-
-    model_config = ConfigDict(extra="forbid")
-    clip: int | None = None
-    upload: str | None = None
-    context: int = 2
-    frames: int = 16
-    steps: int | None = None
-    cfg_canvas: float | None = None
-    cfg_temporal: float | None = None
-    temperature: float | None = None
-    flow_steps: int | None = None
-    seed: int = 0
+# The JSON of POST /api/jobs: JobRequest's fields and defaults, validated by pydantic; unknown
+# keys are refused by name (a misspelt setting would otherwise be ignored).
+JobIn = create_model("JobIn", __config__=ConfigDict(extra="forbid"),
+                     **{f.name: (hint, f.default) for f in fields(JobRequest)
+                        for hint in [get_type_hints(JobRequest)[f.name]]})
 
 
 def _error(status: int, message: str) -> JSONResponse:
