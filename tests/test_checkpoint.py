@@ -15,7 +15,7 @@ def _outputs(model, tok):
     latents = tok.encode(torch.rand(1, 4, 3, 16, 16, generator=g))
     z_t = model.temporal_embeddings(latents[:, :-1])[:, -1]
     tokens = model.to_tokens(latents[:, -1])
-    canvas = model.predict_canvas(z_t, tokens)
+    canvas = model.predict_canvas(z_t, tokens, tokens)
     mask = torch.rand(1, model.num_tokens, generator=g) < 0.5
     cond = model.predict_tokens(z_t, tokens, mask, canvas.embedding)
     return canvas.tokens, canvas.staticness, cond

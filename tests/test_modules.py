@@ -27,7 +27,7 @@ def test_module_shapes(micro_cfg):
     tokens = model.to_tokens(latents[:, 0])
     assert tokens.shape == (b, n, c)
     torch.testing.assert_close(model.from_tokens(tokens), latents[:, 0])
-    canvas = model.predict_canvas(z_t[:, 0], tokens)
+    canvas = model.predict_canvas(z_t[:, 0], tokens, tokens)
     assert canvas.embedding.shape == (b, n, d)
     assert canvas.tokens.shape == (b, n, c)
     assert canvas.staticness.shape == (b, n)

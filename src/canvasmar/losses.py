@@ -30,6 +30,7 @@ sums divided by the global counts. So the summed contributions of any split of t
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 
 import torch
@@ -80,6 +81,9 @@ class LossRandomness:
     # k x masked tokens of the global batch: a 0-d tensor on the draw's device, not an int,
     # so no host read (GPU sync) at the draw and no recompile when the count changes
     total_masked: torch.Tensor
+    # model.actions > 0: (F,) bool, frame i's action condition (the action after frame i-1)
+    # is nulled; None without actions (nothing drawn: the other draws are unchanged)
+    drop_action: torch.Tensor | None = None
 
     def clips(self, start: int, count: int) -> LossRandomness:
         """The draws of clips start .. start+count-1 (global counts kept)."""
@@ -121,7 +125,7 @@ def _draw(model: CanvasMAR, clips: int, frames_per_clip: int, cfg: LossConfig,
     mask = random_masks(ratios, n, generator)
     drop_temporal, drop_canvas = condition_dropout(
         (f,), cfg.drop_canvas, cfg.drop_temporal, cfg.drop_both, generator)
-    return LossRandomness(
+    rnd = LossRandomness(
         frame_noise_level=uniform((f,), cfg.frame_noise_min, cfg.frame_noise_max, generator),
         frame_noise=torch.randn((f, n, c), generator=generator),
         canvas_noise_level=uniform((f,), cfg.canvas_noise_min, cfg.canvas_noise_max, generator),
@@ -130,6 +134,11 @@ def _draw(model: CanvasMAR, clips: int, frames_per_clip: int, cfg: LossConfig,
         time=flow.sample_time((k, f, n), generator, device=device),
         head_noise=torch.randn((k, f, n, c), generator=generator),
         frames_per_clip=frames_per_clip, total_frames=f, total_masked=mask.sum() * k)
+    if not model.has_actions:
+        return rnd
+    # drawn after everything else, so that all other draws equal those without actions
+    drop_action = torch.rand((f,), generator=generator) < cfg.drop_action
+    return dataclasses.replace(rnd, drop_action=drop_action)
 
 
 def mar_loss(model: CanvasMAR, cond: torch.Tensor, targets: torch.Tensor,
@@ -181,26 +190,29 @@ def _mar_loss_gathered(model: CanvasMAR, cond: torch.Tensor, targets: torch.Tens
 def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
                     generator: torch.Generator | None = None,
                     randomness: LossRandomness | None = None,
-                    static_shapes: bool | None = None) -> dict[str, torch.Tensor]:
+                    static_shapes: bool | None = None,
+                    actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """latents (B, T, C, h, w), normalised -> {'loss', 'mar', 'canvas', 'static'} scalars.
 
     With `randomness` (a slice of a global batch's draws) the values are this slice's shares
     of the global means; without it the draws come from `generator` for this batch alone.
-    `static_shapes`: see `mar_loss` (default: on any device but the CPU).
+    `static_shapes`: see `mar_loss` (default: on any device but the CPU). `actions` (B, T-1)
+    long or (B, T-1, N) float: the action between each pair of frames (model.actions > 0;
+    None: all null), each nulled with probability loss.drop_action (`rnd.drop_action`).
     """
     b, t = latents.shape[:2]
     if randomness is None:
         randomness = draw_randomness(model, b, t, cfg, generator)
     rnd = randomness.to(latents.device)
     targets = rearrange(model.to_tokens(latents), "b t n c -> (b t) n c")
-    z_t = rearrange(model.temporal_embeddings(latents[:, :-1]), "b t n d -> (b t) n d")
+    z_t = rearrange(_temporal(model, latents, rnd, actions), "b t n d -> (b t) n d")
     losses: dict[str, torch.Tensor] = {}
 
+    prev = rearrange(model.to_tokens(previous_frames(latents)), "b t n c -> (b t) n c")
     canvas_embedding = None
     if model.has_canvas:
-        prev = rearrange(model.to_tokens(previous_frames(latents)), "b t n c -> (b t) n c")
         noisy_prev = noise_augment(prev, rnd.frame_noise_level, noise=rnd.frame_noise)
-        canvas = model.predict_canvas(z_t, noisy_prev)
+        canvas = model.predict_canvas(z_t, noisy_prev, prev)
         error = canvas_error(canvas.tokens.float(), targets)  # (BT, n)
         per_token = rnd.total_frames * model.num_tokens
         losses["canvas"] = error.sum() / per_token
@@ -211,12 +223,24 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
 
     cond = model.predict_tokens(z_t, targets, rnd.mask, canvas_embedding,
                                 rnd.drop_temporal, rnd.drop_canvas)
-    losses["mar"] = mar_loss(model, cond, targets, rnd, static_shapes)
+    # the head learns the change from the previous frame with model.residual (to_head)
+    losses["mar"] = mar_loss(model, cond, model.to_head(targets, prev), rnd, static_shapes)
     total = losses["mar"]
     if model.has_canvas:
         total = total + cfg.canvas_weight * losses["canvas"] + cfg.static_weight * losses["static"]
     losses["loss"] = total
     return losses
+
+
+def _temporal(model: CanvasMAR, latents: torch.Tensor, rnd: LossRandomness,
+              actions: torch.Tensor | None) -> torch.Tensor:
+    """z_t of every frame; with actions, target i's draw nulls the action after frame i-1."""
+    if not model.has_actions:
+        return model.temporal_embeddings(latents[:, :-1], actions=actions)  # raises if given
+    drop = rnd.drop_action.view(latents.shape[0], -1)[:, 1:]  # (B, T-1): input frames 0..T-2
+    if actions is not None:
+        actions = actions.to(latents.device)
+    return model.temporal_embeddings(latents[:, :-1], actions=actions, drop_action=drop)
 
 
 class TrainingObjective(nn.Module):
@@ -228,7 +252,7 @@ class TrainingObjective(nn.Module):
         super().__init__()
         self.model, self.cfg, self.static_shapes = model, cfg, static_shapes
 
-    def forward(self, latents: torch.Tensor, randomness: LossRandomness
-                ) -> dict[str, torch.Tensor]:
+    def forward(self, latents: torch.Tensor, randomness: LossRandomness,
+                actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         return training_losses(self.model, latents, self.cfg, randomness=randomness,
-                               static_shapes=self.static_shapes)
+                               static_shapes=self.static_shapes, actions=actions)

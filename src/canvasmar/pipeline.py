@@ -3,6 +3,8 @@
     pipe = canvasmar.load_pipeline("checkpoints/tiny")  # or "org/name" on the Hugging Face Hub
     video = pipe(context, num_frames=16, steps=4)       # (B, T, C, H, W) in [0, 1]
     for out in pipe.stream(context, 60, return_canvas=True): ...
+    video = pipe(context, 16, actions=acts)             # an action-conditioned model
+    session = pipe.start(context); frame = session.step(action)   # interactive (session.py)
     pipe.to("cuda", torch.bfloat16); pipe.save_pretrained("out"); pipe.push_to_hub("org/name")
 
 Pixel frames in [0, 1] at the API; latents only inside. With a VAE tokenizer that compresses
@@ -32,6 +34,7 @@ from canvasmar.media import resize_video
 from canvasmar.models import CanvasMAR, Tokenizer
 from canvasmar.models.factory import build_model, frame_shape
 from canvasmar.sampler import rollout
+from canvasmar.session import Session, sequence_actions
 
 
 @dataclass
@@ -119,11 +122,15 @@ class Pipeline:
                cfg_temporal: float | None = None, order: str | None = None,
                generator: torch.Generator | None = None, use_kv_cache: bool = True,
                return_canvas: bool = False, resize: bool = False, canvas_only: bool = False,
+               actions: object = None, context_actions: object = None,
                **options) -> Iterator[torch.Tensor | StreamedFrame]:
         """Yield each new frame (B, C, H, W) as soon as it is made (StreamedFrame with
         canvas and staticness if `return_canvas`). Extra keywords override SampleConfig.
         `canvas_only` rolls out the one-pass canvas alone (a baseline). `generator` may live
-        on any device: the noise is drawn there (a CPU one, the same noise on any model device)."""
+        on any device: the noise is drawn there (a CPU one, the same noise on any model device).
+        A model with actions (docs/world-model.md): `actions`, num_frames of them, the first
+        taken after the last context frame; `context_actions`, the T-1 between the context
+        frames; (B, F) indices or (B, F, N) vectors, or without B for all clips; None: none."""
         opts = self.options(steps=steps, cfg_canvas=cfg_canvas, cfg_temporal=cfg_temporal,
                             order=order, **options)  # first: a misspelt keyword is named
         if num_frames is None:
@@ -136,10 +143,13 @@ class Pipeline:
         # A latent frame covers temporal_factor pixel frames (docs/vae.md): generate enough
         # latent frames, decode each with the latents before it (a causal VAE decoder looks
         # back tokenizer.decode_window latents), and stop after num_frames pixel frames.
-        k, keep = self.tokenizer.temporal_factor, self.tokenizer.decode_window
+        new_frames = -(-num_frames // self.tokenizer.temporal_factor)
+        keep = self.tokenizer.decode_window
+        actions = sequence_actions(self.model, opts, actions, context_actions,
+                                   latents.shape[0], latents.shape[1], new_frames)
         history, emitted = latents[:, -keep:], 0
-        for out in rollout(self.model, latents, -(-num_frames // k), opts, generator,
-                           use_kv_cache, canvas_only):
+        for out in rollout(self.model, latents, new_frames, opts, generator, use_kv_cache,
+                           canvas_only, actions):
             frames = self.tokenizer.decode_new(torch.cat([history, out.latent[:, None]], 1))
             canvases = None
             if return_canvas and out.canvas is not None:
@@ -163,6 +173,17 @@ class Pipeline:
         """(B, T, C, H, W) context in [0, 1] -> (B, num_frames, C, H, W) in [0, 1]."""
         kwargs.pop("return_canvas", None)
         return torch.stack(list(self.stream(context, num_frames, **kwargs)), dim=1)
+
+    @torch.no_grad()
+    def start(self, context: torch.Tensor, *, context_actions: object = None,
+              generator: torch.Generator | None = None, resize: bool = False,
+              use_kv_cache: bool = True, **options) -> Session:
+        """An interactive session (session.py) from a (B, T, C, H, W) context in [0, 1]:
+        `session.step(action)` returns the next frame (B, C, H, W). `context_actions`: the
+        T-1 actions between the context frames (None: unknown); keywords as for `stream`."""
+        opts = self.options(**options)
+        return Session(self.model, self.tokenizer, self.check_context(context, resize), opts,
+                       generator, context_actions, use_kv_cache)
 
     def save_pretrained(self, folder: str | Path, *, repo_id: str | None = None) -> Path:
         """Write the pipeline as a folder that `load_pipeline` and the Hub read: config.json

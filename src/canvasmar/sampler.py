@@ -1,7 +1,8 @@
 """The CanvasMAR generation loop (paper Fig. 2 left), written against the model's public steps.
 
 For each new frame:
-  1. one temporal step gives z_t (KV cache; the context was prefilled once);
+  1. one temporal step gives z_t (KV cache; the context was prefilled once); with
+     model.actions the previous frame enters with the action taken after it (`TemporalState`);
   2. one Canvas ViT pass gives the canvas z_c and the staticness map, from the previous frame
      noise-augmented with r (Eq. 11); z_c is augmented with r' (Eq. 12);
   3. K spatial steps with MaskGIT's cosine schedule; at each step the tokens to reveal are
@@ -15,32 +16,48 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
 from canvasmar import flow
 from canvasmar.augment import noise_augment, noise_device
 from canvasmar.config import SampleConfig
+from canvasmar.errors import UserError
 from canvasmar.masking import masked_after_step, reveal_scores, tokens_to_reveal
-from canvasmar.models.canvasmar import CanvasMAR
+from canvasmar.models.canvasmar import Canvas, CanvasMAR
 
-# Condition passes of Eq. 9 as (drop_temporal, drop_canvas).
-PASSES = {"null": (True, True), "temporal": (False, True), "full": (False, False)}
+# Condition passes of Eq. 9 as (drop_temporal, drop_canvas); a NO_ACTION pass is the same
+# pass with z_t (and the canvas made from it) computed under the null action.
+NO_ACTION = "_noaction"
+PASSES = {"null": (True, True), "temporal": (False, True), "full": (False, False),
+          "temporal" + NO_ACTION: (False, True), "full" + NO_ACTION: (False, False)}
 
 
-def guidance_weights(cfg_canvas: float, cfg_temporal: float, has_canvas: bool
-                     ) -> dict[str, float]:
+def guidance_weights(cfg_canvas: float, cfg_temporal: float, has_canvas: bool,
+                     cfg_action: float = 1.0) -> dict[str, float]:
     """Eq. 9 rewritten as a weighted sum of the passes actually needed:
         v = v_null + w_t (v_t - v_null) + w_s (v_ts - v_t)
           = (1 - w_t) v_null + (w_t - w_s) v_t + w_s v_ts.
     Passes with weight 0 are skipped, so w_s = w_t = 1 costs one pass (plain sampling).
     Without a canvas only temporal guidance exists: v = (1 - w_t) v_null + w_t v_t.
+
+    Guidance on the action (sample.cfg_action = w_a, model.actions > 0) acts on that whole
+    velocity, like the temporal branch on the null one: v = v9' + w_a (v9 - v9'), v9' the
+    same passes under the null action. The null pass sees neither z_t nor the canvas, so it
+    is shared (weight 1 - w_t); every other pass p splits into w_a p + (1 - w_a) p'. w_a = 1
+    adds nothing; with w_s = w_t = 1 it is v_full' + w_a (v_full - v_full'), two passes.
     """
     if has_canvas:
         weights = {"null": 1 - cfg_temporal, "temporal": cfg_temporal - cfg_canvas,
                    "full": cfg_canvas}
     else:
         weights = {"null": 1 - cfg_temporal, "temporal": cfg_temporal}
+    if cfg_action != 1:
+        conditioned = {name: w for name, w in weights.items() if name != "null"}
+        weights = ({"null": weights["null"]}
+                   | {name: cfg_action * w for name, w in conditioned.items()}
+                   | {name + NO_ACTION: (1 - cfg_action) * w for name, w in conditioned.items()})
     return {name: w for name, w in weights.items() if w != 0}
 
 
@@ -52,36 +69,70 @@ class GeneratedFrame:
     reveal_step: torch.Tensor  # (B, h, w) long: the spatial step that revealed each token
 
 
+class _Conditions(NamedTuple):
+    """What the spatial steps of one frame see, one row block per guidance pass."""
+
+    passes: list[str]
+    coeffs: torch.Tensor  # (P, 1, 1) float32 pass weights
+    z_t: torch.Tensor  # (P*B, n, D)
+    canvas_embedding: torch.Tensor | None  # (P*B, n, D) noise-augmented z_c
+    drop_temporal: torch.Tensor  # (P*B,) bool
+    drop_canvas: torch.Tensor  # (P*B,) bool
+    canvas: Canvas | None  # the canvas of the action-conditioned z_t (returned, and the order)
+
+
+def _conditions(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
+                opts: SampleConfig, generator: torch.Generator | None,
+                z_free: torch.Tensor | None) -> _Conditions:
+    """The canvases (from one noise-augmented previous frame; one draw of r' noise shared by
+    the z_t with and without the action) and the batched conditions of every needed pass."""
+    b, device = z_t.shape[0], z_t.device
+    z_ts = [z_t] if z_free is None else [z_t, z_free]
+    embeddings: list[torch.Tensor | None] = [None] * len(z_ts)
+    canvas = None
+    if model.has_canvas:
+        k = len(z_ts)
+        noisy = noise_augment(prev_tokens, opts.frame_noise, generator).repeat(k, 1, 1)
+        both = model.predict_canvas(torch.cat(z_ts), noisy, prev_tokens.repeat(k, 1, 1))
+        canvas = Canvas(*(x[:b] for x in both))
+        emb = both.embedding
+        # the draw noise_augment(emb[:b], r', generator) would make, shared by both halves
+        eps = torch.randn(canvas.embedding.shape, generator=generator, dtype=emb.dtype,
+                          device=noise_device(generator)).repeat(k, 1, 1)
+        embeddings = list(noise_augment(emb, opts.canvas_noise, noise=eps).split(b))
+    cfg_action = opts.cfg_action if z_free is not None else 1.0
+    weights = guidance_weights(opts.cfg_canvas, opts.cfg_temporal, model.has_canvas, cfg_action)
+    passes = list(weights)
+    which = [int(name.endswith(NO_ACTION)) for name in passes]  # 0: z_t, 1: z_free
+    z_all = torch.cat([z_ts[w] for w in which])
+    canvas_all = None if canvas is None else torch.cat([embeddings[w] for w in which])
+    flags = torch.tensor([PASSES[name] for name in passes], device=device)  # (P, 2)
+    return _Conditions(passes, torch.tensor([weights[p] for p in passes],
+                                            device=device).view(-1, 1, 1),
+                       z_all, canvas_all, flags[:, 0].repeat_interleave(b),
+                       flags[:, 1].repeat_interleave(b), canvas)
+
+
 @torch.no_grad()
 def generate_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
-                   opts: SampleConfig, generator: torch.Generator | None = None
-                   ) -> GeneratedFrame:
-    """z_t (B, n, D), previous frame tokens (B, n, C) -> one new frame (Sec. 4.2-4.4)."""
+                   opts: SampleConfig, generator: torch.Generator | None = None,
+                   z_free: torch.Tensor | None = None) -> GeneratedFrame:
+    """z_t (B, n, D), previous frame tokens (B, n, C) -> one new frame (Sec. 4.2-4.4).
+    `z_free`: z_t under the null action, for guidance on the action (sample.cfg_action)."""
     b, n = z_t.shape[:2]
     c, h, w = model.latent_shape
     device = z_t.device
-    canvas = None
-    canvas_embedding = staticness = None
-    if model.has_canvas:
-        canvas = model.predict_canvas(z_t, noise_augment(prev_tokens, opts.frame_noise,
-                                                         generator))
-        canvas_embedding = noise_augment(canvas.embedding, opts.canvas_noise, generator)
-        staticness = canvas.staticness
-    weights = guidance_weights(opts.cfg_canvas, opts.cfg_temporal, model.has_canvas)
-    passes = list(weights)
-    coeffs = torch.tensor([weights[p] for p in passes], device=device).view(-1, 1, 1)
-    drop_t = torch.tensor([PASSES[p][0] for p in passes], device=device).repeat_interleave(b)
-    drop_c = torch.tensor([PASSES[p][1] for p in passes], device=device).repeat_interleave(b)
-    n_pass = len(passes)
+    cond_in = _conditions(model, z_t, prev_tokens, opts, generator, z_free)
+    canvas, coeffs, n_pass = cond_in.canvas, cond_in.coeffs, len(cond_in.passes)
+    staticness = None if canvas is None else canvas.staticness
 
-    def batched(x: torch.Tensor | None) -> torch.Tensor | None:  # one copy per pass
-        return None if x is None else x.repeat(n_pass, *([1] * (x.dim() - 1)))
+    def batched(x: torch.Tensor) -> torch.Tensor:  # one copy per pass
+        return x.repeat(n_pass, *([1] * (x.dim() - 1)))
 
     tokens = torch.zeros(b, n, c, device=device, dtype=z_t.dtype)
     mask = torch.ones(b, n, dtype=torch.bool, device=device)
     reveal_step = torch.zeros(b, n, dtype=torch.long, device=device)
     order_conf = staticness if opts.order == "motion" else None
-    z_t_all, canvas_all = batched(z_t), batched(canvas_embedding)
     for step in range(opts.steps):
         # tokens revealed at this step, from the schedule alone: reading the mask's count
         # (`int(mask.sum())`) would be a host-device sync at every MAR step on a GPU
@@ -89,8 +140,9 @@ def generate_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
         count = before - masked_after_step(step, opts.steps, n)
         scores = reveal_scores(mask, step, opts.steps, order_conf, opts.temperature, generator)
         idx = tokens_to_reveal(mask, scores, count)  # (B, k)
-        cond = model.predict_tokens(z_t_all, batched(tokens), batched(mask), canvas_all,
-                                    drop_t, drop_c)  # (P*B, n, D)
+        cond = model.predict_tokens(cond_in.z_t, batched(tokens), batched(mask),
+                                    cond_in.canvas_embedding, cond_in.drop_temporal,
+                                    cond_in.drop_canvas)  # (P*B, n, D)
         cond = cond.view(n_pass, b, n, -1)
         cond = torch.gather(cond, 2, idx[None, :, :, None].expand(n_pass, -1, -1,
                                                                    cond.shape[-1]))
@@ -108,7 +160,9 @@ def generate_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
         noise = noise.to(device, z_t.dtype)
         noise = noise * opts.head_temperature
         values = flow.euler_sample(velocity, noise, opts.flow_steps, opts.time_shift)
-        tokens.scatter_(1, idx[..., None].expand(-1, -1, c), values.view(b, count, c))
+        idx_c = idx[..., None].expand(-1, -1, c)
+        values = model.from_head(values.view(b, count, c), torch.gather(prev_tokens, 1, idx_c))
+        tokens.scatter_(1, idx_c, values)
         mask.scatter_(1, idx, False)
         reveal_step.scatter_(1, idx, step)
     return GeneratedFrame(
@@ -121,10 +175,12 @@ def generate_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
 
 @torch.no_grad()
 def canvas_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
-                 opts: SampleConfig, generator: torch.Generator | None = None
-                 ) -> GeneratedFrame:
-    """The canvas-only baseline: the one-pass blurry prediction is the frame (no MAR steps)."""
-    canvas = model.predict_canvas(z_t, noise_augment(prev_tokens, opts.frame_noise, generator))
+                 opts: SampleConfig, generator: torch.Generator | None = None,
+                 z_free: torch.Tensor | None = None) -> GeneratedFrame:
+    """The canvas-only baseline: the one-pass blurry prediction is the frame (no MAR steps;
+    no guidance, so `z_free` is unused)."""
+    canvas = model.predict_canvas(z_t, noise_augment(prev_tokens, opts.frame_noise, generator),
+                                  prev_tokens)
     _, h, w = model.latent_shape
     latent = model.from_tokens(canvas.tokens)
     return GeneratedFrame(latent=latent, canvas=latent,
@@ -133,36 +189,119 @@ def canvas_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
                                                   device=latent.device))
 
 
+class TemporalState:
+    """z_t of the next frame from the frames so far and the actions between them: through
+    the KV cache (context prefilled once, one step per frame) or, with `use_kv_cache=False`,
+    recomputed over the whole history with the same windowed attention (for checking).
+
+    The cache keeps `opts.window` input frames (sliding window): the newest ones, with the BOS
+    frame pinned among them when `opts.keep_bos`. Without actions the context is prefilled
+    whole. With actions (model.actions > 0) the newest frame waits outside the cache: its
+    tokens carry the action taken after it, which only the next `condition` call brings.
+    """
+
+    def __init__(self, model: CanvasMAR, context: torch.Tensor, opts: SampleConfig,
+                 use_kv_cache: bool = True, actions: torch.Tensor | None = None) -> None:
+        """context (B, T, C, h, w); `actions` (B, T-1[, N]) after its frames but the last."""
+        self.model, self.opts, self.window = model, opts, opts.window or None
+        self.last = context[:, -1]  # the newest frame
+        self.pending: torch.Tensor | None = None  # a frame not yet in the cache
+        self.ready: torch.Tensor | None = None  # z_t of the next frame, when known
+        self.history, self.cache = context, None
+        b, t = context.shape[:2]
+        self.actions = model.null_actions(b, t - 1) if actions is None and model.has_actions \
+            else actions
+        if use_kv_cache:
+            self.cache = model.new_cache(self.window, opts.keep_bos)
+            if model.has_actions:
+                model.encode_history(context[:, :-1], self.cache, self.actions)
+                self.pending = self.last
+            else:
+                self.ready = model.encode_history(context, self.cache)
+
+    def condition(self, action: torch.Tensor | None = None, free: bool = False
+                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """z_t (B, n, D) of the next frame, the newest followed by `action` ((B,) / (B, N),
+        None: the null action), and with `free` also z_t under the null action."""
+        model, b = self.model, self.last.shape[0]
+        if model.has_actions and action is None:
+            action = model.null_actions(b, 1)[:, 0]
+        null = model.null_actions(b, 1)[:, 0] if free else None
+        if self.cache is None:
+            z_t = self._recompute(action)
+            return z_t, None if null is None else self._recompute(null)
+        if self.pending is not None:
+            z_free = None if null is None else model.temporal_step(self.pending, self.cache,
+                                                                   null, append=False)
+            self.ready = (model.temporal_step(self.pending, self.cache, action)
+                          if model.has_actions else model.temporal_step(self.pending, self.cache))
+            self.pending = None
+            return self.ready, z_free
+        return self.ready, None
+
+    def _recompute(self, action: torch.Tensor | None) -> torch.Tensor:
+        actions = None
+        if action is not None:
+            actions = torch.cat([self.actions, action[:, None]], 1)
+        return self.model.temporal_embeddings(self.history, self.window, self.opts.keep_bos,
+                                              actions)[:, -1]
+
+    def push(self, frame: torch.Tensor, action: torch.Tensor | None = None) -> None:
+        """The frame (B, C, h, w) that follows, `action` being the one it followed (recompute
+        keeps it; the cache holds it already)."""
+        self.last = self.pending = frame
+        if self.cache is None:
+            self.history = torch.cat([self.history, frame[:, None]], dim=1)
+            if self.model.has_actions:
+                if action is None:
+                    action = self.model.null_actions(frame.shape[0], 1)[:, 0]
+                self.actions = torch.cat([self.actions, action[:, None]], 1)
+
+
+def check_actions(model: CanvasMAR, actions: torch.Tensor | None, opts: SampleConfig) -> None:
+    """A UserError for actions or action guidance asked of a model without actions."""
+    if model.has_actions:
+        return
+    if actions is not None:
+        raise UserError("this model was trained without actions (model.actions=0): predict "
+                        "without them, or train with model.actions=N (docs/world-model.md)")
+    if opts.cfg_action != 1:
+        raise UserError(f"sample.cfg_action={opts.cfg_action} guides on actions, but this "
+                        f"model has none (model.actions=0): leave it at 1")
+
+
 @torch.no_grad()
 def rollout(model: CanvasMAR, context: torch.Tensor, num_frames: int, opts: SampleConfig,
             generator: torch.Generator | None = None, use_kv_cache: bool = True,
-            canvas_only: bool = False) -> Iterator[GeneratedFrame]:
+            canvas_only: bool = False, actions: torch.Tensor | None = None
+            ) -> Iterator[GeneratedFrame]:
     """context latents (B, T, C, h, w), T >= 1 -> yields `num_frames` new frames one by one.
 
     Frames here are latent frames, the autoregressive units: with a VAE that compresses time
     by k, each one stands for k pixel frames (the first latent frame for pixel frame 0 alone),
     and the pipeline converts pixel counts to latent counts and decodes (pipeline.py).
 
-    The temporal KV cache keeps `opts.window` input frames (sliding window): the newest ones,
-    with the BOS frame pinned among them when `opts.keep_bos`, so memory and time per frame
-    stay flat however long the rollout. `use_kv_cache=False`
-    recomputes the whole history each frame with the same windowed attention (for checking).
+    The temporal KV cache keeps `opts.window` input frames (`TemporalState`), so memory and
+    time per frame stay flat however long the rollout. `use_kv_cache=False` recomputes the
+    whole history each frame with the same windowed attention (for checking).
     `canvas_only=True` rolls out the canvas alone (the baseline the evaluation scores).
+    `actions` (model.actions > 0): (B, T + num_frames - 1) long or (..., N) float, the action
+    after each frame but the last of context + rollout (models/actions.py; None: all null).
+    sample.cfg_action != 1 then guides on them (one more temporal step and a second set of
+    passes per frame); without actions it changes nothing and costs nothing.
     """
+    check_actions(model, actions, opts)
+    t = context.shape[1]
+    if actions is not None and actions.shape[1] != t + num_frames - 1:
+        raise ValueError(f"{actions.shape[1]} actions for {t} context and {num_frames} new "
+                         f"frames: give {t + num_frames - 1} (one after each frame but the last)")
     make_frame = canvas_frame if canvas_only else generate_frame
-    window = opts.window or None
-    history = context
-    if use_kv_cache:
-        cache = model.new_cache(window, opts.keep_bos)
-        z_t = model.encode_history(context, cache)
-    prev = context[:, -1]
+    state = TemporalState(model, context, opts, use_kv_cache,
+                          None if actions is None else actions[:, :t - 1])
+    guided = actions is not None and opts.cfg_action != 1 and not canvas_only
     for i in range(num_frames):
-        if not use_kv_cache:
-            z_t = model.temporal_embeddings(history, window, opts.keep_bos)[:, -1]
-        frame = make_frame(model, z_t, model.to_tokens(prev), opts, generator)
+        action = None if actions is None else actions[:, t - 1 + i]
+        z_t, z_free = state.condition(action, free=guided)
+        frame = make_frame(model, z_t, model.to_tokens(state.last), opts, generator, z_free)
         yield frame
-        prev = frame.latent
-        if not use_kv_cache:
-            history = torch.cat([history, prev[:, None]], dim=1)
-        elif i + 1 < num_frames:
-            z_t = model.temporal_step(prev, cache)
+        state.push(frame.latent, action)

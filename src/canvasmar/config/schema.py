@@ -74,6 +74,18 @@ class ModelConfig:
     flow_layers: int = setting(3, "residual blocks of the flow-matching head")
     canvas: bool = setting(True, "false: the paper's non-canvas baseline (a learned mask "
                                  "token)")
+    # Not in the paper (an option of ours, off in the paper presets): the canvas head and the
+    # flow head predict each token's change from the previous frame, so a static token is a
+    # zero to predict instead of 48 values to rebuild through the network. At our scale the
+    # rebuilt background stayed ~300x worse than copying it (docs/quality.md).
+    residual: bool = setting(False, "predict tokens as changes from the previous frame "
+                                    "(canvas and flow head)")
+    # Not in the paper (issue 18, docs/world-model.md): the action taken after frame t,
+    # embedded and added to frame t's Temporal ViT input, conditions frame t+1.
+    actions: int = setting(0, "action conditioning: the number of discrete actions, or the "
+                              "size of a continuous action; 0 = none")
+    action_kind: str = setting("discrete", "discrete (an action index, Atari) or continuous "
+                                           "(a vector, dm_control)")
 
     def validate(self) -> ModelConfig:
         all_at_least("model", self, ("dim", "heads", "temporal_layers", "temporal_patch",
@@ -83,6 +95,8 @@ class ModelConfig:
         if self.dim % self.heads or (self.dim // self.heads) % 2:
             raise UserError(f"model.dim={self.dim} must split into model.heads={self.heads} "
                             f"heads of even size")
+        at_least("model.actions", self.actions, 0, " (0 = no actions)")
+        one_of("model.action_kind", self.action_kind, ("discrete", "continuous"))
         return self
 
 
@@ -103,6 +117,8 @@ class LossConfig:
                                          "(Sec. 4.4)")
     drop_both: float = setting(0.05, "probability a frame loses both canvas and z_t "
                                      "(Sec. 4.4)")
+    drop_action: float = setting(0.1, "probability a frame's action becomes the null action "
+                                      "(model.actions > 0; for sample.cfg_action)")
     frame_noise_min: float = setting(0.2, "lowest noise level r on the previous frame "
                                           "(Eq. 11, Table 3)")
     frame_noise_max: float = setting(0.6, "highest noise level r on the previous frame")
@@ -118,6 +134,7 @@ class LossConfig:
         positive("loss.mask_ratio_std", self.mask_ratio_std)
         for name in ("drop_canvas", "drop_temporal", "drop_both"):
             in_range(f"loss.{name}", getattr(self, name), 0, 1)
+        in_range("loss.drop_action", self.drop_action, 0, 1)
         drops = self.drop_canvas + self.drop_temporal + self.drop_both
         if drops > 1:
             raise UserError(f"condition dropout probabilities add up to {drops} > 1")
@@ -238,6 +255,9 @@ class SampleConfig:
     cfg_canvas: float = setting(1.0, "canvas guidance scale w_s of Eq. 9 (Table 3 BAIR: 1.5)")
     cfg_temporal: float = setting(1.0, "temporal guidance scale w_t of Eq. 9 "
                                        "(Table 3 BAIR: 1.2)")
+    # v = v_no_action + w (v_action - v_no_action), each the Eq. 9 combination (sampler.py)
+    cfg_action: float = setting(1.0, "action guidance scale (model.actions > 0); 1 = off, "
+                                     "costs nothing")
     order: str = setting("motion", "token order: motion (Sec. 4.3) or random (MAR)",
                          choices=("motion", "random"))
     temperature: float = setting(6.5, "confidence temperature of the motion-aware order "
@@ -266,7 +286,7 @@ class SampleConfig:
                                 f"{' or '.join(repr(c) for c in choices)}")
         all_at_least("sample", self, ("steps", "flow_steps"), 1)
         at_least("sample.window", self.window, 0, " (0 = data.frames, the training clip length)")
-        for name in ("cfg_canvas", "cfg_temporal"):  # Eq. 9: any finite scale is a choice
+        for name in ("cfg_canvas", "cfg_temporal", "cfg_action"):  # any finite scale
             finite(f"sample.{name}", getattr(self, name))
         for name in ("frame_noise", "canvas_noise"):  # Eq. 11, 12 mixing weights
             in_range(f"sample.{name}", getattr(self, name), 0, 1)

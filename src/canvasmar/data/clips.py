@@ -11,6 +11,9 @@ non-overlapping clip of every video.
 
 A video that fails to decode is reported once and skipped: the item falls through to the
 next item, so an epoch never stops on a broken file.
+
+With `actions` (one array per video, data/actions.py) an item is (clip, the clip's T-1
+actions): (T-1,) long or (T-1, N) float, the action between each pair of its frames.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from canvasmar.data.actions import clip_actions
 from canvasmar.data.report import report_skip
 from canvasmar.data.videoio import BadVideo, read_frames
 from canvasmar.errors import UserError
@@ -88,11 +92,14 @@ class ClipDataset(Dataset):
 
     def __init__(self, videos: list[Video], *, frames: int, resolution: int, stride: int = 1,
                  seed: int = 0, clips: list[tuple[int, int]] | None = None,
-                 name: str = "dataset") -> None:
+                 name: str = "dataset", actions: list[np.ndarray] | None = None) -> None:
         if stride < 1:
             raise UserError(f"data.stride={stride}: the frame stride must be at least 1")
         self.videos, self.frames, self.resolution = videos, frames, resolution
         self.stride, self.seed, self.clips = stride, seed, clips
+        if actions is not None and len(actions) != len(videos):
+            raise ValueError(f"{len(actions)} action arrays for {len(videos)} videos")
+        self.actions = actions
         self.span = clip_span(frames, stride)
         short = [v.name for v in videos if v.frames < self.span]
         if short:
@@ -122,14 +129,17 @@ class ClipDataset(Dataset):
         start = int(np.random.default_rng([self.seed, index]).integers(room))
         return v, start
 
-    def load(self, index: int) -> torch.Tensor:
+    def load(self, index: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Item `index` or raise BadVideo (no fallback)."""
         v, start = self.clip(index)
         indices = list(range(start, start + self.span, self.stride))
         frames = self.videos[v].read(indices, self.resolution)  # (T, R, R, 3) uint8
-        return frames_to_tensor(frames)
+        if self.actions is None:
+            return frames_to_tensor(frames)
+        acts = clip_actions(self.actions[v], start, self.stride, self.frames)
+        return frames_to_tensor(frames), torch.from_numpy(acts.copy())
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def __getitem__(self, index: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         n = len(self)
         for attempt in range(min(n, 64)):
             i = (index + attempt) % n

@@ -11,6 +11,7 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
+from canvasmar.data.actions import load_actions
 from canvasmar.data.clips import ClipDataset, Video, clip_span, default_eval_clips
 from canvasmar.data.index import Entry, build_index
 from canvasmar.data.report import report_skip
@@ -61,8 +62,11 @@ def usable_videos(root: Path, entries: list[Entry], span: int) -> list[Video]:
 
 def folder_dataset(root: str | Path, split: str, *, frames: int, resolution: int,
                    stride: int = 1, seed: int = 0, val_fraction: float = 0.1,
-                   clips_per_video: int | None = None) -> ClipDataset:
-    """Clips from the videos under `root`: random for 'train', fixed for 'val' and 'test'."""
+                   clips_per_video: int | None = None, actions: int = 0,
+                   action_kind: str = "discrete") -> ClipDataset:
+    """Clips from the videos under `root`: random for 'train', fixed for 'val' and 'test'.
+    `actions` > 0 (model.actions): items are (clip, its actions) from each video's
+    NAME.actions.json (data/actions.py), all checked here."""
     root = Path(root)
     if not 0 <= val_fraction < 1:
         raise UserError(f"data.val_fraction={val_fraction}: use a share in [0, 1), e.g. 0.1")
@@ -80,5 +84,7 @@ def folder_dataset(root: str | Path, split: str, *, frames: int, resolution: int
         raise UserError(f"'{root}' has no usable {split} video of at least {span} frames "
                         f"({len(chosen)} candidates; see 'canvasmar data inspect {root}')")
     clips = None if split == "train" else default_eval_clips(videos, span, clips_per_video)
+    arrays = [load_actions(v.source, v.frames, actions, action_kind) for v in videos] \
+        if actions else None
     return ClipDataset(videos, frames=frames, resolution=resolution, stride=stride, seed=seed,
-                       clips=clips, name=f"{root} ({split})")
+                       clips=clips, name=f"{root} ({split})", actions=arrays)

@@ -35,27 +35,31 @@ STATIC_CHANGE = 1e-3  # mean squared change per token value (token space) below 
 
 
 def _last_frame_inputs(model: CanvasMAR, latents: torch.Tensor, opts: SampleConfig,
-                       generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """z_t, the previous and the true tokens of each clip's last frame, and its canvas."""
-    z_t = model.temporal_embeddings(latents[:, :-1])[:, -1]  # (B, n, D)
+                       generator: torch.Generator, actions: torch.Tensor | None = None
+                       ) -> dict[str, torch.Tensor]:
+    """z_t, the previous and the true tokens of each clip's last frame, and its canvas;
+    `actions` (B, T-1[, N]): the clips' actions (model.actions > 0)."""
+    z_t = model.temporal_embeddings(latents[:, :-1], actions=actions)[:, -1]  # (B, n, D)
     prev = model.to_tokens(previous_frames(latents)[:, -1])  # (B, n, C)
     truth = model.to_tokens(latents[:, -1])
     out = {"z_t": z_t, "prev": prev, "truth": truth, "canvas": None, "canvas_tokens": None}
     if model.has_canvas:
-        canvas = model.predict_canvas(z_t, noise_augment(prev, opts.frame_noise, generator))
+        canvas = model.predict_canvas(z_t, noise_augment(prev, opts.frame_noise, generator),
+                                      prev)
         out["canvas"] = noise_augment(canvas.embedding, opts.canvas_noise, generator)
         out["canvas_tokens"] = canvas.tokens
     return out
 
 
 def _head_prediction(model: CanvasMAR, cond: torch.Tensor, opts: SampleConfig,
-                     noise: torch.Tensor) -> torch.Tensor:
-    """The flow head's ODE from `noise` (..., C) under conditions cond (..., D)."""
+                     noise: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """The flow head's ODE from `noise` (..., C) under conditions cond (..., D), as token
+    values (`base`, the previous frame's tokens (B, n, C), broadcasts: model.residual)."""
     shape = noise.shape
     cond, noise = cond.reshape(-1, cond.shape[-1]), noise.reshape(-1, shape[-1])
     values = flow.euler_sample(lambda x, t: model.velocity(x, t, cond), noise, opts.flow_steps,
                                opts.time_shift)
-    return values.view(shape)
+    return model.from_head(values.view(shape), base)
 
 
 def _masked_mean(x: torch.Tensor, where: torch.Tensor) -> float:
@@ -77,7 +81,7 @@ def swap_test(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleCon
     preds = []
     for tokens in (truth, other):
         cond = model.predict_tokens(inputs["z_t"], tokens, mask, inputs["canvas"])
-        preds.append(_head_prediction(model, cond, opts, zeros))
+        preds.append(_head_prediction(model, cond, opts, zeros, inputs["prev"]))
     true_error = (preds[0] - truth).pow(2)
     swapped_error = (preds[1] - truth).pow(2)
     return {"swap_mse": _masked_mean((preds[0] - preds[1]).pow(2), mask),
@@ -94,7 +98,7 @@ def calibration(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleC
     mask = torch.ones(b, n, dtype=torch.bool, device=truth.device)
     cond = model.predict_tokens(inputs["z_t"], torch.zeros_like(truth), mask, inputs["canvas"])
     noise = torch.randn((samples, b, n, c), generator=generator).to(truth.device, truth.dtype)
-    draws = _head_prediction(model, cond.expand(samples, -1, -1, -1), opts, noise)
+    draws = _head_prediction(model, cond.expand(samples, -1, -1, -1), opts, noise, prev)
     spread = draws.var(0, unbiased=True)  # (B, n, C)
     error = (draws.mean(0) - truth).pow(2)
     static = (truth - prev).pow(2).mean(-1) < STATIC_CHANGE  # (B, n)
@@ -113,9 +117,11 @@ def calibration(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleC
 
 @torch.no_grad()
 def diagnose(model: CanvasMAR, latents: torch.Tensor, opts: SampleConfig, revealed: float = 0.7,
-             samples: int = 8, seed: int = 0, batch_size: int = 32) -> dict[str, float]:
+             samples: int = 8, seed: int = 0, batch_size: int = 32,
+             actions: torch.Tensor | None = None) -> dict[str, float]:
     """latents (N, T, C, h, w), N >= 2 clips of T >= 2 latent frames -> the means over batches
-    of the swap test and the calibration numbers (module docstring)."""
+    of the swap test and the calibration numbers (module docstring). `actions` (N, T-1[, N]):
+    the clips' actions for a model with actions (None: null actions)."""
     if len(latents) < 2 or latents.shape[1] < 2:
         raise ValueError("the diagnostics need at least 2 clips of at least 2 frames")
     was_training = model.training
@@ -124,10 +130,12 @@ def diagnose(model: CanvasMAR, latents: torch.Tensor, opts: SampleConfig, reveal
     sums: dict[str, float] = {}
     weights: dict[str, float] = {}
     for start in range(0, len(latents), batch_size):
-        chunk = latents[start:start + batch_size]
-        if len(chunk) < 2:  # the swap needs a second clip: join the previous batch's last
-            chunk = latents[start - 1:start + 1]
-        inputs = _last_frame_inputs(model, chunk, opts, g)
+        rows = slice(start, start + batch_size)
+        if len(latents[rows]) < 2:  # the swap needs a second clip: join the previous batch's last
+            rows = slice(start - 1, start + 1)
+        chunk = latents[rows]
+        inputs = _last_frame_inputs(model, chunk, opts, g,
+                                    None if actions is None else actions[rows])
         parts = swap_test(model, inputs, opts, revealed, g)
         parts |= calibration(model, inputs, opts, samples, g)
         for k, v in parts.items():

@@ -6,7 +6,9 @@ sampling loop: training (`losses.py`) and generation (the sampler) call these pu
 
     temporal_embeddings(history)        all z_t of a clip in one pass (training)
     new_cache / encode_history / temporal_step     the same z_t frame by frame (inference)
-    predict_canvas(z_t, prev_tokens)    z_c, canvas tokens, staticness
+                                        (with model.actions, each frame's action goes in too)
+    predict_canvas(z_t, prev_tokens, base)    z_c, canvas tokens, staticness
+    to_head / from_head                 token values <-> what the heads predict (residual)
     predict_tokens(z_t, tokens, mask, canvas, ...)  one condition vector per token
     velocity(x_t, t, cond)              the flow head
 """
@@ -19,6 +21,7 @@ import torch
 from torch import nn
 
 from canvasmar.config import ModelConfig
+from canvasmar.models.actions import ActionEmbedding, null_actions
 from canvasmar.models.canvas_vit import CanvasViT
 from canvasmar.models.flow_head import FlowHead
 from canvasmar.models.spatial_mar import SpatialMAR
@@ -47,10 +50,21 @@ class CanvasMAR(nn.Module):
         for module in self.children():
             module.apply(init_weights)
         self.head.zero_init()
+        if cfg.actions:  # drawn last: every other weight is that of the model without actions
+            self.temporal.action = ActionEmbedding(cfg.actions, cfg.action_kind, cfg.dim)
 
     @property
     def has_canvas(self) -> bool:
         return self.canvas_vit is not None
+
+    @property
+    def has_actions(self) -> bool:
+        return self.temporal.action is not None
+
+    def null_actions(self, batch: int, frames: int) -> torch.Tensor:
+        """`frames` null actions per clip (models/actions.py), on the model's device."""
+        return null_actions(self.cfg.actions, self.cfg.action_kind, batch, frames,
+                            self.temporal.pos.device)
 
     # ---- tokens <-> latent frames (patch 1: one token per latent cell)
     def to_tokens(self, latents: torch.Tensor) -> torch.Tensor:
@@ -64,36 +78,55 @@ class CanvasMAR(nn.Module):
 
     # ---- temporal
     def temporal_embeddings(self, history: torch.Tensor, window: int | None = None,
-                            keep_bos: bool = False) -> torch.Tensor:
+                            keep_bos: bool = False, actions: torch.Tensor | None = None,
+                            drop_action: torch.Tensor | None = None) -> torch.Tensor:
         """history (B, T-1, C, h, w) -> z_t (B, T, n, D) of target frames 0..T-1.
 
         `window`: attend only to `window` input frames (BOS counts as one): the newest, or
         with `keep_bos` BOS and the newest window - 1, the pattern of a sliding-window cache
-        from `new_cache(window, keep_bos)`.
+        from `new_cache(window, keep_bos)`. With model.actions: `actions` (B, T-1) long or
+        (B, T-1, N) float, the action after each history frame (None: all null), and
+        `drop_action` (B, T-1) bool, the frames whose action is nulled (condition dropout).
         """
-        return self.temporal(history, window, keep_bos)
+        return self.temporal(history, window, keep_bos, actions, drop_action)
 
     def new_cache(self, window: int | None = None, keep_bos: bool = False) -> TemporalCache:
         """A frame-level KV cache; `window` bounds it to that many input frames (BOS pinned
         among them with `keep_bos`)."""
         return self.temporal.new_cache(window, keep_bos)
 
-    def encode_history(self, history: torch.Tensor, cache: TemporalCache) -> torch.Tensor:
-        """Prefill the KV cache with the context (B, T, C, h, w); z_t (B, n, D) of frame T."""
-        return self.temporal.prefill(history, cache)
+    def encode_history(self, history: torch.Tensor, cache: TemporalCache,
+                       actions: torch.Tensor | None = None) -> torch.Tensor:
+        """Prefill the KV cache with the context (B, T, C, h, w) and the actions after its
+        frames (B, T[, N]); z_t (B, n, D) of frame T."""
+        return self.temporal.prefill(history, cache, actions)
 
-    def temporal_step(self, frame: torch.Tensor, cache: TemporalCache) -> torch.Tensor:
-        """Append one generated frame (B, C, h, w); z_t (B, n, D) of the frame after it."""
-        return self.temporal.step(frame, cache)
+    def temporal_step(self, frame: torch.Tensor, cache: TemporalCache,
+                      action: torch.Tensor | None = None, append: bool = True) -> torch.Tensor:
+        """Append one generated frame (B, C, h, w) and the action after it ((B,) / (B, N));
+        z_t (B, n, D) of the frame after it. `append=False`: the same z_t, cache unchanged."""
+        return self.temporal.step(frame, cache, action, append)
 
     # ---- canvas
-    def predict_canvas(self, z_t: torch.Tensor, prev_tokens: torch.Tensor) -> Canvas:
-        """z_t (B, n, D), previous frame's tokens (B, n, C), noise-augmented by the caller."""
+    def predict_canvas(self, z_t: torch.Tensor, prev_tokens: torch.Tensor,
+                       base: torch.Tensor) -> Canvas:
+        """z_t (B, n, D), previous frame's tokens (B, n, C) noise-augmented by the caller, and
+        `base`, the same tokens without the augmentation (see `from_head`)."""
         if self.canvas_vit is None:
             raise RuntimeError("this model was built with model.canvas=false: it has no canvas")
         z_c = self.canvas_vit(z_t, prev_tokens)
         tokens, staticness = self.canvas_vit.heads(z_c)
-        return Canvas(z_c, tokens, staticness)
+        return Canvas(z_c, self.from_head(tokens, base), staticness)
+
+    # ---- what the heads predict: tokens, or with model.residual their change from `base`
+    def to_head(self, tokens: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        """Token values (..., C) -> the flow head's target: the change from `base` (the
+        previous frame's clean tokens, same shape) with model.residual, else the values."""
+        return tokens - base if self.cfg.residual else tokens
+
+    def from_head(self, values: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        """The inverse of `to_head`: a head's output (..., C) -> token values."""
+        return values + base if self.cfg.residual else values
 
     # ---- spatial MAR and head
     def predict_tokens(self, z_t: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,

@@ -38,5 +38,10 @@ def frame_shape(cfg: RunConfig) -> tuple[int, int, int]:
 
 def build_model(cfg: RunConfig) -> tuple[CanvasMAR, Tokenizer]:
     tokenizer = build_tokenizer(cfg.tokenizer)
+    if cfg.model.actions and tokenizer.temporal_factor != 1:
+        raise UserError(f"model.actions={cfg.model.actions} needs one latent frame per "
+                        f"frame, but the VAE in {cfg.tokenizer.path} compresses time by "
+                        f"{tokenizer.temporal_factor}: use a VAE without temporal compression "
+                        f"(or tokenizer.kind=pixel/diffusers), or model.actions=0")
     model = CanvasMAR(cfg.model, tokenizer.latent_shape(frame_shape(cfg)))
     return model, tokenizer

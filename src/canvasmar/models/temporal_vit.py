@@ -3,7 +3,9 @@
 Input sequence [BOS, f_0, ..., f_{T-2}], each frame cut into temporal patches (Table 3: 2x2
 latent cells). The output at input frame i-1 is z_t for target frame i, so one pass gives the
 condition of every target frame of a clip (training), and at inference one frame at a time
-through a frame-level KV cache gives exactly the same numbers.
+through a frame-level KV cache gives exactly the same numbers. With model.actions, the
+embedding of the action taken after each input frame is added to all of its tokens
+(models/actions.py explains why there), so the cache carries the actions too.
 
 Temporal patch 2 -> spatial patch 1 (a choice the paper leaves open): each temporal token is
 copied to the p x p latent cells it covers and a learned embedding of the cell's place inside
@@ -21,6 +23,7 @@ from einops import rearrange
 from torch import nn
 
 from canvasmar.config import ModelConfig
+from canvasmar.models.actions import ActionEmbedding
 from canvasmar.nn.attention import KVCache
 from canvasmar.nn.blocks import Block, ExpertLayerNorm
 from canvasmar.nn.patches import frame_causal_mask, patchify
@@ -48,10 +51,19 @@ class TemporalViT(nn.Module):
                                     for _ in range(cfg.temporal_layers))
         self.norm = ExpertLayerNorm(d)
         self.sub_cell = nn.Parameter(torch.randn(p * p, d) * 0.02)
+        # model.actions > 0: set by CanvasMAR after every other weight is drawn (models/actions.py)
+        self.action: ActionEmbedding | None = None
 
-    def _frame_tokens(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, T, C, h, w) latents -> (B, T, n_t, D)."""
-        return self.embed(patchify(frames, self.patch)) + self.pos
+    def _frame_tokens(self, frames: torch.Tensor, actions: torch.Tensor | None = None,
+                      drop_action: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, C, h, w) latents -> (B, T, n_t, D); with actions, the embedding of the
+        action after each frame (None: the null action) is added to all its tokens."""
+        x = self.embed(patchify(frames, self.patch)) + self.pos
+        if self.action is not None:
+            return x + self.action(actions, frames.shape[:2], drop_action)[:, :, None]
+        if actions is not None:
+            raise ValueError("actions given to a model without actions (model.actions=0)")
+        return x
 
     def _to_cells(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, n_t, D) -> (B, T, n, D), one embedding per latent cell in raster order."""
@@ -80,19 +92,23 @@ class TemporalViT(nn.Module):
             cache.next_position = start + frames
         return rearrange(x, "b (f n) d -> b f n d", f=frames)
 
-    def _with_bos(self, history: torch.Tensor) -> torch.Tensor:
+    def _with_bos(self, history: torch.Tensor, actions: torch.Tensor | None = None,
+                  drop_action: torch.Tensor | None = None) -> torch.Tensor:
         b = history.shape[0]
-        return torch.cat([self.bos.expand(b, -1, -1, -1), self._frame_tokens(history)], dim=1)
+        return torch.cat([self.bos.expand(b, -1, -1, -1),
+                          self._frame_tokens(history, actions, drop_action)], dim=1)
 
     def forward(self, history: torch.Tensor, window: int | None = None,
-                keep_bos: bool = False) -> torch.Tensor:
+                keep_bos: bool = False, actions: torch.Tensor | None = None,
+                drop_action: torch.Tensor | None = None) -> torch.Tensor:
         """history (B, T-1, C, h, w) -> z_t (B, T, n, D) for target frames 0..T-1.
 
         `window` (input frames, BOS included) and `keep_bos` reproduce the sliding-window
-        cache of `new_cache(window, keep_bos)` exactly.
+        cache of `new_cache(window, keep_bos)` exactly. `actions` (B, T-1[, N]): the action
+        after each history frame; `drop_action` (B, T-1) bool nulls some (training).
         """
-        return self._to_cells(self._run(self._with_bos(history), 0, None, True, window,
-                                        keep_bos))
+        tokens = self._with_bos(history, actions, drop_action)
+        return self._to_cells(self._run(tokens, 0, None, True, window, keep_bos))
 
     def new_cache(self, window: int | None = None, keep_bos: bool = False) -> TemporalCache:
         """An empty cache; `window` keeps only that many input frames (sliding window): the
@@ -114,14 +130,24 @@ class TemporalViT(nn.Module):
         layers = [KVCache(window * n_t, keep_prefix=pinned * n_t) for _ in self.blocks]
         return TemporalCache(layers, meta={"window": window, "keep_bos": keep_bos})
 
-    def prefill(self, history: torch.Tensor, cache: TemporalCache) -> torch.Tensor:
-        """Fill an empty cache with [BOS, history]; return z_t (B, n, D) of the next frame."""
-        out = self._run(self._with_bos(history), 0, cache, True, cache.meta["window"],
+    def prefill(self, history: torch.Tensor, cache: TemporalCache,
+                actions: torch.Tensor | None = None) -> torch.Tensor:
+        """Fill an empty cache with [BOS, history] (the actions after its frames); return
+        z_t (B, n, D) of the next frame."""
+        out = self._run(self._with_bos(history, actions), 0, cache, True, cache.meta["window"],
                         cache.meta.get("keep_bos", False))
         return self._to_cells(out[:, -1:])[:, 0]
 
-    def step(self, frame: torch.Tensor, cache: TemporalCache) -> torch.Tensor:
-        """Append one frame (B, C, h, w) to the cache; return z_t (B, n, D) of the next frame."""
-        tokens = self._frame_tokens(frame[:, None])
+    def step(self, frame: torch.Tensor, cache: TemporalCache,
+             action: torch.Tensor | None = None, append: bool = True) -> torch.Tensor:
+        """Append one frame (B, C, h, w), with the action (B,) / (B, N) taken after it, to the
+        cache; return z_t (B, n, D) of the next frame. `append=False` leaves the cache as it
+        was (the same z_t, as if the frame were appended with this action)."""
+        saved = [(layer.k, layer.v) for layer in cache.layers], cache.next_position
+        tokens = self._frame_tokens(frame[:, None], None if action is None else action[:, None])
         out = self._run(tokens, cache.next_position, cache, causal=False)
+        if not append:  # KVCache.append builds new tensors: the old ones are still whole
+            for layer, (k, v) in zip(cache.layers, saved[0], strict=True):
+                layer.k, layer.v = k, v
+            cache.next_position = saved[1]
         return self._to_cells(out)[:, 0]

@@ -113,11 +113,15 @@ class CanvasMARTask:
             self._restore(start)
         self.micro = dist.micro_batches(tc, ctx)
         self.batches = self._batches(start.step if start else 0)
-        self.val_videos = self.eval_model = None
+        self.val_videos = self.val_actions = self.eval_model = None
         if ctx.is_main and validation:  # validation=False: a bench's task, never validated
-            val_data = build_dataset(cfg.data, "val", seed=0)  # a folder may hold fewer clips
-            clips = min(tc.eval_clips, len(val_data))
-            self.val_videos = torch.stack([val_data[i] for i in range(clips)]).to(ctx.device)
+            val_data = build_dataset(cfg.data, "val", seed=0, actions=cfg.model.actions,
+                                     action_kind=cfg.model.action_kind)  # may hold fewer clips
+            items = [val_data[i] for i in range(min(tc.eval_clips, len(val_data)))]
+            if cfg.model.actions:  # items are (clip, its actions)
+                self.val_actions = torch.stack([a for _, a in items]).to(ctx.device)
+                items = [clip for clip, _ in items]
+            self.val_videos = torch.stack(items).to(ctx.device)
             self.eval_model = build_model(cfg)[0].to(ctx.device)
 
     def _restore(self, start: ResumePoint) -> None:
@@ -135,30 +139,40 @@ class CanvasMARTask:
             self.ema.load(ckpt.read_weights(start.path, ckpt.EMA_WEIGHTS)
                           if ckpt.has_ema(start.path) else self.model.state_dict())
 
-    def _batches(self, start: int) -> Iterator[torch.Tensor]:
-        """This process's micro-batches from step `start` on (clips or cached latents)."""
+    def _batches(self, start: int) -> Iterator[torch.Tensor | list[torch.Tensor]]:
+        """This process's micro-batches from step `start` on (clips or cached latents; with
+        model.actions, [clips, actions])."""
         cfg, tc, ctx = self.cfg, self.cfg.train, self.ctx
+        if cfg.tokenizer.cache and cfg.model.actions:
+            raise UserError("model.actions trains on recordings, not on a latent cache: drop "
+                            "tokenizer.cache, or set model.actions=0")
         if cfg.tokenizer.cache:  # pre-encoded latents (canvasmar vae cache), clip i = train clip i
             from canvasmar.data.latent_cache import LatentShards
 
             dataset = LatentShards(cfg.tokenizer.cache, cfg)
         else:
-            dataset = build_dataset(cfg.data, "train", seed=tc.seed)
+            dataset = build_dataset(cfg.data, "train", seed=tc.seed, actions=cfg.model.actions,
+                                    action_kind=cfg.model.action_kind)
         sampler = StepBatchSampler(len(dataset), tc.batch_size, tc.seed, start, tc.steps,
                                    parts=ctx.world * tc.grad_accum,
                                    first_part=ctx.rank * tc.grad_accum, count=tc.grad_accum)
         return iter(DataLoader(dataset, num_workers=cfg.data.num_workers, batch_sampler=sampler,
                                pin_memory=ctx.device.type == "cuda"))
 
-    def _next_latents(self) -> torch.Tensor:
-        video = next(self.batches).to(self.ctx.device, non_blocking=True)
-        return video if self.cfg.tokenizer.cache else self.tokenizer.encode(video)
+    def _next_latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The next micro-batch's latents and, with model.actions, its actions."""
+        batch, actions = next(self.batches), None
+        if self.cfg.model.actions:
+            batch, actions = batch
+            actions = actions.to(self.ctx.device, non_blocking=True)
+        video = batch.to(self.ctx.device, non_blocking=True)
+        return (video if self.cfg.tokenizer.cache else self.tokenizer.encode(video)), actions
 
-    def _micro_step(self, latents: torch.Tensor, share: LossRandomness, last: bool
-                    ) -> dict[str, torch.Tensor]:
+    def _micro_step(self, latents: torch.Tensor, actions: torch.Tensor | None,
+                    share: LossRandomness, last: bool) -> dict[str, torch.Tensor]:
         """Forward and backward of one micro-batch; its loss parts (detached)."""
         with gradient_sync(self.wrapped, last), autocast(self.cfg, self.ctx.device):
-            losses = self.wrapped(latents, share)
+            losses = self.wrapped(latents, share, actions)
         # Each share is already divided by the global counts; DDP/FSDP average the
         # gradients over processes, so scale back to a sum over processes.
         (losses["loss"] * self.ctx.world).backward()
@@ -169,13 +183,13 @@ class CanvasMARTask:
         sums = torch.zeros(len(LOSS_KEYS) + 1, device=ctx.device)
         randomness = None
         for part in range(tc.grad_accum):
-            latents = self._next_latents()
+            latents, actions = self._next_latents()
             if randomness is None:  # one draw for the step's whole global batch
                 randomness = draw_randomness(self.model, tc.batch_size, latents.shape[1],
                                              self.cfg.loss,
                                              step_generator(tc.seed, step, ctx.device))
             share = randomness.clips((ctx.rank * tc.grad_accum + part) * self.micro, self.micro)
-            losses = self._micro_step(latents, share, part == tc.grad_accum - 1)
+            losses = self._micro_step(latents, actions, share, part == tc.grad_accum - 1)
             sums[:-1] += torch.stack([losses.get(k, torch.zeros((), device=ctx.device))
                                       .float() for k in LOSS_KEYS])
         sums[-1] = float(stop_requested())  # the stop travels with the losses' all-reduce
@@ -203,13 +217,14 @@ class CanvasMARTask:
         result: dict[str, float] = {}
         if self.ctx.is_main:
             model, tok, videos = self.eval_model, self.tokenizer, self.val_videos
+            acts = self.val_actions
             model.load_state_dict(weights)
-            result = validate(model, tok, videos, self.cfg.loss)
+            result = validate(model, tok, videos, self.cfg.loss, actions=acts)
             if self.cfg.train.diagnostics:  # is the MAR learning to use revealed tokens?
-                result |= diagnostics_row(model, tok, videos, self.cfg.sample)
+                result |= diagnostics_row(model, tok, videos, self.cfg.sample, acts)
             if ema_weights is not None:
                 model.load_state_dict(ema_weights)
-                ema_val = validate(model, tok, videos, self.cfg.loss)
+                ema_val = validate(model, tok, videos, self.cfg.loss, actions=acts)
                 result |= {f"ema_{k}": v for k, v in ema_val.items() if "copy_last" not in k}
             self._previews(progress.step, log)
         dist.barrier(self.ctx)
@@ -219,11 +234,12 @@ class CanvasMARTask:
         """Canvas and sampled-rollout previews of the eval model's weights (files + images)."""
         model, tok, videos = self.eval_model, self.tokenizer, self.val_videos
         previews, name = self.out / "previews", f"step_{step:08d}"
-        canvas_grid = write_canvas_preview(model, tok, videos, previews, name=f"{name}_canvas")
+        canvas_grid = write_canvas_preview(model, tok, videos, previews, name=f"{name}_canvas",
+                                           actions=self.val_actions)
         if canvas_grid is not None:
             log.image("preview/canvas (rows: truth, canvas, staticness)", canvas_grid, step)
         grid = write_sample_preview(model, tok, videos, previews / f"{name}_sample.mp4",
-                                    self.cfg.sample)
+                                    self.cfg.sample, actions=self.val_actions)
         log.image("preview/sample (rows: truth, sampled)", grid, step)
 
     def describe(self, progress: Progress, val: dict[str, float]) -> str:
@@ -247,5 +263,6 @@ class CanvasMARTask:
         if self.ctx.is_main:
             plot_losses(self.out / "metrics.jsonl", self.out / "losses.png")
             if outcome.val:
-                write_canvas_preview(self.eval_model, self.tokenizer, self.val_videos, self.out)
+                write_canvas_preview(self.eval_model, self.tokenizer, self.val_videos, self.out,
+                                     actions=self.val_actions)
         return outcome.val

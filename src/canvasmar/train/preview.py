@@ -20,8 +20,8 @@ MOVIE_PANEL, SHEET_PANEL = 128, 64  # about this many pixels per panel (nearest 
 
 @torch.no_grad()
 def write_canvas_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor,
-                         out_dir: Path, clips: int = 4, name: str = "preview"
-                         ) -> np.ndarray | None:
+                         out_dir: Path, clips: int = 4, name: str = "preview",
+                         actions: torch.Tensor | None = None) -> np.ndarray | None:
     """Per clip: ground truth | canvas (one pass, true history) | staticness heat map, each
     labelled. NAME.png has a block per clip (a row per panel, numbered frames, the colour
     bar below), NAME.mp4 a row per clip with a frame counter. Returns the PNG's image (None
@@ -29,8 +29,10 @@ def write_canvas_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.T
     if not model.has_canvas:
         return None
     videos = videos[:clips]
+    actions = None if actions is None else actions[:clips]  # the clips' actions (model.actions)
     g = torch.Generator().manual_seed(0)
-    canvas, static = teacher_forced_canvas(model, tokenizer.encode(videos), SAMPLING_FRAME_NOISE, g)
+    canvas, static = teacher_forced_canvas(model, tokenizer.encode(videos), SAMPLING_FRAME_NOISE, g,
+                                           actions)
     canvas_px, videos, static = tokenizer.decode(canvas).cpu(), videos.cpu(), static.cpu()
     k = tokenizer.temporal_factor  # a latent frame >= 1 covers k pixel frames (docs/vae.md)
     static = torch.cat([static[:, :1], static[:, 1:].repeat_interleave(k, dim=1)], dim=1)
@@ -52,7 +54,7 @@ def write_canvas_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.T
 @torch.no_grad()
 def write_sample_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor,
                          path: Path, opts: SampleConfig, context: int = 1, clips: int = 2,
-                         seed: int = 0) -> np.ndarray:
+                         seed: int = 0, actions: torch.Tensor | None = None) -> np.ndarray:
     """Per clip: ground truth | sampled rollout from `context` true latent frames (real
     sampling, the same sampler as `canvasmar sample`), labelled, with a frame counter.
     Writes an MP4, returns the labelled grid image (a block per clip).
@@ -62,8 +64,9 @@ def write_sample_preview(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.T
     videos = videos[:clips]
     latents = tokenizer.encode(videos)
     g = torch.Generator().manual_seed(seed)
+    acts = None if actions is None else actions[:clips]  # the true actions (model.actions)
     frames = [f.latent for f in rollout(model, latents[:, :context],
-                                        latents.shape[1] - context, opts, g)]
+                                        latents.shape[1] - context, opts, g, actions=acts)]
     sampled = tokenizer.decode(torch.cat([latents[:, :context], torch.stack(frames, 1)], 1))
     length = min(sampled.shape[1], videos.shape[1])
     videos, sampled = videos[:, :length].cpu(), sampled[:, :length].cpu()

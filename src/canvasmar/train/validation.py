@@ -22,13 +22,16 @@ SAMPLING_FRAME_NOISE = 0.3  # r at inference, Table 3 (BAIR / UCF-101)
 
 @torch.no_grad()
 def teacher_forced_canvas(model: CanvasMAR, latents: torch.Tensor, frame_noise: float,
-                          generator: torch.Generator | None = None
+                          generator: torch.Generator | None = None,
+                          actions: torch.Tensor | None = None
                           ) -> tuple[torch.Tensor, torch.Tensor]:
-    """latents (B, T, C, h, w) -> canvas latents (B, T, C, h, w), staticness (B, T, h, w)."""
+    """latents (B, T, C, h, w) (and their actions (B, T-1[, N]), model.actions > 0) ->
+    canvas latents (B, T, C, h, w), staticness (B, T, h, w)."""
     b, t, _, h, w = latents.shape
-    z_t = rearrange(model.temporal_embeddings(latents[:, :-1]), "b t n d -> (b t) n d")
+    z_t = rearrange(model.temporal_embeddings(latents[:, :-1], actions=actions),
+                    "b t n d -> (b t) n d")
     prev = rearrange(model.to_tokens(previous_frames(latents)), "b t n c -> (b t) n c")
-    canvas = model.predict_canvas(z_t, noise_augment(prev, frame_noise, generator))
+    canvas = model.predict_canvas(z_t, noise_augment(prev, frame_noise, generator), prev)
     canvas_latents = rearrange(model.from_tokens(canvas.tokens), "(b t) c h w -> b t c h w", b=b)
     static = rearrange(canvas.staticness, "(b t) (h w) -> b t h w", b=b, h=h)
     return canvas_latents, static
@@ -36,20 +39,23 @@ def teacher_forced_canvas(model: CanvasMAR, latents: torch.Tensor, frame_noise: 
 
 @torch.no_grad()
 def validate(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor, loss_cfg: LossConfig,
-             seed: int = 1234, batch_size: int = 16) -> dict[str, float]:
-    """videos (N, T, C, H, W) in [0, 1] -> mean validation losses and pixel MSEs."""
+             seed: int = 1234, batch_size: int = 16, actions: torch.Tensor | None = None
+             ) -> dict[str, float]:
+    """videos (N, T, C, H, W) in [0, 1] (and their actions (N, T-1[, N]), model.actions > 0)
+    -> mean validation losses and pixel MSEs."""
     was_training = model.training
     model.eval()
     sums: dict[str, float] = {}
     g = torch.Generator().manual_seed(seed)
     for start in range(0, len(videos), batch_size):
         video = videos[start:start + batch_size]
+        acts = None if actions is None else actions[start:start + batch_size]
         latents = tokenizer.encode(video)
-        parts = {f"val_{k}": v.item() for k, v in training_losses(model, latents, loss_cfg,
-                                                                   g).items()}
+        losses = training_losses(model, latents, loss_cfg, g, actions=acts)
+        parts = {f"val_{k}": v.item() for k, v in losses.items()}
         parts["val_copy_last_mse"] = (video[:, 1:] - video[:, :-1]).pow(2).mean().item()
         if model.has_canvas:
-            canvas, _ = teacher_forced_canvas(model, latents, SAMPLING_FRAME_NOISE, g)
+            canvas, _ = teacher_forced_canvas(model, latents, SAMPLING_FRAME_NOISE, g, acts)
             pixels = tokenizer.decode(canvas)
             parts["val_canvas_mse"] = (pixels[:, 1:] - video[:, 1:]).pow(2).mean().item()
         for k, v in parts.items():
@@ -63,11 +69,13 @@ DIAGNOSTIC_SAMPLES = 4  # head draws per token for the calibration numbers durin
 
 @torch.no_grad()
 def diagnostics_row(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor,
-                    opts: SampleConfig) -> dict[str, float]:
+                    opts: SampleConfig, actions: torch.Tensor | None = None
+                    ) -> dict[str, float]:
     """The learning diagnostics (evaluation/diagnostics.py: swap test, head calibration, canvas
     on static tokens) of the validation clips, as `diag_*` metrics: tracked over training, they
     show whether the Spatial MAR starts to use the tokens it has revealed."""
     if len(videos) < 2:
         return {}
-    values = diagnose(model, tokenizer.encode(videos), opts, samples=DIAGNOSTIC_SAMPLES)
+    values = diagnose(model, tokenizer.encode(videos), opts, samples=DIAGNOSTIC_SAMPLES,
+                      actions=actions)
     return {f"diag_{k}": v for k, v in values.items()}
