@@ -68,10 +68,10 @@ def _losses_and_grads(objective, model, latents, rnd):
             {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
 
 
-@pytest.mark.parametrize("canvas", [True, False])
+@pytest.mark.parametrize("canvas,group", [(True, 1), (False, 1), (True, 2)])
 def test_training_objective_compiles_fullgraph_without_recompiles(micro_cfg, one_thread,
-                                                                  canvas):
-    cfg = replace(micro_cfg, model=replace(micro_cfg.model, canvas=canvas))
+                                                                  canvas, group):
+    cfg = replace(micro_cfg, model=replace(micro_cfg.model, canvas=canvas, group=group))
     model, objective, latents = _setup(cfg)
     torch._dynamo.reset()
     backend = StaticAotEager()

@@ -66,6 +66,10 @@ TRAINING_CASES = [
     ("micro", "model.temporal_patch=2"),
     ("micro", "loss.head_repeat=2", "model.expert_norm=false", "model.mlp_ratio=2.5"),
     ("micro", "data.frames=6", "data.resolution=24", "loss.mask_ratio_min=0.5"),
+    # next-group models (App. B): the Canvas ViT per group, K canvas heads, temporal attention
+    ("micro", "model.group=2"),
+    ("micro", "model.group=2", "model.spatial_layers=5", "model.canvas=false",
+     "model.canvas_layers=0"),
 ]
 
 
@@ -104,6 +108,9 @@ SAMPLING_CASES = [  # (config overrides, sample settings, context, frames, windo
     ((), {"steps": 1, "cfg_canvas": 1.0, "cfg_temporal": 1.2}, 2, 2, 0),
     (("model.canvas=false", "model.canvas_layers=0", "model.temporal_patch=2"),
      {"steps": 3, "cfg_temporal": 1.5}, 2, 3, 4),
+    # next-2: groups against a sliding window (2 frames appended per step), a partial last group
+    (("model.group=2",), {"steps": 2, "cfg_canvas": 1.5, "cfg_temporal": 1.2}, 1, 7, 3),
+    (("model.group=2", "model.spatial_layers=4"), {}, 2, 4, 0),
 ]
 
 

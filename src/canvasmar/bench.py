@@ -30,6 +30,7 @@ from canvasmar.config import RunConfig
 from canvasmar.config.checks import one_of
 from canvasmar.errors import UserError
 from canvasmar.models.flops import (
+    cache_frames,
     frame_flops,
     latent_frames,
     run_training_flops,
@@ -43,9 +44,17 @@ GUIDED = {"cfg_canvas": 1.5, "cfg_temporal": 1.2}  # Table 3 (BAIR / UCF-101)
 PLAIN = {"cfg_canvas": 1.0, "cfg_temporal": 1.0}
 
 
+def warmup_frames(pipe: Pipeline) -> int:
+    """Pixel frames of a rollout's first temporal step, not timed: one frame, or a next-K
+    model's first group (App. B: K latent frames at once)."""
+    group = pipe.model.group
+    return 1 if group == 1 else group * pipe.tokenizer.temporal_factor
+
+
 def frame_times(pipe: Pipeline, batch: int, num_frames: int, context: int = 2,
                 seed: int = 0, **options) -> list[float]:
-    """Milliseconds for each of `num_frames` generated frames (one rollout)."""
+    """Milliseconds for each of `num_frames` generated frames (one rollout). A next-K model's
+    frames arrive K at a time: each frame of a group is given the group's time / K."""
     c, h, w = pipe.frame_shape
     g = torch.Generator().manual_seed(seed)
     ctx = torch.rand(batch, context, c, h, w, generator=g)
@@ -57,6 +66,10 @@ def frame_times(pipe: Pipeline, batch: int, num_frames: int, context: int = 2,
         now = time.perf_counter()
         times.append(1000 * (now - start))
         start = now
+    burst = warmup_frames(pipe)
+    if burst > 1:
+        starts = [i - i % burst for i in range(len(times))]  # each frame's group
+        times = [statistics.mean(times[start:start + burst]) for start in starts]
     return times
 
 
@@ -77,9 +90,15 @@ def frames_flops(pipe: Pipeline, batch: int, timed: int, context: int = 2, **opt
     opts = pipe.options(**options)
     k = pipe.tokenizer.temporal_factor
     inputs = latent_frames(context, k) + 1  # BOS + the context's latent frames
+    model, group = pipe.model, pipe.model.group
+    if group > 1:  # the groups after the first (App. B), each group's work over its frames
+        limit = cache_frames(model.cfg, opts.window)
+        cached = [min(limit, inputs + i * group)
+                  for i in range(1, 1 + max(1, -(-timed // (group * k))))]
+        return statistics.mean(frame_flops(model.cfg, model.latent_shape, opts, c, batch)
+                               for c in cached) / (group * k)
     first, last = 1 // k, max(1, -(-(timed + 1) // k))
     cached = [min(opts.window, inputs + i) for i in range(first, last)] or [opts.window]
-    model = pipe.model
     return statistics.mean(frame_flops(model.cfg, model.latent_shape, opts, c, batch)
                            for c in cached) / k
 
@@ -110,7 +129,8 @@ def run_bench(pipe: Pipeline, batches: list[int], sweep_steps: list[int], frames
         matmul_peak(pipe.device, remeasure=True)  # the pipeline runs in fp32
         for n_steps in sweep_steps:
             for name, scales in (("none", PLAIN), ("compositional", GUIDED)):
-                times = frame_times(pipe, batch, frames + 1, steps=n_steps, **scales)[1:]
+                warm = warmup_frames(pipe)
+                times = frame_times(pipe, batch, frames + warm, steps=n_steps, **scales)[warm:]
                 flops = frames_flops(pipe, batch, frames, steps=n_steps, **scales)
                 rows.append({"batch": batch, "steps": n_steps, "guidance": name,
                              "frames_timed": len(times), **summarize(times),

@@ -172,6 +172,32 @@ def load_weights(model: nn.Module, ckpt: Path, ema: bool = False) -> str:
     return name
 
 
+def load_matching_weights(model: nn.Module, ckpt: Path, ema: bool = True
+                          ) -> tuple[str, list[str], list[str]]:
+    """Start `model` from another model's weights (train.init_from, e.g. a next-K model from a
+    next-1 one, App. B): every tensor the file holds under the model's name and shape is
+    loaded (the EMA ones if `ema` and present), the model's other tensors keep their
+    initialisation. Returns (the file used, the loaded names, the new names). A tensor of
+    another shape, or one the model has no place for, is one UserError naming it."""
+    name = EMA_WEIGHTS if ema and has_ema(ckpt) else WEIGHTS
+    weights, expected = read_weights(ckpt, name), model.state_dict()
+    wrong = [k for k in weights if k in expected and weights[k].shape != expected[k].shape]
+    unexpected = [k for k in weights if k not in expected]
+    if wrong:
+        raise UserError(f"{ckpt / name} does not fit this model: '{wrong[0]}' is "
+                        f"{tuple(weights[wrong[0]].shape)} there, "
+                        f"{tuple(expected[wrong[0]].shape)} here ({len(wrong)} tensors differ): "
+                        f"train.init_from needs the same model.* settings (dim, layers, "
+                        f"patches) and tokenizer; model.group may differ")
+    if unexpected:
+        raise UserError(f"{ckpt / name} holds {len(unexpected)} tensors this model has no place "
+                        f"for (first '{unexpected[0]}'): train.init_from starts a model from "
+                        f"one with the same or fewer parts (e.g. model.group=2 from 1)")
+    loaded = [k for k in expected if k in weights]
+    model.load_state_dict({k: weights[k] for k in loaded}, strict=False)
+    return name, loaded, [k for k in expected if k not in weights]
+
+
 def load_train_state(ckpt: Path) -> dict:
     try:
         return torch.load(ckpt / STATE, map_location="cpu", weights_only=True)

@@ -22,6 +22,14 @@ the gather stays (nothing to sync with, and the static form measured 10% slower 
 or not); `static_shapes=True` asks for the static form anywhere. The global masked count is a
 tensor, not an int: reading it would sync, and as an int it would recompile every step.
 
+Next-group models (model.group = K, App. B): a clip of T frames is T/K groups, all supervised
+in the same one pass. Group g (frames gK..gK+K-1) is conditioned by the z_t of its first frame
+(the Temporal ViT output after frame gK-1, or BOS) and by frame gK-1 (the Canvas ViT's input;
+the base of model.residual for all K frames); the Canvas ViT runs once per group and its K
+heads give each frame's canvas. What conditions a group is drawn per group (r, eps of Eq. 11,
+r' of Eq. 12, condition dropout: sampling uses one canvas pass and one set of guidance flags
+per group); masks, the canvas noise eps' and the flow draws stay per frame.
+
 Sharding: all randomness of a step is drawn for the whole global batch (`draw_randomness`)
 and each process or micro-batch takes its slice (`LossRandomness.clips`); the means are then
 sums divided by the global counts. So the summed contributions of any split of the batch
@@ -40,6 +48,7 @@ from torch import nn
 from canvasmar import flow
 from canvasmar.augment import condition_dropout, noise_augment, uniform
 from canvasmar.config import LossConfig
+from canvasmar.errors import UserError
 from canvasmar.masking import random_masks, sample_mask_ratios
 from canvasmar.models.canvasmar import CanvasMAR
 
@@ -59,9 +68,15 @@ def previous_frames(latents: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.zeros_like(latents[:, :1]), latents[:, :-1]], dim=1)
 
 
+# per group (F / K rows) with model.group = K; every other tensor has one row per frame
+GROUP_FIELDS = ("frame_noise_level", "frame_noise", "canvas_noise_level", "drop_temporal",
+                "drop_canvas")
+
+
 @dataclass(frozen=True)
 class LossRandomness:
-    """Every random draw of one training step; frame-indexed tensors have F = clips x T rows.
+    """Every random draw of one training step; frame-indexed tensors have F = clips x T rows,
+    the GROUP_FIELDS one row per group of `group` frames (F rows for a next-frame model).
 
     `total_frames` / `total_masked` are the counts of the whole global batch, the denominators
     of the means, so a slice's loss is its share of the global loss.
@@ -84,6 +99,7 @@ class LossRandomness:
     # model.actions > 0: (F,) bool, frame i's action condition (the action after frame i-1)
     # is nulled; None without actions (nothing drawn: the other draws are unchanged)
     drop_action: torch.Tensor | None = None
+    group: int = 1  # model.group: frames per group (App. B)
 
     def clips(self, start: int, count: int) -> LossRandomness:
         """The draws of clips start .. start+count-1 (global counts kept)."""
@@ -94,6 +110,8 @@ class LossRandomness:
             if isinstance(value, torch.Tensor):
                 if f.name in ("time", "head_noise"):
                     value = value[:, lo:hi]
+                elif f.name in GROUP_FIELDS:
+                    value = value[lo // self.group:hi // self.group]
                 elif value.dim():  # a global count (0-d) is kept whole
                     value = value[lo:hi]
             parts[f.name] = value
@@ -121,24 +139,35 @@ def _draw(model: CanvasMAR, clips: int, frames_per_clip: int, cfg: LossConfig,
           generator: torch.Generator | None, device: torch.device) -> LossRandomness:
     f, n, c, d, k = (clips * frames_per_clip, model.num_tokens, model.token_dim, model.cfg.dim,
                      cfg.head_repeat)
+    check_group(model, frames_per_clip)
+    g = f // model.group  # groups: one row each for what conditions a group (= f for K = 1)
     ratios = sample_mask_ratios((f,), cfg.mask_ratio_min, cfg.mask_ratio_std, generator)
     mask = random_masks(ratios, n, generator)
     drop_temporal, drop_canvas = condition_dropout(
-        (f,), cfg.drop_canvas, cfg.drop_temporal, cfg.drop_both, generator)
+        (g,), cfg.drop_canvas, cfg.drop_temporal, cfg.drop_both, generator)
     rnd = LossRandomness(
-        frame_noise_level=uniform((f,), cfg.frame_noise_min, cfg.frame_noise_max, generator),
-        frame_noise=torch.randn((f, n, c), generator=generator),
-        canvas_noise_level=uniform((f,), cfg.canvas_noise_min, cfg.canvas_noise_max, generator),
+        frame_noise_level=uniform((g,), cfg.frame_noise_min, cfg.frame_noise_max, generator),
+        frame_noise=torch.randn((g, n, c), generator=generator),
+        canvas_noise_level=uniform((g,), cfg.canvas_noise_min, cfg.canvas_noise_max, generator),
         canvas_noise=torch.randn((f, n, d), generator=generator),
         mask=mask, drop_temporal=drop_temporal, drop_canvas=drop_canvas,
         time=flow.sample_time((k, f, n), generator, device=device),
         head_noise=torch.randn((k, f, n, c), generator=generator),
-        frames_per_clip=frames_per_clip, total_frames=f, total_masked=mask.sum() * k)
+        frames_per_clip=frames_per_clip, total_frames=f, total_masked=mask.sum() * k,
+        group=model.group)
     if not model.has_actions:
         return rnd
     # drawn after everything else, so that all other draws equal those without actions
     drop_action = torch.rand((f,), generator=generator) < cfg.drop_action
     return dataclasses.replace(rnd, drop_action=drop_action)
+
+
+def check_group(model: CanvasMAR, frames: int) -> None:
+    """A clip of `frames` latent frames must split into groups of model.group (App. B)."""
+    if frames % model.group:
+        raise UserError(f"a clip of {frames} latent frames does not split into groups of "
+                        f"model.group={model.group}: give clips of a multiple of "
+                        f"{model.group} frames (data.frames)")
 
 
 def mar_loss(model: CanvasMAR, cond: torch.Tensor, targets: torch.Tensor,
@@ -201,35 +230,46 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
     None: all null), each nulled with probability loss.drop_action (`rnd.drop_action`).
     """
     b, t = latents.shape[:2]
+    check_group(model, t)
     if randomness is None:
         randomness = draw_randomness(model, b, t, cfg, generator)
     rnd = randomness.to(latents.device)
     targets = rearrange(model.to_tokens(latents), "b t n c -> (b t) n c")
-    z_t = rearrange(_temporal(model, latents, rnd, actions), "b t n d -> (b t) n d")
+    # z_t and previous frame of each group's first frame (of every frame when K = 1)
+    z_t = rearrange(model.group_starts(_temporal(model, latents, rnd, actions)),
+                    "b g n d -> (b g) n d")
     losses: dict[str, torch.Tensor] = {}
 
-    prev = rearrange(model.to_tokens(previous_frames(latents)), "b t n c -> (b t) n c")
+    prev = rearrange(model.to_tokens(model.group_starts(previous_frames(latents))),
+                     "b g n c -> (b g) n c")
     canvas_embedding = None
     if model.has_canvas:
         noisy_prev = noise_augment(prev, rnd.frame_noise_level, noise=rnd.frame_noise)
-        canvas = model.predict_canvas(z_t, noisy_prev, prev)
+        canvas = model.predict_canvas(z_t, noisy_prev, prev)  # (BT, ...): K per group
         error = canvas_error(canvas.tokens.float(), targets)  # (BT, n)
         per_token = rnd.total_frames * model.num_tokens
         losses["canvas"] = error.sum() / per_token
         static = (canvas.staticness.float() - staticness_target(error)).pow(2)
         losses["static"] = static.sum() / per_token
-        canvas_embedding = noise_augment(canvas.embedding, rnd.canvas_noise_level,
-                                         noise=rnd.canvas_noise)
+        level = _per_frame(model, rnd.canvas_noise_level)
+        canvas_embedding = noise_augment(canvas.embedding, level, noise=rnd.canvas_noise)
 
     cond = model.predict_tokens(z_t, targets, rnd.mask, canvas_embedding,
                                 rnd.drop_temporal, rnd.drop_canvas)
-    # the head learns the change from the previous frame with model.residual (to_head)
-    losses["mar"] = mar_loss(model, cond, model.to_head(targets, prev), rnd, static_shapes)
+    # the head learns the change from the previous frame with model.residual (to_head); in a
+    # group, from the frame before the group (what the sampler knows)
+    base = _per_frame(model, prev)
+    losses["mar"] = mar_loss(model, cond, model.to_head(targets, base), rnd, static_shapes)
     total = losses["mar"]
     if model.has_canvas:
         total = total + cfg.canvas_weight * losses["canvas"] + cfg.static_weight * losses["static"]
     losses["loss"] = total
     return losses
+
+
+def _per_frame(model: CanvasMAR, x: torch.Tensor) -> torch.Tensor:
+    """Per-group rows -> per-frame rows (each repeated for the K frames of its group)."""
+    return x if model.group == 1 else x.repeat_interleave(model.group, 0)
 
 
 def _temporal(model: CanvasMAR, latents: torch.Tensor, rnd: LossRandomness,

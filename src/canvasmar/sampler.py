@@ -10,6 +10,17 @@ For each new frame:
      batch holding every guidance condition, and the flow head integrates its ODE only for
      the revealed tokens, with compositional guidance (Eq. 9) applied to the velocity at every
      ODE step. Revealed tokens replace their canvas tokens for the next step.
+
+Next-group models (model.group = K, App. B): each temporal step makes K frames at once. The
+Canvas ViT runs once and its K heads give each frame's canvas; the spatial steps work on the
+group's K x n tokens together (the Spatial MAR sees the K frames, linked by its temporal
+attention layers), and the KV cache then takes the K frames in one step. The cosine schedule
+and the motion-aware order run over all K x n tokens of the group, not per frame. App. B does
+not say; we chose the joint order because staticness is the canvas's confidence (Sec. 4.3)
+and the later frames of a group are less certain: a static token of the second frame can be
+revealed before a moving one of the first, and the easy-to-hard curriculum spans the group
+(a per-frame schedule would reveal the same share of every frame at every step, however
+uncertain). With K = 1 the two are the same, as is everything else here.
 """
 
 from __future__ import annotations
@@ -85,8 +96,10 @@ def _conditions(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
                 opts: SampleConfig, generator: torch.Generator | None,
                 z_free: torch.Tensor | None) -> _Conditions:
     """The canvases (from one noise-augmented previous frame; one draw of r' noise shared by
-    the z_t with and without the action) and the batched conditions of every needed pass."""
+    the z_t with and without the action) and the batched conditions of every needed pass.
+    Next-K model: z_t and the flags per group, the canvases per frame (B*K rows)."""
     b, device = z_t.shape[0], z_t.device
+    rows = b * model.group  # canvas rows: the K frames of each of the B groups
     z_ts = [z_t] if z_free is None else [z_t, z_free]
     embeddings: list[torch.Tensor | None] = [None] * len(z_ts)
     canvas = None
@@ -94,12 +107,12 @@ def _conditions(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
         k = len(z_ts)
         noisy = noise_augment(prev_tokens, opts.frame_noise, generator).repeat(k, 1, 1)
         both = model.predict_canvas(torch.cat(z_ts), noisy, prev_tokens.repeat(k, 1, 1))
-        canvas = Canvas(*(x[:b] for x in both))
+        canvas = Canvas(*(x[:rows] for x in both))
         emb = both.embedding
-        # the draw noise_augment(emb[:b], r', generator) would make, shared by both halves
+        # the draw noise_augment(emb[:rows], r', generator) would make, shared by both halves
         eps = torch.randn(canvas.embedding.shape, generator=generator, dtype=emb.dtype,
                           device=noise_device(generator)).repeat(k, 1, 1)
-        embeddings = list(noise_augment(emb, opts.canvas_noise, noise=eps).split(b))
+        embeddings = list(noise_augment(emb, opts.canvas_noise, noise=eps).split(rows))
     cfg_action = opts.cfg_action if z_free is not None else 1.0
     weights = guidance_weights(opts.cfg_canvas, opts.cfg_temporal, model.has_canvas, cfg_action)
     passes = list(weights)
@@ -113,37 +126,71 @@ def _conditions(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
                        flags[:, 1].repeat_interleave(b), canvas)
 
 
+def _frames(model: CanvasMAR, tokens: torch.Tensor, canvas: Canvas | None,
+            reveal_step: torch.Tensor) -> list[GeneratedFrame]:
+    """A group's tokens (B, K*n, C), canvases (B*K rows) and reveal steps (B, K*n) -> its K
+    frames in order."""
+    c, h, w = model.latent_shape
+    b, k, n = tokens.shape[0], model.group, model.num_tokens
+
+    def frame(x: torch.Tensor, i: int) -> torch.Tensor:  # (B, K*n, ...) -> frame i (B, n, ...)
+        return x.view(b, k, n, *x.shape[2:])[:, i]
+
+    staticness = None if canvas is None else canvas.staticness.view(b, k * n)
+    canvas_tokens = None if canvas is None else canvas.tokens.view(b, k * n, c)
+    return [GeneratedFrame(
+        latent=model.from_tokens(frame(tokens, i)),
+        canvas=None if canvas is None else model.from_tokens(frame(canvas_tokens, i)),
+        staticness=None if staticness is None else frame(staticness, i).view(b, h, w),
+        reveal_step=frame(reveal_step, i).view(b, h, w)) for i in range(k)]
+
+
 @torch.no_grad()
 def generate_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
                    opts: SampleConfig, generator: torch.Generator | None = None,
                    z_free: torch.Tensor | None = None) -> GeneratedFrame:
     """z_t (B, n, D), previous frame tokens (B, n, C) -> one new frame (Sec. 4.2-4.4).
-    `z_free`: z_t under the null action, for guidance on the action (sample.cfg_action)."""
+    `z_free`: z_t under the null action, for guidance on the action (sample.cfg_action).
+    A next-K model makes K frames per call: `generate_group`."""
+    if model.group != 1:
+        raise ValueError(f"a model.group={model.group} model makes {model.group} frames at "
+                         f"a time: call generate_group")
+    return generate_group(model, z_t, prev_tokens, opts, generator, z_free)[0]
+
+
+@torch.no_grad()
+def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
+                   opts: SampleConfig, generator: torch.Generator | None = None,
+                   z_free: torch.Tensor | None = None) -> list[GeneratedFrame]:
+    """z_t (B, n, D), previous frame tokens (B, n, C) -> the next K = model.group frames
+    (Sec. 4.2-4.4; App. B for K > 1: the MAR steps over the group's K*n tokens together)."""
     b, n = z_t.shape[:2]
-    c, h, w = model.latent_shape
-    device = z_t.device
+    c, k = model.token_dim, model.group
+    m, device = k * n, z_t.device  # the group's tokens, frame-major
     cond_in = _conditions(model, z_t, prev_tokens, opts, generator, z_free)
     canvas, coeffs, n_pass = cond_in.canvas, cond_in.coeffs, len(cond_in.passes)
-    staticness = None if canvas is None else canvas.staticness
+    staticness = None if canvas is None else canvas.staticness.view(b, m)
 
-    def batched(x: torch.Tensor) -> torch.Tensor:  # one copy per pass
+    def batched(x: torch.Tensor) -> torch.Tensor:  # one copy per pass, one row per frame
+        x = x.view(b * k, n, *x.shape[2:])
         return x.repeat(n_pass, *([1] * (x.dim() - 1)))
 
-    tokens = torch.zeros(b, n, c, device=device, dtype=z_t.dtype)
-    mask = torch.ones(b, n, dtype=torch.bool, device=device)
-    reveal_step = torch.zeros(b, n, dtype=torch.long, device=device)
+    base = prev_tokens if k == 1 else prev_tokens.repeat(1, k, 1)  # (B, K*n, C): residual
+    tokens = torch.zeros(b, m, c, device=device, dtype=z_t.dtype)
+    mask = torch.ones(b, m, dtype=torch.bool, device=device)
+    reveal_step = torch.zeros(b, m, dtype=torch.long, device=device)
     order_conf = staticness if opts.order == "motion" else None
     for step in range(opts.steps):
         # tokens revealed at this step, from the schedule alone: reading the mask's count
         # (`int(mask.sum())`) would be a host-device sync at every MAR step on a GPU
-        before = n if step == 0 else masked_after_step(step - 1, opts.steps, n)
-        count = before - masked_after_step(step, opts.steps, n)
+        before = m if step == 0 else masked_after_step(step - 1, opts.steps, m)
+        count = before - masked_after_step(step, opts.steps, m)
         scores = reveal_scores(mask, step, opts.steps, order_conf, opts.temperature, generator)
-        idx = tokens_to_reveal(mask, scores, count)  # (B, k)
+        idx = tokens_to_reveal(mask, scores, count)  # (B, count) positions in the group
         cond = model.predict_tokens(cond_in.z_t, batched(tokens), batched(mask),
                                     cond_in.canvas_embedding, cond_in.drop_temporal,
-                                    cond_in.drop_canvas)  # (P*B, n, D)
-        cond = cond.view(n_pass, b, n, -1)
+                                    cond_in.drop_canvas)  # (P*B*K, n, D)
+        cond = cond.reshape(n_pass, b, m, -1)  # (P*B*K, n, D) -> a row per pass and group
         cond = torch.gather(cond, 2, idx[None, :, :, None].expand(n_pass, -1, -1,
                                                                    cond.shape[-1]))
         cond = cond.reshape(n_pass * b * count, -1)
@@ -161,32 +208,25 @@ def generate_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
         noise = noise * opts.head_temperature
         values = flow.euler_sample(velocity, noise, opts.flow_steps, opts.time_shift)
         idx_c = idx[..., None].expand(-1, -1, c)
-        values = model.from_head(values.view(b, count, c), torch.gather(prev_tokens, 1, idx_c))
+        values = model.from_head(values.view(b, count, c), torch.gather(base, 1, idx_c))
         tokens.scatter_(1, idx_c, values)
         mask.scatter_(1, idx, False)
         reveal_step.scatter_(1, idx, step)
-    return GeneratedFrame(
-        latent=model.from_tokens(tokens),
-        canvas=None if canvas is None else model.from_tokens(canvas.tokens),
-        staticness=None if staticness is None else staticness.view(b, h, w),
-        reveal_step=reveal_step.view(b, h, w),
-    )
+    return _frames(model, tokens, canvas, reveal_step)
 
 
 @torch.no_grad()
-def canvas_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
+def canvas_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
                  opts: SampleConfig, generator: torch.Generator | None = None,
-                 z_free: torch.Tensor | None = None) -> GeneratedFrame:
+                 z_free: torch.Tensor | None = None) -> list[GeneratedFrame]:
     """The canvas-only baseline: the one-pass blurry prediction is the frame (no MAR steps;
-    no guidance, so `z_free` is unused)."""
+    no guidance, so `z_free` is unused); the K canvases of a next-K model's group."""
     canvas = model.predict_canvas(z_t, noise_augment(prev_tokens, opts.frame_noise, generator),
                                   prev_tokens)
-    _, h, w = model.latent_shape
-    latent = model.from_tokens(canvas.tokens)
-    return GeneratedFrame(latent=latent, canvas=latent,
-                          staticness=canvas.staticness.view(-1, h, w),
-                          reveal_step=torch.zeros(latent.shape[0], h, w, dtype=torch.long,
-                                                  device=latent.device))
+    b, k = z_t.shape[0], model.group
+    tokens = canvas.tokens.view(b, k * model.num_tokens, -1)
+    reveal = torch.zeros(b, k * model.num_tokens, dtype=torch.long, device=tokens.device)
+    return _frames(model, tokens, canvas, reveal)
 
 
 class TemporalState:
@@ -248,10 +288,13 @@ class TemporalState:
 
     def push(self, frame: torch.Tensor, action: torch.Tensor | None = None) -> None:
         """The frame (B, C, h, w) that follows, `action` being the one it followed (recompute
-        keeps it; the cache holds it already)."""
-        self.last = self.pending = frame
+        keeps it; the cache holds it already), or a next-K model's group (B, K, C, h, w),
+        which the next `condition` appends in one temporal step."""
+        self.pending = frame
+        self.last = frame if frame.dim() == 4 else frame[:, -1]
         if self.cache is None:
-            self.history = torch.cat([self.history, frame[:, None]], dim=1)
+            frames = frame[:, None] if frame.dim() == 4 else frame
+            self.history = torch.cat([self.history, frames], dim=1)
             if self.model.has_actions:
                 if action is None:
                     action = self.model.null_actions(frame.shape[0], 1)[:, 0]
@@ -289,19 +332,30 @@ def rollout(model: CanvasMAR, context: torch.Tensor, num_frames: int, opts: Samp
     after each frame but the last of context + rollout (models/actions.py; None: all null).
     sample.cfg_action != 1 then guides on them (one more temporal step and a second set of
     passes per frame); without actions it changes nothing and costs nothing.
+
+    A next-K model (model.group = K, App. B) makes K frames per temporal step and yields them
+    one by one; when num_frames is not a multiple of K the last group is made whole and only
+    the frames asked for are yielded.
     """
     check_actions(model, actions, opts)
     t = context.shape[1]
     if actions is not None and actions.shape[1] != t + num_frames - 1:
         raise ValueError(f"{actions.shape[1]} actions for {t} context and {num_frames} new "
                          f"frames: give {t + num_frames - 1} (one after each frame but the last)")
-    make_frame = canvas_frame if canvas_only else generate_frame
+    make_group = canvas_group if canvas_only else generate_group
     state = TemporalState(model, context, opts, use_kv_cache,
                           None if actions is None else actions[:, :t - 1])
     guided = actions is not None and opts.cfg_action != 1 and not canvas_only
-    for i in range(num_frames):
-        action = None if actions is None else actions[:, t - 1 + i]
+    for i in range(0, num_frames, model.group):
+        action = None if actions is None else actions[:, t - 1 + i]  # group 1 only (schema)
         z_t, z_free = state.condition(action, free=guided)
-        frame = make_frame(model, z_t, model.to_tokens(state.last), opts, generator, z_free)
-        yield frame
-        state.push(frame.latent, action)
+        frames = make_group(model, z_t, model.to_tokens(state.last), opts, generator, z_free)
+        yield from frames[:num_frames - i]
+        state.push(group_latents(frames), action)
+
+
+def group_latents(frames: list[GeneratedFrame]) -> torch.Tensor:
+    """The latent of a lone frame (B, C, h, w), or a group's (B, K, C, h, w)."""
+    if len(frames) == 1:
+        return frames[0].latent
+    return torch.stack([f.latent for f in frames], 1)

@@ -17,7 +17,13 @@ from canvasmar.config import SampleConfig
 from canvasmar.errors import UserError
 from canvasmar.models import CanvasMAR, Tokenizer
 from canvasmar.models.actions import action_tensor, step_action
-from canvasmar.sampler import GeneratedFrame, TemporalState, check_actions, generate_frame
+from canvasmar.sampler import (
+    GeneratedFrame,
+    TemporalState,
+    check_actions,
+    generate_group,
+    group_latents,
+)
 
 
 def sequence_actions(model: CanvasMAR, opts: SampleConfig, actions: object,
@@ -45,7 +51,9 @@ class Session:
     The KV cache lives here (`sampler.TemporalState`); with actions the newest frame waits
     outside it until the action taken after it is known. Sampling settings, the generator
     and `use_kv_cache` are fixed at `start`. `frames` counts the frames made, `latest` is the
-    last `GeneratedFrame` (its latent, canvas, staticness and reveal steps).
+    last `GeneratedFrame` (its latent, canvas, staticness and reveal steps). A next-K model
+    (model.group = K, App. B) makes K frames at every K-th step and returns them one per
+    step: the frames of `pipe(context, num_frames)` all the same.
     """
 
     def __init__(self, model: CanvasMAR, tokenizer: Tokenizer, context: torch.Tensor,
@@ -64,6 +72,7 @@ class Session:
         self.history = latents[:, -tokenizer.decode_window:]  # what the decoder looks back on
         self.frames = 0
         self.latest: GeneratedFrame | None = None
+        self.queued: list[GeneratedFrame] = []  # the rest of a next-K model's group
 
     @property
     def batch(self) -> int:
@@ -81,10 +90,13 @@ class Session:
         if action is not None:
             a = step_action(action, model.cfg.actions, model.cfg.action_kind, self.batch)
             a = a.to(model.temporal.pos.device)
-        z_t, z_free = self.state.condition(a, free=a is not None and self.opts.cfg_action != 1)
-        out = generate_frame(model, z_t, model.to_tokens(self.state.last), self.opts,
-                             self.generator, z_free)
-        self.state.push(out.latent, a)
+        if not self.queued:
+            z_t, z_free = self.state.condition(a, free=a is not None and
+                                               self.opts.cfg_action != 1)
+            self.queued = generate_group(model, z_t, model.to_tokens(self.state.last),
+                                         self.opts, self.generator, z_free)
+            self.state.push(group_latents(self.queued), a)
+        out = self.queued.pop(0)
         sequence = torch.cat([self.history, out.latent[:, None]], 1)
         frame = self.tokenizer.decode_new(sequence)[:, -1]
         self.history = sequence[:, -self.tokenizer.decode_window:]

@@ -86,6 +86,10 @@ class ModelConfig:
                               "size of a continuous action; 0 = none")
     action_kind: str = setting("discrete", "discrete (an action index, Atari) or continuous "
                                            "(a vector, dm_control)")
+    # Next-group prediction (App. B, docs/next-group.md): K canvas heads on the Canvas ViT
+    # output, light temporal attention inside the Spatial MAR, K frames per temporal step.
+    group: int = setting(1, "frames generated jointly per temporal step (App. B next-group "
+                            "prediction); 1 = next-frame")
 
     def validate(self) -> ModelConfig:
         all_at_least("model", self, ("dim", "heads", "temporal_layers", "temporal_patch",
@@ -97,6 +101,12 @@ class ModelConfig:
                             f"heads of even size")
         at_least("model.actions", self.actions, 0, " (0 = no actions)")
         one_of("model.action_kind", self.action_kind, ("discrete", "continuous"))
+        at_least("model.group", self.group, 1, " (1 = next-frame prediction)")
+        if self.group > 1 and self.actions:
+            raise UserError(f"model.group={self.group} with model.actions={self.actions}: "
+                            f"action conditioning is for next-frame models only (a session "
+                            f"takes one action per frame); use model.group=1 or "
+                            f"model.actions=0 (docs/next-group.md)")
         return self
 
 
@@ -220,6 +230,9 @@ class TrainConfig:
     # calibration, canvas on static tokens) as diag_* metrics; ~15 s per 32 tiny clips
     diagnostics: bool = setting(True, "learning diagnostics (diag_* rows) at each "
                                       "validation")
+    # App. B / Sec. 5.4: a next-group model fine-tuned from a next-frame one (docs/next-group.md)
+    init_from: str = setting("", "start from the matching weights of this run/checkpoint folder "
+                                 "(e.g. next-1 for model.group=2)")
 
     def validate(self) -> TrainConfig:
         all_at_least("train", self, ("steps", "batch_size", "save_every", "eval_every",
@@ -323,7 +336,20 @@ class RunConfig:
             raise UserError(f"the latent grid {res // tp}x{res // tp} is not divisible by "
                             f"model.temporal_patch={mp}: use a resolution that is a multiple "
                             f"of {tp * mp}")
+        if self.tokenizer.kind != "vae":  # one latent frame per frame (a VAE: at build time)
+            check_group_frames(self.model.group, self.data.frames, self.data.frames)
         return self
+
+
+def check_group_frames(group: int, latent: int, frames: int) -> None:
+    """A training clip of `latent` latent frames (from data.frames=`frames`) splits into
+    groups of model.group frames (App. B: every group of a clip is a target), or UserError."""
+    if latent % group:
+        hint = (f"use data.frames={-(-frames // group) * group}" if latent == frames else
+                "choose data.frames so that the latent frame count is a multiple")
+        raise UserError(f"data.frames={frames} gives {latent} latent frames per clip, not a "
+                        f"multiple of model.group={group}: {hint} (each clip trains on "
+                        f"{group}-frame groups)")
 
 
 # Table 3. Pixel tokenizer until the VAE lands, with the paper's spatial compression, so the

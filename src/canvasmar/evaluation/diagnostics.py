@@ -19,6 +19,9 @@ space (pixel tokens: [-1, 1]).
   A calibrated head gives ~1: the truth looks like one more draw.
 - **Static regions.** Tokens whose true change from the previous frame is below
   `STATIC_CHANGE` are static; the canvas's error there against copying the last frame's.
+
+A next-K model (App. B) is measured on the last group of each clip, its K frames together,
+against the frame before the group (what the model sees).
 """
 
 from __future__ import annotations
@@ -38,11 +41,15 @@ def _last_frame_inputs(model: CanvasMAR, latents: torch.Tensor, opts: SampleConf
                        generator: torch.Generator, actions: torch.Tensor | None = None
                        ) -> dict[str, torch.Tensor]:
     """z_t, the previous and the true tokens of each clip's last frame, and its canvas;
-    `actions` (B, T-1[, N]): the clips' actions (model.actions > 0)."""
-    z_t = model.temporal_embeddings(latents[:, :-1], actions=actions)[:, -1]  # (B, n, D)
-    prev = model.to_tokens(previous_frames(latents)[:, -1])  # (B, n, C)
-    truth = model.to_tokens(latents[:, -1])
-    out = {"z_t": z_t, "prev": prev, "truth": truth, "canvas": None, "canvas_tokens": None}
+    `actions` (B, T-1[, N]): the clips' actions (model.actions > 0). A next-K model: the
+    last group's z_t (B, n, D) and, one row per frame (B*K), the rest."""
+    k = model.group
+    z_t = model.temporal_embeddings(latents[:, :-1], actions=actions)[:, -k]  # (B, n, D)
+    prev = model.to_tokens(previous_frames(latents)[:, -k])  # (B, n, C)
+    truth = (model.to_tokens(latents[:, -1]) if k == 1 else
+             model.to_tokens(latents[:, -k:]).flatten(0, 1))
+    out = {"z_t": z_t, "prev": prev if k == 1 else prev.repeat_interleave(k, 0),
+           "truth": truth, "canvas": None, "canvas_tokens": None}
     if model.has_canvas:
         canvas = model.predict_canvas(z_t, noise_augment(prev, opts.frame_noise, generator),
                                       prev)
@@ -76,7 +83,7 @@ def swap_test(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleCon
     b, n, c = truth.shape
     ranks = torch.rand(b, n, generator=generator).argsort(-1).argsort(-1).to(truth.device)
     mask = ranks >= round(revealed * n)  # True = masked, the rest revealed
-    other = truth.roll(1, dims=0)  # another clip's frame, token for token
+    other = truth.roll(model.group, dims=0)  # another clip's frame, token for token
     zeros = torch.zeros(b, n, c, device=truth.device, dtype=truth.dtype)
     preds = []
     for tokens in (truth, other):

@@ -3,6 +3,8 @@
 The canvas is a deterministic one-pass guess of the next frame (it approximates E[f_i | past]).
 Two light heads probe z_c: a linear canvas head to each token's values (Eq. 5) and a
 staticness head, linear + sigmoid, predicting exp(-per-token canvas error) (Eq. 6-7).
+A next-K model (App. B) adds K canvas heads that turn z_c into each frame's canvas embedding
+(models/group.py); the two light heads then probe each of them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import torch
 from torch import nn
 
 from canvasmar.config import ModelConfig
+from canvasmar.models.group import GroupCanvasHeads, init_group_layers
 from canvasmar.nn.blocks import Block, ExpertLayerNorm
 
 
@@ -25,6 +28,13 @@ class CanvasViT(nn.Module):
         self.norm = ExpertLayerNorm(d)
         self.canvas_head = nn.Linear(d, token_dim)
         self.static_head = nn.Linear(d, 1)
+        self.group_heads: GroupCanvasHeads | None = None
+
+    def add_group_heads(self, group: int) -> None:
+        """The K canvas heads of a next-`group` model (App. B); called by CanvasMAR after every
+        other weight is drawn."""
+        self.group_heads = GroupCanvasHeads(self.pos.shape[-1], group)
+        init_group_layers(self.group_heads)
 
     def forward(self, z_t: torch.Tensor, prev_tokens: torch.Tensor) -> torch.Tensor:
         """z_t (B, n, D), prev_tokens (B, n, C) (already noise-augmented) -> z_c (B, n, D)."""

@@ -5,6 +5,7 @@ cell (Table 3: patch 1 for the Canvas ViT and the Spatial MAR). It holds no loss
 sampling loop: training (`losses.py`) and generation (the sampler) call these public steps:
 
     temporal_embeddings(history)        all z_t of a clip in one pass (training)
+    group / group_starts                next-group models (App. B): K frames per temporal step
     new_cache / encode_history / temporal_step     the same z_t frame by frame (inference)
                                         (with model.actions, each frame's action goes in too)
     predict_canvas(z_t, prev_tokens, base)    z_c, canvas tokens, staticness
@@ -31,7 +32,9 @@ from canvasmar.nn.patches import patchify, unpatchify
 
 
 class Canvas(NamedTuple):
-    embedding: torch.Tensor  # z_c (B, n, D)
+    """One row per frame: B, or B*K for B groups of a next-K model (frame-major in a group)."""
+
+    embedding: torch.Tensor  # z_c (B, n, D); next-K: each frame's canvas head output
     tokens: torch.Tensor  # canvas head output (B, n, C)
     staticness: torch.Tensor  # (B, n) in (0, 1), high = static
 
@@ -52,6 +55,20 @@ class CanvasMAR(nn.Module):
         self.head.zero_init()
         if cfg.actions:  # drawn last: every other weight is that of the model without actions
             self.temporal.action = ActionEmbedding(cfg.actions, cfg.action_kind, cfg.dim)
+        if cfg.group > 1:  # App. B, also drawn after the next-1 weights (models/group.py)
+            if self.canvas_vit is not None:
+                self.canvas_vit.add_group_heads(cfg.group)
+            self.spatial.add_group_layers(cfg.group)
+
+    @property
+    def group(self) -> int:
+        """Frames generated jointly per temporal step (model.group, App. B)."""
+        return self.cfg.group
+
+    def group_starts(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, ...) per-frame values -> (B, T/K, ...), those of each group's first frame:
+        a group is conditioned by the z_t and the previous frame of its first frame."""
+        return x if self.cfg.group == 1 else x[:, ::self.cfg.group]
 
     @property
     def has_canvas(self) -> bool:
@@ -93,7 +110,7 @@ class CanvasMAR(nn.Module):
     def new_cache(self, window: int | None = None, keep_bos: bool = False) -> TemporalCache:
         """A frame-level KV cache; `window` bounds it to that many input frames (BOS pinned
         among them with `keep_bos`)."""
-        return self.temporal.new_cache(window, keep_bos)
+        return self.temporal.new_cache(window, keep_bos, self.cfg.group)
 
     def encode_history(self, history: torch.Tensor, cache: TemporalCache,
                        actions: torch.Tensor | None = None) -> torch.Tensor:
@@ -103,18 +120,24 @@ class CanvasMAR(nn.Module):
 
     def temporal_step(self, frame: torch.Tensor, cache: TemporalCache,
                       action: torch.Tensor | None = None, append: bool = True) -> torch.Tensor:
-        """Append one generated frame (B, C, h, w) and the action after it ((B,) / (B, N));
-        z_t (B, n, D) of the frame after it. `append=False`: the same z_t, cache unchanged."""
+        """Append one generated frame (B, C, h, w) and the action after it ((B,) / (B, N)),
+        or a group of frames (B, K, C, h, w) (App. B); z_t (B, n, D) of the frame after it.
+        `append=False`: the same z_t, cache unchanged."""
         return self.temporal.step(frame, cache, action, append)
 
     # ---- canvas
     def predict_canvas(self, z_t: torch.Tensor, prev_tokens: torch.Tensor,
                        base: torch.Tensor) -> Canvas:
         """z_t (B, n, D), previous frame's tokens (B, n, C) noise-augmented by the caller, and
-        `base`, the same tokens without the augmentation (see `from_head`)."""
+        `base`, the same tokens without the augmentation (see `from_head`). A next-K model
+        (App. B) returns the canvases of the K frames of each group, rows (B*K) frame-major
+        inside each group: its K canvas heads make each frame's embedding from z_c."""
         if self.canvas_vit is None:
             raise RuntimeError("this model was built with model.canvas=false: it has no canvas")
         z_c = self.canvas_vit(z_t, prev_tokens)
+        if self.canvas_vit.group_heads is not None:
+            z_c = self.canvas_vit.group_heads(z_c)
+            base = base.repeat_interleave(self.cfg.group, 0)
         tokens, staticness = self.canvas_vit.heads(z_c)
         return Canvas(z_c, self.from_head(tokens, base), staticness)
 
@@ -133,7 +156,8 @@ class CanvasMAR(nn.Module):
                        canvas: torch.Tensor | None = None,
                        drop_temporal: torch.Tensor | None = None,
                        drop_canvas: torch.Tensor | None = None) -> torch.Tensor:
-        """One condition vector (B, n, D) per token; see SpatialMAR.forward."""
+        """One condition vector (B, n, D) per token; see SpatialMAR.forward. Next-K model:
+        z_t and the dropout flags per group (B), the rest per frame (B*K)."""
         return self.spatial(z_t, tokens, mask, canvas, drop_temporal, drop_canvas)
 
     def velocity(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,14 @@ On a GPU it runs the head on all tokens for static shapes (losses.mar_loss), 1 /
 1.15x the head's work with the default ratios, and that work is counted too: the count is what
 the run computes (`static_objective`).
 
+Next-group models (model.group = K, App. B): the Canvas ViT runs once per group of K frames,
+its K canvas heads (two d x d layers each) and the two light heads once per frame; each of the
+Spatial MAR's temporal attention layers adds, per frame, a qkv and an output projection over
+its n frame tokens and attention of each to the K tokens at its position in the group. A
+sampling step makes K frames: one temporal step appends the K frames against the cached
+window (which holds K - 1 frames more), then the Spatial MAR passes and the flow head run on
+the K frames' tokens together.
+
 Sampling (`sampler.rollout` with the KV cache): per frame one temporal step (the new frame's
 tokens against the cached window), the Canvas ViT, and for each of the MAR steps one Spatial
 MAR pass per guidance pass, plus the flow head over all n tokens (each revealed once) at every
@@ -37,6 +45,7 @@ from dataclasses import dataclass
 
 from canvasmar.config import LossConfig, ModelConfig, RunConfig, SampleConfig
 from canvasmar.models.flow_head import timestep_embedding
+from canvasmar.models.group import attention_after
 
 TIME_FEATURES = timestep_embedding.__defaults__[0]  # the flow head's sinusoidal width (256)
 
@@ -84,20 +93,29 @@ def temporal(dims: Dims, inputs: int, queries: int, keys: int) -> tuple[float, f
 
 
 def canvas(dims: Dims) -> tuple[float, float]:
-    """Canvas ViT and its canvas / staticness heads, one frame."""
+    """Canvas ViT and its canvas / staticness heads, one frame, or one group of K frames of a
+    next-K model (the ViT once, the K canvas heads, the light heads on each frame)."""
     if not dims.cfg.canvas:
         return 0.0, 0.0
-    n, d = dims.n, dims.d
-    rest = dims.cfg.canvas_layers * block(dims, n, n) + linear(n, d, dims.c) + linear(n, d, 1)
+    n, d, k = dims.n, dims.d, dims.cfg.group
+    if k == 1:
+        rest = dims.cfg.canvas_layers * block(dims, n, n) + linear(n, d, dims.c) + linear(n, d, 1)
+    else:
+        rest = (dims.cfg.canvas_layers * block(dims, n, n)
+                + k * (2 * linear(n, d, d) + linear(n, d, dims.c) + linear(n, d, 1)))
     return linear(n, dims.c, d), rest
 
 
 def spatial(dims: Dims) -> tuple[float, float]:
-    """Spatial MAR, one frame: token and canvas embeddings of all n, blocks over 2n tokens."""
-    n, d = dims.n, dims.d
+    """Spatial MAR, one frame: token and canvas embeddings of all n, blocks over 2n tokens;
+    in a next-K model, its share of the temporal attention layers (n queries, K keys each)."""
+    n, d, k = dims.n, dims.d, dims.cfg.group
     rest = dims.cfg.spatial_layers * block(dims, 2 * n, 2 * n)
     if dims.cfg.canvas:
         rest += linear(n, d, d)
+    if k > 1:
+        layers = len(attention_after(dims.cfg.spatial_layers))
+        rest += layers * (linear(n, d, 3 * d) + linear(n, d, d) + 4.0 * n * k * d)
     return linear(n, dims.c, d), rest
 
 
@@ -143,8 +161,10 @@ def training_flops(model: ModelConfig, loss: LossConfig, latent_shape: tuple[int
     (`masked_per_frame`, default its expectation) with one condition embedding per copy, or
     with `static` on k copies of every token with one condition embedding per token."""
     dims = Dims.of(model, latent_shape)
+    groups = frames // model.group  # the Canvas ViT runs once per group (App. B)
     parts = [temporal(dims, frames - 1, frames, frames)]
-    parts += [tuple(frames * x for x in part) for part in (canvas(dims), spatial(dims))]
+    parts += [tuple(count * x for x in part)
+              for count, part in ((groups, canvas(dims)), (frames, spatial(dims)))]
     k = loss.head_repeat
     if static:
         parts.append(head(dims, k * frames * dims.n, frames * dims.n))
@@ -189,32 +209,40 @@ def guidance_passes(cfg_canvas: float, cfg_temporal: float, has_canvas: bool) ->
 
 def frame_flops(model: ModelConfig, latent_shape: tuple[int, int, int], opts: SampleConfig,
                 cached_frames: int | None, batch: int = 1, canvas_only: bool = False) -> float:
-    """Forward FLOPs of one generated frame. `cached_frames`: input frames in the KV cache
-    after appending the previous frame (BOS included), or None for the first frame, whose
-    temporal condition came from the prefill."""
-    dims = Dims.of(model, latent_shape)
-    total = 0.0 if cached_frames is None else sum(temporal(dims, 1, 1, cached_frames))
+    """Forward FLOPs of one generated frame, or of a next-K model's group of K frames (one
+    temporal step). `cached_frames`: input frames in the KV cache after appending the
+    previous frame or group (BOS included), or None for the first, whose temporal condition
+    came from the prefill."""
+    dims, k = Dims.of(model, latent_shape), model.group
+    total = 0.0 if cached_frames is None else sum(temporal(dims, k, k, cached_frames))
     total += sum(canvas(dims))
     if not canvas_only:
         passes = guidance_passes(opts.cfg_canvas, opts.cfg_temporal, model.canvas)
-        total += opts.steps * passes * sum(spatial(dims))
-        total += opts.flow_steps * sum(head(dims, passes * dims.n))
+        total += opts.steps * passes * k * sum(spatial(dims))
+        total += opts.flow_steps * sum(head(dims, passes * k * dims.n))
     return batch * total
+
+
+def cache_frames(model: ModelConfig, window: int | None) -> int | None:
+    """Input frames the KV cache holds at most (`TemporalViT.new_cache`): the window, plus
+    K - 1 for a next-K model, whose first new frame of a step still sees a whole window."""
+    return None if window is None else window + model.group - 1
 
 
 def rollout_flops(model: ModelConfig, latent_shape: tuple[int, int, int], opts: SampleConfig,
                   context: int, num_frames: int, window: int | None, batch: int = 1,
                   canvas_only: bool = False) -> float:
     """Forward FLOPs of `sampler.rollout` with the KV cache: the prefill of [BOS, context]
-    (each frame against the window before it) and `num_frames` frames."""
-    dims = Dims.of(model, latent_shape)
+    (each frame against the window before it) and `num_frames` frames (a next-K model: the
+    groups that hold them, the last made whole)."""
+    dims, k = Dims.of(model, latent_shape), model.group
     inputs = context + 1
-    limit = window or inputs + num_frames
+    limit = cache_frames(model, window) or inputs + num_frames + k
     # Prefill: one sequence of `inputs` frames, all scored against all (the mask skips no
     # work), or against the cache's window if it is shorter.
-    keys = inputs if window is None else min(window, inputs)
+    keys = min(limit, inputs)
     total = batch * sum(temporal(dims, context, inputs, keys))
-    for i in range(num_frames):
+    for i in range(0, num_frames, k):
         cached = None if i == 0 else min(limit, inputs + i)
         total += frame_flops(model, latent_shape, opts, cached, batch, canvas_only)
     return total

@@ -5,6 +5,12 @@ is the embedded clean value where it is already known and, where it is masked, t
 (noise-augmented) canvas token instead of MAR's single learned mask token. The prefix is
 stripped at the output. Condition dropout for guidance (Sec. 4.4): the canvas is replaced by
 the learned uniform mask token, the temporal sequence by a learned null vector.
+
+Next-group models (model.group = K, App. B): the K frames of a group are K sequences, each with
+the group's z_t as prefix and its own canvas embedding, and light temporal attention layers
+(models/group.py) after every fourth block let each frame token see the same position in the
+group's other frames. Conditions and dropout flags come once per group and are shared by its
+frames.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import torch
 from torch import nn
 
 from canvasmar.config import ModelConfig
+from canvasmar.models.group import GroupAttention, attention_after, init_group_layers
 from canvasmar.nn.blocks import Block, ExpertLayerNorm
 
 # Expert LayerNorm groups (Sec. 5.1): condition sequence, clean tokens, mask/canvas tokens.
@@ -34,20 +41,36 @@ class SpatialMAR(nn.Module):
         self.blocks = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio, norm_experts=experts)
                                     for _ in range(cfg.spatial_layers))
         self.norm = ExpertLayerNorm(d, experts)
+        self.group, self.heads = 1, cfg.heads
+        self.group_attention: nn.ModuleDict | None = None
+
+    def add_group_layers(self, group: int) -> None:
+        """The temporal attention layers of a next-`group` model (App. B), keyed by the block
+        they follow; called by CanvasMAR after every other weight is drawn."""
+        d, experts = self.pos.shape[-1], self.norm.weight.shape[0]
+        self.group = group
+        self.group_attention = nn.ModuleDict(
+            {str(i): GroupAttention(d, self.heads, experts)
+             for i in attention_after(len(self.blocks))})
+        init_group_layers(*self.group_attention.values())
 
     def forward(
         self,
-        z_t: torch.Tensor,  # (B, n, D) temporal condition
-        tokens: torch.Tensor,  # (B, n, C) clean values (read only where mask is False)
-        mask: torch.Tensor,  # (B, n) bool, True = still to generate
-        canvas: torch.Tensor | None = None,  # (B, n, D) canvas embedding z_c, None = baseline
+        z_t: torch.Tensor,  # (B, n, D) temporal condition (one per group: B = R groups)
+        tokens: torch.Tensor,  # (B*K, n, C) clean values (read only where mask is False)
+        mask: torch.Tensor,  # (B*K, n) bool, True = still to generate
+        canvas: torch.Tensor | None = None,  # (B*K, n, D) canvas embedding z_c, None = baseline
         drop_temporal: torch.Tensor | None = None,  # (B,) bool
         drop_canvas: torch.Tensor | None = None,  # (B,) bool
     ) -> torch.Tensor:
-        b, n, _ = tokens.shape
+        b, n, _ = tokens.shape  # K = 1: one frame per row; K > 1: rows (group, frame)
+        k = self.group
         cond = z_t
         if drop_temporal is not None:
             cond = torch.where(drop_temporal[:, None, None], self.null_temporal.to(z_t.dtype), z_t)
+        if k > 1:  # the group's condition and dropout flags, shared by its K frames
+            cond = cond.repeat_interleave(k, 0)
+            drop_canvas = None if drop_canvas is None else drop_canvas.repeat_interleave(k)
         masked_value = self.mask_token.expand(b, n, -1)
         if canvas is not None:
             filled = self.canvas_embed(canvas)
@@ -60,7 +83,11 @@ class SpatialMAR(nn.Module):
         if self.expert_norm:
             frame_type = torch.where(mask, TYPE_MASKED, TYPE_CLEAN)
             token_type = torch.cat([torch.full_like(frame_type, TYPE_CONDITION), frame_type], 1)
-        for block in self.blocks:
+        for i, block in enumerate(self.blocks):
             x = block(x, token_type=token_type)
+            if self.group_attention is not None and str(i) in self.group_attention:
+                frames = self.group_attention[str(i)](
+                    x[:, n:], k, None if token_type is None else token_type[:, n:])
+                x = torch.cat([x[:, :n], frames], dim=1)
         x = self.norm(x, token_type)
         return x[:, n:]

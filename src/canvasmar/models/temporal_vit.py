@@ -3,7 +3,8 @@
 Input sequence [BOS, f_0, ..., f_{T-2}], each frame cut into temporal patches (Table 3: 2x2
 latent cells). The output at input frame i-1 is z_t for target frame i, so one pass gives the
 condition of every target frame of a clip (training), and at inference one frame at a time
-through a frame-level KV cache gives exactly the same numbers. With model.actions, the
+through a frame-level KV cache gives exactly the same numbers (a next-K model, App. B, appends
+K frames per step, frame-causal among them). With model.actions, the
 embedding of the action taken after each input frame is added to all of its tokens
 (models/actions.py explains why there), so the cache carries the actions too.
 
@@ -26,7 +27,7 @@ from canvasmar.config import ModelConfig
 from canvasmar.models.actions import ActionEmbedding
 from canvasmar.nn.attention import KVCache
 from canvasmar.nn.blocks import Block, ExpertLayerNorm
-from canvasmar.nn.patches import frame_causal_mask, patchify
+from canvasmar.nn.patches import chunk_mask, frame_causal_mask, patchify
 
 
 @dataclass
@@ -79,11 +80,11 @@ class TemporalViT(nn.Module):
         positions = torch.arange(start, start + frames, device=tokens.device)
         positions = positions.repeat_interleave(n_t)
         mask = None
-        if causal and frames > 1:
+        if causal and frames > 1 and cache is not None and len(cache.layers[0]):
+            mask = self._chunk_mask(cache, start, frames, tokens.device)  # a group step
+        elif causal and frames > 1:
             mask = frame_causal_mask(frames, n_t, tokens.device, window,
                                      keep_first=int(keep_bos and window is not None))
-        if mask is not None and cache is not None and len(cache.layers[0]):
-            raise ValueError("a multi-frame chunk can only prefill an empty cache")
         x = rearrange(tokens, "b f n d -> b (f n) d")
         for i, block in enumerate(self.blocks):
             layer_cache = cache.layers[i] if cache is not None else None
@@ -91,6 +92,24 @@ class TemporalViT(nn.Module):
         if cache is not None:
             cache.next_position = start + frames
         return rearrange(x, "b (f n) d -> b f n d", f=frames)
+
+    def _chunk_mask(self, cache: TemporalCache, start: int, frames: int,
+                    device: torch.device) -> torch.Tensor:
+        """The mask of `frames` new frames (positions start..) against the cache once they are
+        appended: which frames it holds (BOS pinned and the newest, after a trim) and the
+        windowed frame-causal rule of `forward`, so a K-frame step equals recomputation."""
+        n_t, layer = self.tokens_per_frame, cache.layers[0]
+        window = cache.meta["window"]
+        pinned = int(cache.meta.get("keep_bos", False) and window is not None)
+        total = start + frames
+        held = len(layer) // n_t + frames
+        if layer.max_tokens is not None:
+            held = min(held, layer.max_tokens // n_t)
+        keys = torch.arange(total, device=device)
+        if held < total:  # trimmed: the pinned frames and the newest
+            keys = torch.cat([keys[:pinned], keys[total - (held - pinned):]])
+        queries = torch.arange(start, total, device=device)
+        return chunk_mask(queries, keys, n_t, window, pinned)
 
     def _with_bos(self, history: torch.Tensor, actions: torch.Tensor | None = None,
                   drop_action: torch.Tensor | None = None) -> torch.Tensor:
@@ -110,9 +129,12 @@ class TemporalViT(nn.Module):
         tokens = self._with_bos(history, actions, drop_action)
         return self._to_cells(self._run(tokens, 0, None, True, window, keep_bos))
 
-    def new_cache(self, window: int | None = None, keep_bos: bool = False) -> TemporalCache:
+    def new_cache(self, window: int | None = None, keep_bos: bool = False, group: int = 1
+                  ) -> TemporalCache:
         """An empty cache; `window` keeps only that many input frames (sliding window): the
-        newest ones, and with `keep_bos` the BOS frame pinned as the first of them.
+        newest ones, and with `keep_bos` the BOS frame pinned as the first of them. `group`
+        (model.group, App. B): frames appended per step; the cache then holds group - 1
+        frames more, which the first frames of a step still see (`_chunk_mask`).
 
         Why pin BOS: in training every frame attends to BOS (clips never exceed the window),
         so a window that slides BOS out shows the model an attention pattern it never saw. On
@@ -121,14 +143,16 @@ class TemporalViT(nn.Module):
         2024).
         """
         if window is None:
-            return TemporalCache([KVCache() for _ in self.blocks], meta={"window": None})
+            return TemporalCache([KVCache() for _ in self.blocks],
+                                 meta={"window": None, "group": group})
         pinned = int(keep_bos)
         if window <= pinned:
             raise ValueError(f"a window of {window} frame(s) with BOS pinned leaves no room for "
                              f"frames; use a window of at least 2")
-        n_t = self.tokens_per_frame
-        layers = [KVCache(window * n_t, keep_prefix=pinned * n_t) for _ in self.blocks]
-        return TemporalCache(layers, meta={"window": window, "keep_bos": keep_bos})
+        n_t, held = self.tokens_per_frame, window + group - 1
+        layers = [KVCache(held * n_t, keep_prefix=pinned * n_t) for _ in self.blocks]
+        return TemporalCache(layers, meta={"window": window, "keep_bos": keep_bos,
+                                           "group": group})
 
     def prefill(self, history: torch.Tensor, cache: TemporalCache,
                 actions: torch.Tensor | None = None) -> torch.Tensor:
@@ -142,10 +166,20 @@ class TemporalViT(nn.Module):
              action: torch.Tensor | None = None, append: bool = True) -> torch.Tensor:
         """Append one frame (B, C, h, w), with the action (B,) / (B, N) taken after it, to the
         cache; return z_t (B, n, D) of the next frame. `append=False` leaves the cache as it
-        was (the same z_t, as if the frame were appended with this action)."""
+        was (the same z_t, as if the frame were appended with this action). A group of
+        frames (B, K, C, h, w) (model.group = K, no actions) is appended in one pass,
+        frame-causal inside it, and z_t is that of the frame after its last."""
         saved = [(layer.k, layer.v) for layer in cache.layers], cache.next_position
-        tokens = self._frame_tokens(frame[:, None], None if action is None else action[:, None])
-        out = self._run(tokens, cache.next_position, cache, causal=False)
+        if frame.dim() == 5:  # App. B: the cache advances K frames at a time
+            if frame.shape[1] > cache.meta.get("group", 1):
+                raise ValueError(f"{frame.shape[1]} frames in one step, but the cache was made "
+                                 f"for {cache.meta.get('group', 1)}: new_cache(..., group)")
+            tokens = self._frame_tokens(frame)
+            out = self._run(tokens, cache.next_position, cache, causal=True)[:, -1:]
+        else:
+            tokens = self._frame_tokens(frame[:, None],
+                                        None if action is None else action[:, None])
+            out = self._run(tokens, cache.next_position, cache, causal=False)
         if not append:  # KVCache.append builds new tensors: the old ones are still whole
             for layer, (k, v) in zip(cache.layers, saved[0], strict=True):
                 layer.k, layer.v = k, v

@@ -35,3 +35,16 @@ def frame_causal_mask(frames: int, tokens_per_frame: int, device=None,
         newest = frame_of[None, :] > frame_of[:, None] - (window - keep_first)
         allowed &= newest | (frame_of[None, :] < keep_first)
     return allowed
+
+
+def chunk_mask(query_frames: torch.Tensor, key_frames: torch.Tensor, tokens_per_frame: int,
+               window: int | None = None, keep_first: int = 0) -> torch.Tensor:
+    """(Lq, Lk) bool: `frame_causal_mask`'s rule for queries and keys given by the absolute
+    frame index of each query / key frame (a chunk of new frames against a KV cache that may
+    have dropped old frames). With all frames on both sides it is `frame_causal_mask`."""
+    q = query_frames.repeat_interleave(tokens_per_frame)[:, None]
+    k = key_frames.repeat_interleave(tokens_per_frame)[None, :]
+    allowed = k <= q
+    if window is not None:
+        allowed &= (k > q - (window - keep_first)) | (k < keep_first)
+    return allowed

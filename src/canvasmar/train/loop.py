@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,13 @@ from torch.utils.data import DataLoader
 
 from canvasmar import checkpoint as ckpt
 from canvasmar.config import RunConfig
+from canvasmar.config.schema import check_group_frames
 from canvasmar.data import build_dataset
 from canvasmar.data.sampling import StepBatchSampler
 from canvasmar.errors import UserError
 from canvasmar.losses import LossRandomness, TrainingObjective, draw_randomness
 from canvasmar.models.factory import build_model
-from canvasmar.models.flops import run_training_flops
+from canvasmar.models.flops import latent_frames, run_training_flops
 from canvasmar.nn.blocks import Block
 from canvasmar.train import dist
 from canvasmar.train.ema import EMA, full_tensor
@@ -86,6 +89,23 @@ def train(cfg: RunConfig, out: Path, resume: bool = False, force: bool = False,
         dist.shutdown(ctx)
 
 
+def init_from(model: nn.Module, folder: str, say: bool = True) -> None:
+    """train.init_from: load the matching weights of the run or checkpoint `folder`
+    (checkpoint.load_matching_weights: the EMA ones when saved) and, with `say`, print one
+    line of what was loaded and what is new. A next-K model from a next-1 one: the new
+    layers start as the identity (models/group.py), so training starts from next-1 frames."""
+    try:
+        path = ckpt.resolve_checkpoint(folder)
+    except UserError as exc:
+        raise UserError(f"train.init_from={folder}: {exc}") from None
+    used, loaded, new = ckpt.load_matching_weights(model, path)
+    if say:
+        parts = Counter(".".join(name.split(".")[:2]) for name in new)
+        fresh = ", ".join(f"{part}.* ({count})" for part, count in parts.items()) or "none"
+        print(f"init_from {path} ({used}): loaded {len(loaded)} tensors; new: {fresh}",
+              file=sys.stderr)
+
+
 class CanvasMARTask:
     """CanvasMAR training as a TrainTask: built (and restored from `start`) on construction."""
 
@@ -98,10 +118,15 @@ class CanvasMARTask:
                            "validation and previews")
         self.finishing = "writing losses.png and preview.png/mp4"
         self.model, self.tokenizer = build_model(cfg)
+        check_group_frames(cfg.model.group, latent_frames(cfg.data.frames,
+                                                          self.tokenizer.temporal_factor),
+                           cfg.data.frames)  # App. B: clips of whole groups
         self.flops_per_clip = run_training_flops(  # analytic, for MFU (models/flops.py)
             cfg, ctx.device.type, self.model.latent_shape, self.tokenizer.temporal_factor)
         if start is not None:  # before wrapping: FSDP2 shards the loaded weights
             ckpt.load_weights(self.model, start.path)
+        elif tc.init_from:  # a fresh run from another model's weights (App. B fine-tuning)
+            init_from(self.model, tc.init_from, ctx.is_main)
         self.model.to(ctx.device)
         self.tokenizer.to(ctx.device)
         self.wrapped = dist.wrap_for_training(TrainingObjective(self.model, cfg.loss), tc, ctx,

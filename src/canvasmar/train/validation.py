@@ -26,11 +26,14 @@ def teacher_forced_canvas(model: CanvasMAR, latents: torch.Tensor, frame_noise: 
                           actions: torch.Tensor | None = None
                           ) -> tuple[torch.Tensor, torch.Tensor]:
     """latents (B, T, C, h, w) (and their actions (B, T-1[, N]), model.actions > 0) ->
-    canvas latents (B, T, C, h, w), staticness (B, T, h, w)."""
+    canvas latents (B, T, C, h, w), staticness (B, T, h, w). A next-K model's canvases come
+    K at a time, each group's from the history before it (App. B)."""
     b, t, _, h, w = latents.shape
-    z_t = rearrange(model.temporal_embeddings(latents[:, :-1], actions=actions),
+    z_t = rearrange(model.group_starts(model.temporal_embeddings(latents[:, :-1],
+                                                                 actions=actions)),
                     "b t n d -> (b t) n d")
-    prev = rearrange(model.to_tokens(previous_frames(latents)), "b t n c -> (b t) n c")
+    prev = rearrange(model.to_tokens(model.group_starts(previous_frames(latents))),
+                     "b t n c -> (b t) n c")
     canvas = model.predict_canvas(z_t, noise_augment(prev, frame_noise, generator), prev)
     canvas_latents = rearrange(model.from_tokens(canvas.tokens), "(b t) c h w -> b t c h w", b=b)
     static = rearrange(canvas.staticness, "(b t) (h w) -> b t h w", b=b, h=h)
