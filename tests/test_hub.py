@@ -193,13 +193,13 @@ def test_an_unversioned_checkpoint_is_migrated_with_one_notice(micro_pipe, tmp_p
 
 
 def test_the_shipped_checkpoint_loads_with_a_notice_and_the_same_frames(tmp_path, caplog):
-    """checkpoints/tiny was trained before format versions and re-saved as format 1 (every key
-    written out): a copy without the version, as it was shipped, loads with a one-line notice
-    and samples exactly what the shipped folder does, which loads silently."""
+    """checkpoints/tiny was trained before format versions and re-saved in today's format
+    (every key written out): a copy without the version, as it was shipped, loads with a
+    one-line notice and samples exactly what the shipped folder does, which loads silently."""
     copy = tmp_path / "tiny"
     shutil.copytree(SHIPPED, copy)
     config = json.loads((copy / "config.json").read_text())
-    assert config.pop("format_version") == 1
+    assert config.pop("format_version") == FORMAT_VERSION
     (copy / "config.json").write_text(json.dumps(config))
     with caplog.at_level(logging.WARNING, logger="canvasmar.checkpoint"):
         load_pipeline(SHIPPED)
@@ -262,3 +262,14 @@ def test_the_shipped_model_by_hub_id_offline_saved_and_reloaded(tmp_path, offlin
     half = frames(again.to(torch.bfloat16))
     assert half.dtype == torch.float32 and half.shape == first.shape
     assert (half - first).abs().mean() < 0.05  # bf16 rounding, not another model
+
+
+def test_a_format_1_config_keeps_the_format_1_model():
+    """Format 2 added model.residual, group and actions: a format-1 config.json gets the
+    values a format-1 model had, written out, whatever today's defaults are."""
+    from canvasmar.config.loading import migrate
+
+    saved = {"format_version": 1, "model": {"dim": 64}, "sample": {"steps": 2}}
+    model = migrate(saved)["model"]
+    assert model == {"dim": 64, "residual": False, "group": 1, "actions": 0}
+    assert migrate({"format_version": 2, "model": {"dim": 64}})["model"] == {"dim": 64}

@@ -175,7 +175,7 @@ def load_config(name_or_path: str, overrides: list[str] = ()) -> RunConfig:
 # The version of the saved form (config.json beside the weights). Bump it, and add the step
 # from the old version to MIGRATIONS, whenever a saved key changes meaning or a default
 # changes: without it an old config.json would silently take the new default.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _from_unversioned(data: dict) -> dict:
@@ -184,7 +184,23 @@ def _from_unversioned(data: dict) -> dict:
     return data
 
 
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _from_unversioned}
+# Keys that format 2 added, with the value that reproduces what a format-1 model did. Written
+# out rather than left to the dataclass defaults, so that a later default (a preset with the
+# residual heads, say) can never change how an older model samples.
+_FORMAT_2_KEYS = {"model": {"residual": False, "group": 1, "actions": 0}}
+
+
+def _add_format_2_keys(data: dict) -> dict:
+    """Format 1 -> 2: the residual heads (model.residual), next-group prediction (model.group)
+    and action conditioning (model.actions) arrived; a format-1 model had none of them."""
+    out = dict(data)
+    for section, keys in _FORMAT_2_KEYS.items():
+        if isinstance(out.get(section), dict):
+            out[section] = {**keys, **out[section]}
+    return out
+
+
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _from_unversioned, 1: _add_format_2_keys}
 
 
 def format_version(data: Any, source: str = "config.json") -> int:
