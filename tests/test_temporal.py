@@ -84,3 +84,28 @@ def test_window_mask_pins_the_first_frames():
     assert mask[2].tolist() == [True, True, True, False, False, False]
     with pytest.raises(ValueError, match="keep_first"):
         frame_causal_mask(4, 1, window=1, keep_first=1)
+
+
+@pytest.mark.parametrize("group,keep_bos", [(1, False), (1, True), (2, False), (2, True)])
+def test_a_context_longer_than_the_window_prefills_like_recompute(group, keep_bos):
+    """A 7-frame context with a 3-frame window: the cache cannot hold it all, so prefill steps
+    through the overflow (it used to fail on a mask/key shape mismatch)."""
+    import dataclasses
+
+    from canvasmar.config import load_config
+    from canvasmar.models.factory import build_model
+    from canvasmar.sampler import rollout
+    from tests.conftest import micro_overrides
+
+    cfg = load_config("tiny", micro_overrides() + [f"model.group={group}"])
+    model, _ = build_model(cfg)
+    for p in model.parameters():
+        p.data.add_(torch.randn_like(p) * 0.05)
+    context = torch.rand(2, 7, 12, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    opts = dataclasses.replace(cfg.sample, window=3, keep_bos=keep_bos, flow_steps=2, steps=2)
+    outs = []
+    for cache in (True, False):
+        frames = rollout(model, context, 4, opts, torch.Generator().manual_seed(0),
+                         use_kv_cache=cache)
+        outs.append(torch.stack([f.latent for f in frames]))
+    torch.testing.assert_close(outs[0], outs[1], atol=1e-5, rtol=0)

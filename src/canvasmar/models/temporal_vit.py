@@ -80,7 +80,8 @@ class TemporalViT(nn.Module):
         positions = torch.arange(start, start + frames, device=tokens.device)
         positions = positions.repeat_interleave(n_t)
         mask = None
-        if causal and frames > 1 and cache is not None and len(cache.layers[0]):
+        if causal and cache is not None and len(cache.layers[0]) and (
+                frames > 1 or cache.meta.get("group", 1) > 1):
             mask = self._chunk_mask(cache, start, frames, tokens.device)  # a group step
         elif causal and frames > 1:
             mask = frame_causal_mask(frames, n_t, tokens.device, window,
@@ -158,8 +159,18 @@ class TemporalViT(nn.Module):
                 actions: torch.Tensor | None = None) -> torch.Tensor:
         """Fill an empty cache with [BOS, history] (the actions after its frames); return
         z_t (B, n, D) of the next frame."""
-        out = self._run(self._with_bos(history, actions), 0, cache, True, cache.meta["window"],
+        tokens = self._with_bos(history, actions)
+        # A context longer than the cache holds: prefill what fits with the windowed mask, then
+        # the rest a step of `group` frames at a time, so each frame sees exactly its window
+        # (one pass over it all would attend to keys the cache has already dropped)
+        layer = cache.layers[0]
+        fits = tokens.shape[1] if layer.max_tokens is None else \
+            layer.max_tokens // self.tokens_per_frame
+        out = self._run(tokens[:, :fits], 0, cache, True, cache.meta["window"],
                         cache.meta.get("keep_bos", False))
+        group = cache.meta.get("group", 1)
+        for start in range(fits, tokens.shape[1], group):
+            out = self._run(tokens[:, start:start + group], start, cache, causal=True)
         return self._to_cells(out[:, -1:])[:, 0]
 
     def step(self, frame: torch.Tensor, cache: TemporalCache,
