@@ -158,3 +158,14 @@ def test_a_killed_evaluation_resumes_to_the_uninterrupted_numbers(micro_pipe, tm
     with pytest.raises(UserError, match="other settings; delete it"):
         evaluate(micro_pipe, protocol, data, [1], resume_path=partial,
                  **{**kwargs, "seed": 2})
+
+
+def test_context_override_scores_from_more_given_frames(micro_pipe, tmp_path):
+    """--context 2 (the issue's rollouts from 2 given frames): recorded in the protocol, and
+    the predicted frames are the same count; a context of 0 is refused."""
+    record = run_eval(micro_pipe, _request(tmp_path, protocol="builtin-quick", num_videos=2,
+                                           samples=1, context=2))
+    assert record["protocol"]["context"] == 2 and record["protocol"]["predict"] == 16
+    with pytest.raises(UserError, match="--context must be at least 1"):
+        run_eval(micro_pipe, _request(tmp_path, protocol="builtin-quick", context=0,
+                                      force=True))

@@ -30,8 +30,12 @@ def _choose(args: argparse.Namespace) -> None:
     pipe = sampling_pipeline(args)
     grid = parse_grid(args.grid, pipe)
     protocol = PROTOCOLS[args.protocol]
-    if args.num_videos:
-        protocol = dataclasses.replace(protocol, num_videos=args.num_videos)
+    for key in ("num_videos", "context"):
+        value = getattr(args, key)
+        if value is not None and value < 1:
+            raise UserError(f"--{key.replace('_', '-')} {value} must be at least 1")
+        if value:
+            protocol = dataclasses.replace(protocol, **{key: value})
     clips = protocol_test_clips(pipe, protocol, args.data_root, args.seed, args.split)
     extractor = load_fid_inception(pipe.device)
     result = sweep(pipe, protocol, clips, grid, frame_extractor=extractor,
@@ -69,6 +73,7 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--split", default="val", choices=("val", "test"),
                    help="val (default): choose on val, report on test")
     p.add_argument("--num-videos", type=int, help="replace the protocol's video count")
+    p.add_argument("--context", type=int, help="replace the protocol's context frames")
     p.add_argument("--data-root", help="dataset folder of the folder/benchmark protocols")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--kid", action="store_true", help="also KID (keeps the features)")

@@ -60,7 +60,8 @@ def _eval(args: argparse.Namespace) -> None:
     request = EvalRequest(
         checkpoint=args.checkpoint, out=Path(args.out), protocol=args.protocol,
         metrics=name_list(args.metrics), sweep_steps=tuple(sweep), num_videos=args.num_videos,
-        samples=args.samples, split=args.split, data_root=args.data_root, i3d=args.i3d,
+        samples=args.samples, context=args.context, split=args.split,
+        data_root=args.data_root, i3d=args.i3d,
         stats_cache=args.stats_cache, batch_size=args.batch_size, seed=args.seed,
         progress=not args.no_progress, force=args.force)
     pipe = sampling_pipeline(args)
@@ -94,6 +95,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--metrics", default="mse,psnr,ssim",
                    help="comma list of mse,psnr,ssim,fvd,fid,kid")
     p.add_argument("--num-videos", type=int, help="override the protocol's video count")
+    p.add_argument("--context", type=int, help="override the protocol's context frames (e.g. 2 "
+                   "for the built-in protocols, so velocities can be seen)")
     p.add_argument("--samples", type=int, help="override the protocol's samples per context")
     p.add_argument("--split", choices=["test", "val"], default="test",
                    help="builtin and folder protocols: score the val split instead of test "

@@ -37,7 +37,7 @@ class EvalRequest:
     """What to evaluate besides the pipeline, whose `cfg.sample` holds the sampling settings.
 
     `sweep_steps`: the MAR steps to score the model at (empty: the config's sample.steps);
-    `num_videos`, `samples`: replace the protocol's counts; `split`: "val" scores the
+    `num_videos`, `samples`, `context`: replace the protocol's counts; `split`: "val" scores the
     validation split (builtin and folder protocols); `data_root`: the dataset folder of the
     bair, ucf, k600 and folder protocols; `i3d`: StyleGAN-V's I3D TorchScript file (FVD);
     `checkpoint`: recorded in the JSON and in the resume fingerprint."""
@@ -49,6 +49,7 @@ class EvalRequest:
     sweep_steps: tuple[int, ...] = ()
     num_videos: int | None = None
     samples: int | None = None
+    context: int | None = None
     split: str = "test"
     data_root: str | None = None
     i3d: str | None = None
@@ -156,9 +157,10 @@ def _checked(request: EvalRequest) -> tuple[Protocol, set[str]]:
         raise UserError(f"unknown protocol '{request.protocol}' "
                         f"(choose {', '.join(PROTOCOLS)})")
     changes = {k: v for k, v in (("num_videos", request.num_videos),
-                                 ("samples", request.samples)) if v is not None}
+                                 ("samples", request.samples),
+                                 ("context", request.context)) if v is not None}
     if any(v < 1 for v in changes.values()):
-        raise UserError("--num-videos and --samples must be at least 1")
+        raise UserError("--num-videos, --samples and --context must be at least 1")
     protocol = dataclasses.replace(PROTOCOLS[request.protocol], **changes)
     metrics = set(request.metrics)
     if metrics - KNOWN_METRICS:
