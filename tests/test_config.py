@@ -93,3 +93,12 @@ def test_sample_config_validate_accepts():
     assert SampleConfig().validate() == SampleConfig()
     SampleConfig(window=1, keep_bos=False).validate()  # one frame, BOS not pinned
     SampleConfig(window=2, order="random", steps=1, flow_steps=1).validate()
+
+
+def test_the_small_preset_fits_issue_15s_budget():
+    """<= 20M parameters, the residual heads, 16-frame clips of the built-in data at 32x32."""
+    cfg = load_config("small")
+    model, _ = build_model(cfg)
+    total = sum(p.numel() for p in model.parameters())
+    assert 15e6 < total <= 20e6, total
+    assert cfg.model.residual and cfg.data.frames == 16 and cfg.data.source == "builtin"
