@@ -149,3 +149,19 @@ def test_no_canvas_model_samples(micro_cfg):
 def test_sample_config_defaults_follow_table3():
     assert SampleConfig().temperature == 6.5 and SampleConfig().flow_steps == 30
     assert (SampleConfig().frame_noise, SampleConfig().canvas_noise) == (0.3, 0.2)
+
+
+def test_static_temperature_scale_follows_the_staticness_map(pipe):
+    """Every token static (s = 1): scale 0 draws them as temperature 0 does; every token
+    moving (s = 0): the scale changes nothing; scale 1 is the plain sampler."""
+    head = pipe.model.canvas_vit.static_head
+    plain = _run(pipe)
+    assert torch.equal(_run(pipe, static_temperature_scale=1.0), plain)
+    with torch.no_grad():
+        head.bias.fill_(50.0)  # sigmoid -> 1: static everywhere
+        cold = _run(pipe, head_temperature=0.0)
+        assert torch.allclose(_run(pipe, static_temperature_scale=0.0), cold, atol=1e-6)
+        head.bias.fill_(-50.0)  # moving everywhere
+        warm = _run(pipe)
+        assert torch.allclose(_run(pipe, static_temperature_scale=0.0), warm, atol=1e-6)
+        assert not torch.allclose(warm, _run(pipe, head_temperature=0.0), atol=1e-3)

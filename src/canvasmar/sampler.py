@@ -206,6 +206,9 @@ def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
         noise = torch.randn((b * count, c), generator=generator, device=noise_device(generator))
         noise = noise.to(device, z_t.dtype)
         noise = noise * opts.head_temperature
+        if staticness is not None and opts.static_temperature_scale != 1:
+            s = torch.gather(staticness, 1, idx).reshape(-1, 1).to(noise.dtype)  # (B*k, 1)
+            noise = noise * (1 - s * (1 - opts.static_temperature_scale))
         values = flow.euler_sample(velocity, noise, opts.flow_steps, opts.time_shift)
         idx_c = idx[..., None].expand(-1, -1, c)
         values = model.from_head(values.view(b, count, c), torch.gather(base, 1, idx_c))

@@ -283,6 +283,13 @@ class SampleConfig:
     # below 1 trade diversity for fidelity (1 = the trained distribution).
     head_temperature: float = setting(1.0, "flow-head noise scale (MAR's temperature): 1 = "
                                            "the trained distribution, < 1 sharper")
+    # Not in the paper: the staticness map (Sec. 4.3) also sets how much noise each token's
+    # ODE starts from, T x (1 - s (1 - scale)), so tokens the canvas calls static are drawn
+    # near-deterministically (no noise for the rollout to accumulate) while moving ones keep
+    # the full temperature and commit to a motion (docs/quality.md). 1 = off.
+    static_temperature_scale: float = setting(1.0, "head temperature on tokens the canvas "
+                                                   "calls static, as a share of "
+                                                   "head_temperature (1 = off)")
     window: int = setting(0, "input frames kept in the KV cache; 0 = data.frames (the "
                              "training span)")
     # An attention sink: training never shows the model a window without BOS. Lowers
@@ -305,6 +312,7 @@ class SampleConfig:
             in_range(f"sample.{name}", getattr(self, name), 0, 1)
         at_least("sample.temperature", self.temperature, 0)
         at_least("sample.head_temperature", self.head_temperature, 0)
+        in_range("sample.static_temperature_scale", self.static_temperature_scale, 0, 1)
         positive("sample.time_shift", self.time_shift)
         if self.keep_bos and self.window == 1:
             raise UserError(f"sample.window={self.window} is too small: use at least 2 (BOS is "
