@@ -1,6 +1,7 @@
 """Configuration, one typed tree per kind of run (docs/design.md).
 
-    schema.py   the CanvasMAR run config (RunConfig and its sections) and its presets
+    schema.py   the CanvasMAR run config (RunConfig and its sections)
+    presets.py  its named presets (tiny, small, bair, ucf, k600)
     vae.py      the causal VAE run config and its presets
     loading.py  presets / YAML files + `section.key=value` overrides -> configs; the JSON form
                 and its format version
@@ -21,9 +22,8 @@ from canvasmar.config.loading import (
     to_dict,
     with_sample_overrides,
 )
+from canvasmar.config.presets import PAPER_PARAMS, PRESETS
 from canvasmar.config.schema import (
-    PAPER_PARAMS,
-    PRESETS,
     DataConfig,
     LossConfig,
     ModelConfig,

@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from canvasmar.config.schema import PRESETS, RunConfig, SampleConfig
+from canvasmar.config.presets import PRESETS
+from canvasmar.config.schema import RunConfig, SampleConfig
 from canvasmar.errors import UserError
 
 
