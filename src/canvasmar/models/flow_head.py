@@ -3,6 +3,10 @@
 An MLP of residual blocks; each block is modulated (AdaLN: shift, scale, gate) by the sum of a
 time embedding and the token's condition vector from the Spatial MAR. AdaLN modulations and
 the output layer start at zero, so the untrained head is the identity path plus a zero output.
+
+With grad on, the blocks, the AdaLN projections, the output layer and the time MLP run as
+nn/recompute.py's Functions: the same values, but backward redoes the norms and SiLUs instead of
+keeping them (the condition is kept once for all the projections).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import math
 
 import torch
 from torch import nn
+
+from canvasmar.nn import recompute
 
 
 def timestep_embedding(t: torch.Tensor, dim: int = 256, max_period: float = 10_000.0):
@@ -29,6 +35,9 @@ class ResBlock(nn.Module):
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(width, 3 * width))
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        if recompute.active():
+            shift, scale, gate = recompute.silu_linear(c, self.ada).chunk(3, dim=-1)
+            return recompute.modulated_mlp(x, self.norm, self.mlp, shift, scale, gate)
         shift, scale, gate = self.ada(c).chunk(3, dim=-1)
         return x + gate * self.mlp(self.norm(x) * (1 + scale) + shift)
 
@@ -59,9 +68,16 @@ class FlowHead(nn.Module):
         # The sinusoid is computed in float32 (t * 1000 needs it), then cast to the weights'
         # dtype: a no-op in float32 and under autocast, needed after pipe.to(bfloat16).
         t_emb = timestep_embedding(t).to(self.input.weight.dtype)
-        c = self.time_embed(t_emb) + self.cond_embed(cond)
+        if not recompute.active():
+            c = self.time_embed(t_emb) + self.cond_embed(cond)
+            x = self.input(x_t)
+            for block in self.blocks:
+                x = block(x, c)
+            shift, scale = self.final_ada(c).chunk(2, dim=-1)
+            return self.output(self.final_norm(x) * (1 + scale) + shift)
+        c = recompute.silu_mlp(t_emb, self.time_embed) + self.cond_embed(cond)
         x = self.input(x_t)
         for block in self.blocks:
             x = block(x, c)
-        shift, scale = self.final_ada(c).chunk(2, dim=-1)
-        return self.output(self.final_norm(x) * (1 + scale) + shift)
+        shift, scale = recompute.silu_linear(c, self.final_ada).chunk(2, dim=-1)
+        return recompute.modulated_linear(x, self.final_norm, self.output, shift, scale)

@@ -60,12 +60,14 @@ class Attention(nn.Module):
 
     def forward(
         self,
-        x: torch.Tensor,  # (B, L, D)
+        x: torch.Tensor,  # (B, L, D), or (B, L, 3 D) self.qkv's output with `projected`
         mask: torch.Tensor | None = None,  # (L, L) or (B, 1, L, L) bool
         positions: torch.Tensor | None = None,  # (L,) rotary time positions, or None
         cache: KVCache | None = None,
+        projected: bool = False,  # x is qkv already (Block fuses it with its norm)
     ) -> torch.Tensor:
-        q, k, v = rearrange(self.qkv(x), "b l (three h d) -> three b h l d", three=3, h=self.heads)
+        qkv = x if projected else self.qkv(x)
+        q, k, v = rearrange(qkv, "b l (three h d) -> three b h l d", three=3, h=self.heads)
         if positions is not None:
             q, k = apply_rope(q, positions), apply_rope(k, positions)
         if cache is not None:

@@ -4,6 +4,10 @@ Expert LayerNorm (paper Sec. 5.1, after CogVideoX): the condition sequence, clea
 mask/canvas tokens are different kinds of input, so each kind gets its own LayerNorm scale and
 shift while all weights of attention and MLP are shared. Implemented as one affine-free norm
 followed by a per-token gather of (scale, shift): no Python loop over token types.
+
+With grad on, the norms, the GELU and the linears around them run as nn/recompute.py's
+Functions: the same forward, but backward keeps only each norm's input and the MLP's hidden
+layer (~10 of the ~20 widths per token that plain autograd keeps).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from canvasmar.nn import recompute
 from canvasmar.nn.attention import Attention, KVCache
 
 
@@ -25,6 +30,8 @@ class ExpertLayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(experts, dim))
 
     def forward(self, x: torch.Tensor, token_type: torch.Tensor | None = None) -> torch.Tensor:
+        if recompute.active():
+            return recompute.affine_norm(x, token_type, self.weight, self.bias, self.eps)
         x = F.layer_norm(x, x.shape[-1:], eps=self.eps)
         if token_type is None:  # one expert: the ordinary LayerNorm
             return x * self.weight[0] + self.bias[0]
@@ -51,6 +58,10 @@ class Block(nn.Module):
         positions: torch.Tensor | None = None,
         cache: KVCache | None = None,
     ) -> torch.Tensor:
+        if recompute.active():  # the same values; backward keeps fewer activations
+            qkv = recompute.norm_linear(x, token_type, self.norm1, self.attn.qkv)
+            x = x + self.attn(qkv, mask=mask, positions=positions, cache=cache, projected=True)
+            return x + recompute.norm_mlp(x, token_type, self.norm2, self.mlp[0], self.mlp[2])
         x = x + self.attn(self.norm1(x, token_type), mask=mask, positions=positions, cache=cache)
         return x + self.mlp(self.norm2(x, token_type))
 
