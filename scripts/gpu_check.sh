@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The checks a GPU session runs (docs/training-at-scale.md), in one go, each stage bounded
 # (about ten minutes in all):
-#   1. training throughput and MFU (canvasmar bench --train, docs/speed.md): the tiny preset
+#   1. training throughput, MFU and peak memory (canvasmar bench --train, docs/speed.md; bair at
+#      batch 24, the target, with selective recomputation on): the tiny preset
 #      in fp32 and bf16, the bair preset (231M) in bf16 (data loader excluded and included)
 #      and in fp32 for the ratio; peak memory of each,
 #   2. the tiny preset trained on the GPU for a fixed time budget (steps sized from a probe),
@@ -32,7 +33,7 @@ stamp "bench --train: MFU of tiny (fp32, bf16) and bair (bf16 by batch, fp32)"
 timeout 90 python3 -m canvasmar.cli bench --train tiny --device cuda --batches 32,256 \
   --precisions fp32,bf16 --loader excluded --timed-steps 5 --warmup-steps 3 \
   --out "$OUT/bench-train-tiny" --force
-timeout 200 python3 -m canvasmar.cli bench --train bair --device cuda --batches 8,32 \
+timeout 200 python3 -m canvasmar.cli bench --train bair --device cuda --batches 8,24 \
   --precisions bf16 --loader both --timed-steps 3 --warmup-steps 2 \
   --out "$OUT/bench-train-bair-bf16" --force data.num_workers="$WORKERS"
 timeout 60 python3 -m canvasmar.cli bench --train bair --device cuda --batches 8 \
