@@ -21,6 +21,16 @@ def micro_cfg():
     return load_config("tiny", micro_overrides())
 
 
+@pytest.fixture
+def isolated_data(tmp_path, monkeypatch):
+    """A fresh dataset cache per test, and "reported once" notes reported again (they are
+    once per process)."""
+    from canvasmar.data import report
+
+    monkeypatch.setenv("CANVASMAR_CACHE", str(tmp_path / "cache"))
+    report._reported.clear()
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -61,3 +61,28 @@ def write_frame_folder(folder: Path, frames: np.ndarray, pattern: str = "{:d}.pn
     for t, image in enumerate(frames):
         write_image(folder / pattern.format(t), image)
     return folder
+
+
+class SquareEnv:
+    """A stand-in simulator for `canvasmar data record`: a bright 8x8 square on black, moved
+    right by the action (0 or 1 steps of 2 pixels); with `game_over_at` the episode ends when
+    the square's column reaches it."""
+
+    def __init__(self, name: str = "square", game_over_at: int | None = None) -> None:
+        self.name, self.game_over_at = name, game_over_at
+
+    def reset(self, seed: int) -> np.ndarray:
+        self.x = seed % 3
+        return self._frame()
+
+    def _frame(self) -> np.ndarray:
+        image = np.zeros((32, 32, 3), np.uint8)
+        image[8:16, 2 * self.x:2 * self.x + 8] = 255
+        return image
+
+    def step(self, action: int) -> tuple[np.ndarray, bool]:
+        self.x += action
+        return self._frame(), self.game_over_at is not None and self.x >= self.game_over_at
+
+    def random_action(self, rng: np.random.Generator) -> int:
+        return int(rng.integers(0, 2))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from canvasmar.config import load_config
-from canvasmar.data import build_dataset, report
+from canvasmar.data import build_dataset
 from canvasmar.data.bair import bair_videos
 from canvasmar.data.benchmarks import protocol_clips, protocol_dataset
 from canvasmar.data.kinetics import clip_name, k600_videos
@@ -29,11 +29,7 @@ from canvasmar.errors import UserError
 from canvasmar.protocols import PROTOCOLS
 from tests.data_fixtures import level, ramp, write_any, write_frame_folder
 
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("CANVASMAR_CACHE", str(tmp_path / "cache"))
-    report._reported.clear()
+pytestmark = pytest.mark.usefixtures("isolated_data")
 
 
 # ----------------------------------------------------------------------------- TFRecord

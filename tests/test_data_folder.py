@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from canvasmar.cli import main
-from canvasmar.data import build_dataset, report, videoio
+from canvasmar.data import build_dataset, videoio
 from canvasmar.data import index as index_mod
 from canvasmar.data.clips import ClipDataset, Video
 from canvasmar.data.folder import folder_dataset, holdout
@@ -25,10 +25,7 @@ from tests.data_fixtures import level, ramp, write_any, write_frame_folder, writ
 FORMATS = [".mp4", ".avi", ".mov", ".webm", ".gif"]
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("CANVASMAR_CACHE", str(tmp_path / "cache"))
-    report._reported.clear()  # "reported once" is per process; each test starts fresh
+pytestmark = pytest.mark.usefixtures("isolated_data")
 
 
 @pytest.mark.parametrize("suffix", FORMATS)

@@ -9,40 +9,18 @@ import numpy as np
 import pytest
 
 from canvasmar.cli import main
-from canvasmar.data import report
 from canvasmar.data.folder import folder_dataset
 from canvasmar.data.record import AtariEnv, DMCEnv, record
 from canvasmar.data.videoio import probe, read_frames
 from canvasmar.errors import UserError
-from tests.data_fixtures import ramp, write_any
+from tests.data_fixtures import SquareEnv, ramp, write_any
+
+pytestmark = pytest.mark.usefixtures("isolated_data")
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("CANVASMAR_CACHE", str(tmp_path / "cache"))
-    report._reported.clear()
-
-
-class FakeEnv:
-    """A bright square moved by the action; the episode ends at x == 12 ('game over')."""
-
-    name = "fake"
-
-    def reset(self, seed):
-        self.x = seed % 3
-        return self._frame()
-
-    def _frame(self):
-        image = np.zeros((32, 32, 3), np.uint8)
-        image[8:16, 2 * self.x:2 * self.x + 8] = 255
-        return image
-
-    def step(self, action):
-        self.x += action
-        return self._frame(), self.x >= 12
-
-    def random_action(self, rng):
-        return int(rng.integers(0, 2))
+def FakeEnv() -> SquareEnv:  # named like the environment class it stands for
+    """The square; the episode ends at x == 12 ('game over')."""
+    return SquareEnv("fake", game_over_at=12)
 
 
 def test_record_writes_videos_and_actions_in_the_folder_format(tmp_path):

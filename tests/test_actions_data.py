@@ -1,0 +1,142 @@
+"""Action-conditioned CanvasMAR on recordings (docs/world-model.md): clips carry the actions
+between their frames (aligned with data.stride), discrete and continuous recordings, one clear
+error per unusable folder, and training an action model through the command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from canvasmar.cli import main
+from canvasmar.config import DataConfig
+from canvasmar.data import build_dataset
+from canvasmar.data.actions import actions_path
+from canvasmar.data.folder import folder_dataset
+from canvasmar.data.record import record
+from canvasmar.errors import UserError
+from canvasmar.pipeline import load_pipeline
+from tests.conftest import micro_overrides
+from tests.data_fixtures import SquareEnv
+from tests.test_actions import _context
+
+pytestmark = pytest.mark.usefixtures("isolated_data")
+
+
+# ---- recordings as training data
+
+
+class PushEnv(SquareEnv):
+    """Continuous actions (dx, dy) in [-1, 1]^2; the square moves by dx > 0."""
+
+    def __init__(self) -> None:
+        super().__init__("push")
+
+    def step(self, action):
+        return super().step(int(action[0] > 0))
+
+    def random_action(self, rng):
+        return rng.uniform(-1, 1, size=2).round(4).tolist()
+
+
+def _record(env, out, episodes=3, frames=12):
+    record(env, out, episodes=episodes, frames=frames, policy="random", seed=2, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_clips_carry_the_actions_between_their_frames(tmp_path, stride):
+    """Frames t and t+stride are paired with actions[t], the first of the skipped steps; the
+    frames themselves show the moves of all the steps between them."""
+    rec = _record(SquareEnv(), tmp_path / "rec")
+    ds = folder_dataset(rec, "train", frames=4, resolution=32, stride=stride, val_fraction=0,
+                        actions=2)
+    for i in range(8):
+        clip, acts = ds[i]
+        v, start = ds.clip(i)
+        recorded = json.loads(actions_path(ds.videos[v].source).read_text())["actions"]
+        assert acts.dtype == torch.long and acts.shape == (3,)
+        assert acts.tolist() == [recorded[start + j * stride] for j in range(3)]
+        cols = [int((frame[0, 12] > 0.5).numpy().argmax()) for frame in clip]
+        moves = [2 * sum(recorded[start + j * stride:start + (j + 1) * stride])
+                 for j in range(3)]
+        assert np.diff(cols).tolist() == moves
+
+
+def test_continuous_recordings_give_float_actions(tmp_path):
+    rec = _record(PushEnv(), tmp_path / "rec")
+    ds = folder_dataset(rec, "train", frames=3, resolution=16, val_fraction=0, actions=2,
+                        action_kind="continuous")
+    clip, acts = ds[0]
+    v, start = ds.clip(0)
+    recorded = json.loads(actions_path(ds.videos[v].source).read_text())["actions"]
+    assert clip.shape == (3, 3, 16, 16) and acts.dtype == torch.float32
+    torch.testing.assert_close(acts, torch.tensor(recorded[start:start + 2]))
+    batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=2)))
+    assert batch[0].shape == (2, 3, 3, 16, 16) and batch[1].shape == (2, 2, 2)
+
+
+def _edit_actions(path, actions):
+    meta = json.loads(path.read_text())
+    path.write_text(json.dumps(meta | {"actions": actions}))
+
+
+def test_unusable_recordings_are_one_clear_error_each(tmp_path):
+    squares = _record(SquareEnv(), tmp_path / "squares")
+    pushes = _record(PushEnv(), tmp_path / "pushes")
+
+    def error(root, **kw):
+        with pytest.raises(UserError) as info:
+            folder_dataset(root, "train", frames=3, resolution=16, val_fraction=0, **kw)
+        return str(info.value)
+
+    assert "holds action 1, outside 0..0 of model.actions=1" in error(squares, actions=1)
+    assert "set model.action_kind=continuous model.actions=2" in error(pushes, actions=3)
+    message = error(pushes, actions=3, action_kind="continuous")
+    assert "actions of size 2" in message and "set model.actions=2" in message
+    assert "holds discrete actions" in error(squares, actions=2, action_kind="continuous")
+    first = squares / "square_0000.actions.json"
+    _edit_actions(first, [0, 1])
+    assert f"{first} holds 2 actions for the 12 frames" in error(squares, actions=2)
+    first.unlink()
+    message = error(squares, actions=2)
+    assert f"{first} is missing" in message and "canvasmar data record" in message
+    with pytest.raises(UserError, match="data.source to a folder from `canvasmar data record"):
+        build_dataset(DataConfig(), "train", actions=2)
+
+
+# ---- training through the command line
+
+
+TRAIN = [*micro_overrides(), "train.steps=2", "train.batch_size=2", "train.save_every=2",
+         "train.eval_every=2", "train.eval_clips=2", "train.warmup_steps=1",
+         "train.tensorboard=false", "train.device=cpu", "data.val_fraction=0.3"]
+
+
+@pytest.mark.parametrize("env, kind", [(SquareEnv(), "discrete"), (PushEnv(), "continuous")])
+def test_train_an_action_model_through_the_cli(tmp_path, env, kind):
+    rec = _record(env, tmp_path / "rec", episodes=4, frames=16)  # 2 val clips or more
+    run = tmp_path / "run"
+    assert main(["train", "tiny", "--out", str(run), "--no-progress", *TRAIN,
+                 f"data.source={rec}", "model.actions=2", f"model.action_kind={kind}",
+                 "data.stride=2"]) == 0
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [1, 2]
+    assert any("val_loss" in r and "diag_swap_mse" in r for r in rows)
+    pipe = load_pipeline(run)
+    assert pipe.model.has_actions and pipe.cfg.model.action_kind == kind
+    action = env.random_action(np.random.default_rng(0))
+    frame = pipe.start(_context(1, 2), flow_steps=2).step(action)
+    assert frame.shape == (1, 3, 16, 16)
+
+
+def test_train_refuses_a_folder_without_actions(tmp_path, capsys):
+    rec = _record(SquareEnv(), tmp_path / "rec", episodes=2)
+    for path in rec.glob("*.actions.json"):
+        path.unlink()
+    assert main(["train", "tiny", "--out", str(tmp_path / "run"), "--no-progress", *TRAIN,
+                 f"data.source={rec}", "model.actions=2"]) == 2
+    err = capsys.readouterr().err
+    assert "actions.json is missing" in err and "model.actions=0" in err
