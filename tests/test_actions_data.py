@@ -140,3 +140,38 @@ def test_train_refuses_a_folder_without_actions(tmp_path, capsys):
                  f"data.source={rec}", "model.actions=2"]) == 2
     err = capsys.readouterr().err
     assert "actions.json is missing" in err and "model.actions=0" in err
+
+
+def test_eval_gives_an_action_model_the_true_actions(tmp_path, monkeypatch):
+    """`canvasmar eval --protocol folder` on recordings: the model sees each clip's recorded
+    actions (context_actions between the context frames, then one per predicted frame);
+    --no-actions gives it none."""
+    import dataclasses
+
+    from canvasmar.evaluation.protocol_run import protocol_test_clips
+    from canvasmar.evaluation.scoring import evaluate
+    from canvasmar.protocols import PROTOCOLS
+    from tests.test_actions import _pipe
+
+    rec = _record(SquareEnv(), tmp_path / "rec", episodes=4, frames=12)
+    pipe = _pipe("model.actions=2")
+    protocol = dataclasses.replace(PROTOCOLS["folder"], context=3, predict=4, samples=1,
+                                   num_videos=2)
+    seen = []
+    call = type(pipe).__call__
+
+    def spy(self, context, num_frames, **kw):
+        seen.append((kw.get("context_actions"), kw.get("actions")))
+        return call(self, context, num_frames, **kw)
+
+    monkeypatch.setattr(type(pipe), "__call__", spy)
+    clips = protocol_test_clips(pipe, protocol, str(rec), split="val")
+    evaluate(pipe, protocol, clips, [1], progress=False, batch_size=2, flow_steps=2)
+    truth = torch.stack([clips.load(i)[1] for i in range(len(clips))])
+    assert len(seen) == 2  # canvas-only and the model, one batch
+    for context_actions, actions in seen:
+        assert torch.equal(context_actions, truth[:, :2]) and torch.equal(actions, truth[:, 2:6])
+    seen.clear()
+    plain = protocol_test_clips(pipe, protocol, str(rec), split="val", actions=False)
+    evaluate(pipe, protocol, plain, [1], progress=False, batch_size=2, flow_steps=2)
+    assert seen == [(None, None)] * 2

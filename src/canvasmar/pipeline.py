@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -195,8 +196,12 @@ class Pipeline:
             existing = (self.source / hub.CARD).read_text()
         params = sum(p.numel() for p in self.model.parameters())
         card = hub.model_card(self.cfg, params, repo_id, existing)
-        return hub.save_pretrained_folder(folder, self.model.state_dict(), self.cfg, card,
-                                          getattr(self.tokenizer, "folder", None))
+        out = hub.save_pretrained_folder(folder, self.model.state_dict(), self.cfg, card,
+                                         getattr(self.tokenizer, "folder", None))
+        for name in PLAY_FILES:  # a game model's play files go with it (web/play.py)
+            if self.source is not None and (self.source / name).is_file():
+                shutil.copyfile(self.source / name, Path(out) / name)
+        return out
 
     def push_to_hub(self, repo_id: str, *, private: bool | None = None,
                     token: str | bool | None = None, commit_message: str | None = None,
@@ -211,6 +216,9 @@ class Pipeline:
 
 
 _SAMPLE_KEYS = tuple(f.name for f in dataclasses.fields(SampleConfig))
+
+
+PLAY_FILES = ("play.json", "play.npz")  # web/play.py reads them; no web import here
 
 
 def _check_keywords(overrides: dict) -> None:

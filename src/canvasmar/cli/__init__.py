@@ -1,7 +1,7 @@
 """The `canvasmar` command line: the only code that reads argv or prints for humans.
 
-One module per command (train, sample, serve, eval, bench, choose, diagnose, data, vae, info,
-config), each building its own parser and turning the parsed values into explicit arguments of
+One module per command (train, sample, serve, eval, compare, bench, choose, diagnose, data, vae,
+info, config), each building its own parser and turning the parsed values into explicit arguments of
 library functions; shared pieces in `common.py`. Every config-taking subcommand takes a CONFIG
 (preset name or YAML path) plus `section.key=value` overrides; `sample`, `serve` and `eval` take
 `sample.KEY=VALUE` or the equivalent flags generated from `SampleConfig`. Mistakes the user can
@@ -15,12 +15,25 @@ from __future__ import annotations
 import argparse
 import sys
 
-from canvasmar.cli import bench, choose, config, data, diagnose, info, sample, serve, train, vae
+from canvasmar.cli import (
+    bench,
+    choose,
+    compare,
+    config,
+    data,
+    diagnose,
+    info,
+    sample,
+    serve,
+    train,
+    vae,
+)
 from canvasmar.cli import eval as eval_
 from canvasmar.cli.common import OneLineParser, run_command
 
 # in `canvasmar --help` order
-COMMANDS = (train, sample, serve, bench, eval_, choose, diagnose, data, info, config, vae)
+COMMANDS = (train, sample, serve, bench, eval_, compare, choose, diagnose, data, info, config,
+            vae)
 QUIET_HELP = "quiet: no progress bars and no notes, only results, warnings and errors"
 
 

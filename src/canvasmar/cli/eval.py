@@ -61,7 +61,7 @@ def _eval(args: argparse.Namespace) -> None:
         checkpoint=args.checkpoint, out=Path(args.out), protocol=args.protocol,
         metrics=name_list(args.metrics), sweep_steps=tuple(sweep), num_videos=args.num_videos,
         samples=args.samples, context=args.context, split=args.split,
-        data_root=args.data_root, i3d=args.i3d,
+        data_root=args.data_root, actions=not args.no_actions, i3d=args.i3d,
         stats_cache=args.stats_cache, batch_size=args.batch_size, seed=args.seed,
         progress=not args.no_progress, force=args.force)
     pipe = sampling_pipeline(args)
@@ -101,6 +101,9 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--split", choices=["test", "val"], default="test",
                    help="builtin and folder protocols: score the val split instead of test "
                         "(to choose sampling settings without looking at test)")
+    p.add_argument("--no-actions", action="store_true",
+                   help="an action model on a folder of recordings: predict under the null "
+                        "action instead of each clip's true actions (what the actions add)")
     p.add_argument("--i3d", help="path to StyleGAN-V's i3d_torchscript.pt (for fvd)")
     p.add_argument("--data-root", help="dataset folder for the bair, ucf, k600 and folder "
                                        "protocols")

@@ -116,18 +116,21 @@ def _test_videos(protocol: Protocol, root: str, fold: int = 1) -> list[Video]:
 
 def protocol_dataset(protocol: Protocol, root: str, resolution: int, *, fold: int = 1,
                      seed: int = 0, debiased: bool = False, num_videos: int | None = None,
-                     val_fraction: float = 0.1, split: str = "test") -> ClipDataset:
+                     val_fraction: float = 0.1, split: str = "test", actions: int = 0,
+                     action_kind: str = "discrete") -> ClipDataset:
     """The protocol's test clips (context + predict frames) at `resolution`.
 
     `val_fraction` is the held-out share of a folder without split subfolders (use the one
     the model was trained with, so that its test clips are videos it never saw); `split`
-    may be "val" for a folder (its validation videos)."""
+    may be "val" for a folder (its validation videos). `actions` > 0: a folder of
+    recordings gives each clip with its actions (an action model's true actions)."""
     span = protocol.context + protocol.predict
     if protocol.dataset == "folder":
         from canvasmar.data.folder import folder_dataset
 
         data = folder_dataset(root, split, frames=span, resolution=resolution, seed=seed,
-                              val_fraction=val_fraction)
+                              val_fraction=val_fraction, actions=actions,
+                              action_kind=action_kind)
         count = protocol.num_videos if num_videos is None else num_videos
         data.clips = data.clips[:count]
         return data

@@ -40,7 +40,9 @@ class EvalRequest:
     `num_videos`, `samples`, `context`: replace the protocol's counts; `split`: "val" scores the
     validation split (builtin and folder protocols); `data_root`: the dataset folder of the
     bair, ucf, k600 and folder protocols; `i3d`: StyleGAN-V's I3D TorchScript file (FVD);
-    `checkpoint`: recorded in the JSON and in the resume fingerprint."""
+    `checkpoint`: recorded in the JSON and in the resume fingerprint; `actions`: an action
+    model on a folder of recordings is given each clip's true actions (False: the null
+    action, to measure what the actions add)."""
 
     checkpoint: str
     out: Path
@@ -52,6 +54,7 @@ class EvalRequest:
     context: int | None = None
     split: str = "test"
     data_root: str | None = None
+    actions: bool = True
     i3d: str | None = None
     stats_cache: str = "~/.cache/canvasmar/fvd-stats"
     batch_size: int = 16
@@ -66,9 +69,11 @@ def partial_path(out: Path) -> Path:
 
 
 def protocol_test_clips(pipe: Pipeline, protocol: Protocol, data_root: str | None = None,
-                        seed: int = 0, split: str = "test") -> Clips:
+                        seed: int = 0, split: str = "test", actions: bool = True) -> Clips:
     """The protocol's test clips (context + predict frames each), read lazily. `split="val"`
-    (builtin and folder data only) gives the same form on the validation split."""
+    (builtin and folder data only) gives the same form on the validation split. An action
+    model on a folder of recordings gets each clip's true actions unless `actions=False`
+    (then it predicts under the null action, as on data without actions)."""
     if split not in ("test", "val"):
         raise UserError(f"--split {split}: use test or val")
     if split == "val" and protocol.dataset not in ("builtin", "folder"):
@@ -80,8 +85,12 @@ def protocol_test_clips(pipe: Pipeline, protocol: Protocol, data_root: str | Non
                             f"split: pass --data-root DIR (docs/data.md, docs/evaluation.md)")
         from canvasmar.data.benchmarks import protocol_dataset
 
+        model = pipe.model.cfg
+        with_actions = actions and protocol.dataset == "folder" and pipe.model.has_actions
         return protocol_dataset(protocol, data_root, pipe.frame_shape[1], seed=seed,
-                                val_fraction=pipe.cfg.data.val_fraction, split=split)
+                                val_fraction=pipe.cfg.data.val_fraction, split=split,
+                                actions=model.actions if with_actions else 0,
+                                action_kind=model.action_kind)
     from canvasmar.data.procedural import ProceduralVideos
 
     return ProceduralVideos(split, frames=protocol.context + protocol.predict,
@@ -185,7 +194,8 @@ def run_eval(pipe: Pipeline, request: EvalRequest) -> dict:
     if out.suffix.lower() != ".json":
         raise UserError(f"--out {out}: give a file name ending in .json")
     steps = list(request.sweep_steps) or [pipe.cfg.sample.steps]
-    clips = protocol_test_clips(pipe, protocol, request.data_root, request.seed, request.split)
+    clips = protocol_test_clips(pipe, protocol, request.data_root, request.seed, request.split,
+                                request.actions)
     backends = _backends(request.i3d, pipe.device, metrics)
     plots = output_paths(out, protocol)  # checked before any long computation
     claim_outputs([out, *plots], force=request.force, inputs=[request.i3d])
@@ -204,6 +214,7 @@ def run_eval(pipe: Pipeline, request: EvalRequest) -> dict:
     fingerprint = {"checkpoint": str(Path(request.checkpoint).resolve()),
                    "weights": pipe.weights, "split": request.split,
                    "data_root": request.data_root, "sampling": sample,
+                   "actions": _uses_actions(clips),
                    "backends": backends["info"]}
     results = evaluate(pipe, protocol, clips, steps, seed=request.seed,
                        batch_size=request.batch_size, detector=backends["detector"],
@@ -214,13 +225,19 @@ def run_eval(pipe: Pipeline, request: EvalRequest) -> dict:
     record = {"checkpoint": str(request.checkpoint), "weights": pipe.weights,
               "protocol": protocol.to_dict(), "split": request.split,
               "resolution": list(pipe.frame_shape), "seed": request.seed, "steps": steps,
-              "sampling": sample, "metrics": sorted(metrics), "backends": backends["info"],
+              "sampling": sample, "actions": _uses_actions(clips), "metrics": sorted(metrics),
+              "backends": backends["info"],
               "versions": versions(), "results": results}
     write_text_atomic(out, json.dumps(record, indent=2) + "\n")
     plot_against_steps(record, plots[0])
     if len(plots) > 1:
         plot_per_frame(record, plots[1])
     return record
+
+
+def _uses_actions(clips: Clips) -> bool:
+    """Whether the model is given the clips' true actions (else the null action)."""
+    return getattr(clips, "actions", None) is not None
 
 
 def output_paths(out: Path, protocol: Protocol) -> list[Path]:

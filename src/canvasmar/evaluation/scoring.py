@@ -63,14 +63,30 @@ def _score_pixels(fake: torch.Tensor, real: torch.Tensor
     return per_clip, per_frame
 
 
-def read_clip(clips: Clips, index: int) -> torch.Tensor:
-    """Clip `index` exactly: a protocol clip that fails to decode stops the evaluation with its
-    file named (a training loader would skip it, but a skipped test clip changes the score)."""
+def read_item(clips: Clips, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Clip `index` exactly, and its actions (None without): a protocol clip that fails to
+    decode stops the evaluation with its file named (a training loader would skip it, but a
+    skipped test clip changes the score)."""
     try:  # ClipDataset.load raises instead of falling back to a neighbouring clip
-        return clips.load(index) if hasattr(clips, "load") else clips[index]
+        item = clips.load(index) if hasattr(clips, "load") else clips[index]
     except BadVideo as exc:
         raise UserError(f"test clip {index} cannot be read ({exc}); fix or remove that file, "
                         f"then run the evaluation again") from None
+    return item if isinstance(item, tuple) else (item, None)
+
+
+def read_clip(clips: Clips, index: int) -> torch.Tensor:
+    """Clip `index`'s frames exactly (read_item without the actions)."""
+    return read_item(clips, index)[0]
+
+
+def _action_keywords(actions: torch.Tensor | None, context: int, predict: int) -> dict:
+    """A clip's actions -> the pipeline's `context_actions` (between the context frames) and
+    `actions` (the one after the last context frame, then one per predicted frame)."""
+    if actions is None:
+        return {}
+    return {"context_actions": actions[:, :context - 1],
+            "actions": actions[:, context - 1:context - 1 + predict]}
 
 
 def _batches(n: int, k: int, batch_size: int):
@@ -180,10 +196,14 @@ class _Scores:
     def summary(self, real_i3d: FeatureStats | None, debiased_real: FeatureStats | None,
                 real_frames: _FrameFeatures | None, kid_fn: Callable | None
                 ) -> dict[str, float]:
-        out = {}
+        out, per_video = {}, {}
         for m, v in self.values.items():
-            out[m] = v.mean().item()
-            out[f"{m}_best_of_k"] = best_of_k(v, higher_is_better=m != "mse").mean().item()
+            best = best_of_k(v, higher_is_better=m != "mse")
+            out[m], out[f"{m}_best_of_k"] = v.mean().item(), best.mean().item()
+            # per video (mean over its samples / best of them): paired comparisons of two
+            # evaluations on the same clips (`canvasmar compare`, evaluation/compare.py)
+            per_video[m], per_video[f"{m}_best_of_k"] = v.mean(1).tolist(), best.tolist()
+        out["per_video"] = per_video
         # mean over all clips and samples of each predicted frame (1 = first after context)
         out["per_frame"] = {m: (v / self.clips).tolist() for m, v in self.frame_sums.items()}
         for m, v in self.frame_values.items():  # (N, K, T) -> best of the K, mean over N
@@ -304,7 +324,9 @@ def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int],
             if index < first:
                 continue
             unique, where = torch.unique(vid, return_inverse=True)
-            videos = torch.stack([read_clip(clips, int(v)) for v in unique])[where]
+            items = [read_item(clips, int(v)) for v in unique]
+            videos = torch.stack([video for video, _ in items])[where]
+            actions = None if items[0][1] is None else torch.stack([a for _, a in items])[where]
             context, real = videos[:, :c], videos[:, c:c + p]
             if real_frames is not None:  # each real segment once, at its first sample
                 real_frames.add(real[sample == 0])
@@ -313,7 +335,7 @@ def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int],
                     fake = context[:, -1:].expand(-1, p, -1, -1, -1)
                 else:
                     fake = pipe(context, p, generator=generators[name], **extra,
-                                **options).cpu()
+                                **_action_keywords(actions, c, p), **options).cpu()
                 scores[name].add(fake, real, vid, sample, detector)
                 bar.update(1)
             if index + 1 < batches:

@@ -5,6 +5,9 @@ jobs streamed as server-sent events, and the MP4s to download.
     POST /api/jobs                    JSON (clip or upload, settings) -> {job, events}
     GET  /api/jobs/ID/events          SSE: context, frame (one per frame), done | failed
     GET  /api/jobs/ID/video.mp4       the finished prediction
+    POST /api/play                    JSON {seed, emulator} -> {play, emulator, context}
+    POST /api/play/ID/step            JSON {action} -> {frame, real?, step, ms, game_over}
+    GET  /api/play/ID/video.mp4       the played episode so far (play mode: web/play.py)
 
 A job is checked in full when it is posted, so a mistake is a 400 with {"error": one line}
 before anything streams (an EventSource cannot read an error response's body).
@@ -25,13 +28,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, create_model
 from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from canvasmar.errors import UserError
 from canvasmar.pipeline import Pipeline
 from canvasmar.web.jobs import MAX_CONTEXT, MAX_UPLOAD_BYTES, JobRequest, NotFound, Studio
+from canvasmar.web.play import Arcade, PlaySpec, load_play
 
 STATIC = Path(__file__).parent / "static"
 
@@ -56,13 +60,29 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
-def create_app(pipe: Pipeline, workdir: str | Path | None = None) -> FastAPI:
+class PlayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 0
+    emulator: bool = True  # the live emulator when installed, else the recorded start
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: int
+
+
+def create_app(pipe: Pipeline, workdir: str | Path | None = None,
+               play: PlaySpec | None = None) -> FastAPI:
     """The page's app around `pipe`. Uploads and MP4s live in `workdir` (default: a temporary
-    folder removed when the app shuts down)."""
+    folder removed when the app shuts down). A model with actions is also playable, with
+    `play` or the play files beside its weights (web/play.py)."""
     own = workdir is None
     folder = Path(tempfile.mkdtemp(prefix="canvasmar-serve-") if own else workdir)
     folder.mkdir(parents=True, exist_ok=True)
     studio = Studio(pipe, folder)
+    if play is None and pipe.model.has_actions and pipe.source is not None:
+        play = load_play(pipe.source)
+    arcade = Arcade(pipe, play, folder) if play is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -71,24 +91,25 @@ def create_app(pipe: Pipeline, workdir: str | Path | None = None) -> FastAPI:
             shutil.rmtree(folder, ignore_errors=True)
 
     app = FastAPI(title="CanvasMAR", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.studio = studio
+    app.state.studio, app.state.arcade = studio, arcade
     app.add_exception_handler(UserError, lambda r, e: _error(400, str(e)))
     app.add_exception_handler(NotFound, lambda r, e: _error(404, str(e)))
     app.add_exception_handler(RequestValidationError,
                               lambda r, e: _error(400, _validation_message(e)))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    _add_routes(app, studio)
+    _add_routes(app, studio, arcade)
+    _add_play_routes(app, arcade)
     return app
 
 
-def _add_routes(app: FastAPI, studio: Studio) -> None:
+def _add_routes(app: FastAPI, studio: Studio, arcade: Arcade | None) -> None:
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
     @app.get("/api/info")
     def info() -> dict:
-        return studio.info()
+        return {**studio.info(), "play": None if arcade is None else arcade.info()}
 
     @app.get("/api/clips/{clip}")
     def clip(clip: int, context: int = 2) -> dict:
@@ -130,6 +151,27 @@ def _add_routes(app: FastAPI, studio: Studio) -> None:
             raise NotFound("this prediction has no video yet: wait for its last frame")
         return FileResponse(job.video, media_type="video/mp4",
                             filename=f"canvasmar-{job_id}.mp4")
+
+
+def _add_play_routes(app: FastAPI, arcade: Arcade | None) -> None:
+    def playable() -> Arcade:
+        if arcade is None:
+            raise NotFound("this model has no play mode: it needs a model trained with "
+                           "actions and its play files (docs/world-model.md)")
+        return arcade
+
+    @app.post("/api/play")
+    def new_play(body: PlayIn) -> dict:
+        return playable().start(body.seed, body.emulator)
+
+    @app.post("/api/play/{play_id}/step")
+    def step(play_id: str, body: StepIn) -> dict:
+        return playable().step(play_id, body.action)
+
+    @app.get("/api/play/{play_id}/video.mp4")
+    def play_video(play_id: str) -> FileResponse:
+        return FileResponse(playable().video(play_id), media_type="video/mp4",
+                            filename=f"canvasmar-play-{play_id}.mp4")
 
 
 def bind(host: str, port: int) -> socket.socket:

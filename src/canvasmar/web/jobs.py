@@ -131,7 +131,7 @@ class Studio:
         key = secrets.token_hex(8)
         with self.lock:
             self.uploads[key] = video
-            _keep_last(self.uploads, KEEP_UPLOADS)
+            keep_last(self.uploads, KEEP_UPLOADS)
         return {"upload": key, "name": name, "frames": len(video),
                 "preview": png_data_url(video[0])}
 
@@ -158,7 +158,7 @@ class Studio:
         job = Job(secrets.token_hex(8), ctx, truth, req.frames, options, req.seed)
         with self.lock:
             self.jobs[job.id] = job
-            dropped = _keep_last(self.jobs, KEEP_JOBS)
+            dropped = keep_last(self.jobs, KEEP_JOBS)
         for old in dropped:
             if old.video is not None:
                 old.video.unlink(missing_ok=True)
@@ -264,7 +264,7 @@ def _check_range(name: str, value: int, low: int, high: int) -> None:
         raise UserError(f"{name} must be from {low} to {high}, got {value}")
 
 
-def _keep_last(items: OrderedDict, keep: int) -> list:
+def keep_last(items: OrderedDict, keep: int) -> list:
     """Drop the oldest entries beyond `keep`; -> the dropped values."""
     dropped = []
     while len(items) > keep:

@@ -50,6 +50,7 @@ async function loadInfo() {
   $("context").max = info.max_context;
   $("frames").max = info.max_frames;
   for (const key of SETTINGS) $(key).value = info.defaults[key];
+  if (info.play) setupPlay(info.play);  // play.js: a game model
   await previewClip();
 }
 
