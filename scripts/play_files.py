@@ -32,7 +32,7 @@ def action_names(game: str) -> list[str]:
 
     env = AtariEnv(game)
     env.reset(0)
-    return [a.name for a in env._actions]
+    return env.action_names()
 
 
 def main(argv: list[str] | None = None) -> int:

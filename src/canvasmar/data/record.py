@@ -127,6 +127,17 @@ class AtariEnv:
     def random_action(self, rng: np.random.Generator) -> int:
         return int(rng.integers(len(self._actions)))
 
+    def action_names(self) -> list[str]:
+        """The minimal action set's names, in the order of the recorded action indices."""
+        return [a.name for a in self._actions]
+
+    def clone(self) -> object:
+        """The emulator's state now (to play several futures from the same moment)."""
+        return self._ale.cloneState()
+
+    def restore(self, state: object) -> None:
+        self._ale.restoreState(state)
+
 
 class DMCEnv:
     """A dm_control suite task rendered by MuJoCo on the CPU (EGL, or OSMesa if chosen)."""
