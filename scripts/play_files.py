@@ -3,7 +3,7 @@ recorded episode, so that `canvasmar serve --checkpoint DIR` offers play mode wi
 the emulator installed:
 
     python3 scripts/play_files.py CHECKPOINT_DIR EPISODE.mp4 --game pong \
-        --keys ArrowUp=RIGHT,ArrowDown=LEFT,Space=FIRE [--start 60] [--context 4] [--fps 15]
+        --keys ArrowUp=RIGHT,ArrowDown=LEFT,Space=FIRE [--start 60] [--context 4] [--fps 15] [--help-line TEXT]
 
 The start frames are EPISODE's frames START .. START+CONTEXT-1 at the model's size (read as
 training reads them), with the recorded actions between them; the action names are the
@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--context", type=int, default=4, help="start frames")
     p.add_argument("--fps", type=int, default=15)
     p.add_argument("--frame-skip", type=int, default=4)
+    p.add_argument("--help-line", default="", help="one line for the player")
     args = p.parse_args(argv)
     try:
         names = action_names(args.game)
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         frames = read_frames(args.episode, list(span), cfg.data.resolution)
         spec = PlaySpec(game=args.game, actions=names, keys=keys, idle=names.index(args.idle),
                         frame_skip=args.frame_skip, fps=args.fps, warmup=args.start,
+                        help=args.help_line,
                         start=np.ascontiguousarray(frames),
                         start_actions=[int(a) for a in recorded[args.start:span[-1]]])
         for path in save_play(resolve_checkpoint(args.checkpoint), spec):

@@ -51,6 +51,7 @@ class PlaySpec:
     frame_skip: int = 4  # emulator frames per step, as recorded
     fps: int = 15  # the page's target frame rate
     warmup: int = 60  # idle emulator steps before a live start's context
+    help: str = ""  # one line for the player, e.g. which paddle is theirs
     start: np.ndarray | None = None  # (T, H, W, 3) uint8 recorded context frames
     start_actions: list[int] = field(default_factory=list)  # the T - 1 actions between them
 

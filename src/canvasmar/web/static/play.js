@@ -24,7 +24,7 @@ function setupPlay(spec) {
   $("play").hidden = false;
   $("play-game").textContent = spec.game ? `(${spec.game})` : "";
   const keys = Object.entries(spec.keys).map(([k, a]) => `${keyName(k)}: ${spec.actions[a]}`);
-  $("play-help").textContent = `Keys: ${keys.join(", ")}; nothing held: ` +
+  $("play-help").textContent = (spec.help ? `${spec.help} ` : "") + `Keys: ${keys.join(", ")}; nothing held: ` +
     `${spec.actions[spec.idle]}. ${spec.fps} frames per second` +
     (spec.emulator ? "; the real emulator runs beside the model." :
       "; the emulator is not installed, so plays start from the recorded frames.");
