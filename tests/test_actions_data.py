@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from canvasmar.cli import main
-from canvasmar.config import DataConfig
+from canvasmar.config import DataConfig, with_sample_overrides
 from canvasmar.data import build_dataset
 from canvasmar.data.actions import actions_path
 from canvasmar.data.folder import folder_dataset
@@ -175,3 +175,38 @@ def test_eval_gives_an_action_model_the_true_actions(tmp_path, monkeypatch):
     plain = protocol_test_clips(pipe, protocol, str(rec), split="val", actions=False)
     evaluate(pipe, protocol, plain, [1], progress=False, batch_size=2, flow_steps=2)
     assert seen == [(None, None)] * 2
+
+
+def test_sample_takes_recorded_or_given_actions(tmp_path):
+    from canvasmar.predict import run_sample, sample_actions
+    from tests.test_actions import _pipe
+
+    rec = _record(SquareEnv(), tmp_path / "rec", episodes=1, frames=8)
+    video = str(rec / "square_0000.mp4")
+    truth = json.loads((rec / "square_0000.actions.json").read_text())["actions"]
+    pipe = _pipe("model.actions=2")
+    auto = sample_actions(pipe, video, "auto", 3, 10)  # 7 recorded actions, 12 asked for
+    assert auto["context_actions"].tolist() == truth[:2]
+    assert auto["actions"].tolist() == truth[2:] + [-1] * 5  # the rest unknown
+    given = sample_actions(pipe, None, "1,1,0", 2, 4)
+    assert given == {"actions": given["actions"]} and given["actions"].tolist() == [1, 1, 0, -1]
+    assert sample_actions(pipe, video, "none", 3, 4) == {}
+    assert sample_actions(_pipe(), video, "auto", 3, 4) == {}  # a model without actions
+    for choice, message in (("1,x", "action indices such as"), ("0,2", "from 0 to 1"),
+                            ("1,1,1,1,1", "at most --frames 4")):
+        with pytest.raises(UserError, match=message):
+            sample_actions(pipe, None, choice, 2, 4)
+    with pytest.raises(UserError, match="trained without actions"):
+        sample_actions(_pipe(), None, "1", 2, 4)
+    seen = []
+    stream = pipe.stream
+
+    def spy(*args, **kw):
+        seen.append(kw.get("actions"))
+        return stream(*args, **kw)
+
+    pipe.stream = spy
+    pipe.cfg = with_sample_overrides(pipe.cfg, ["sample.flow_steps=2"])
+    run_sample(pipe, tmp_path / "out.mp4", video=video, context=2, frames=3, num_samples=1,
+               clips=1, first_clip=0, seed=0, resize=True, gif=False, progress=False)
+    assert seen[0].tolist() == truth[1:4]

@@ -13,12 +13,14 @@ Sampling settings are the pipeline's (`pipe.cfg.sample`, changed with
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from canvasmar.data.actions import actions_path, load_actions
 from canvasmar.errors import UserError
 from canvasmar.labels import BACKGROUND, Panels, labelled_movie, labelled_sheet
 from canvasmar.media import heatmap, read_video, resize_video, to_uint8, write_png, write_video
@@ -55,6 +57,57 @@ def video_context(pipe: Pipeline, path: str, context: int, frames: int, resize: 
         video = resize_video(video[None], h)[0]
     truth = video[context:] if len(video) > context else None
     return video[None, :context], (None if truth is None else truth[None])
+
+
+def _padded(values: np.ndarray | list, length: int, kind: str, count: int) -> np.ndarray:
+    """The first `length` actions, the missing ones unknown (-1, or a row of NaN)."""
+    if kind == "discrete":
+        out = np.full(length, -1, dtype=np.int64)
+    else:
+        out = np.full((length, count), np.nan, dtype=np.float32)
+    values = np.asarray(values)[:length]
+    out[:len(values)] = values
+    return out
+
+
+def sample_actions(pipe: Pipeline, video: str | None, choice: str, context: int,
+                   frames: int) -> dict:
+    """`--actions` -> the pipeline's action keywords. `auto`: a model with actions given a
+    recorded `--video` (NAME.actions.json beside it) gets the recorded actions, else none;
+    `none`: the null action; `I,I,...`: these action indices after the last context frame
+    (the rest unknown), the context's from the recording if there is one."""
+    model = pipe.model
+    if choice == "none" or (choice == "auto" and not model.has_actions):
+        return {}
+    if not model.has_actions:
+        raise UserError("--actions: this model was trained without actions (model.actions=0); "
+                        "leave --actions out")
+    count, kind = model.cfg.actions, model.cfg.action_kind
+    out, recorded = {}, None
+    if video is not None and actions_path(video).is_file():
+        try:
+            available = len(json.loads(actions_path(video).read_text())["actions"])
+        except (OSError, ValueError, KeyError, TypeError):
+            available = 0  # load_actions names the problem
+        recorded = load_actions(video, min(available + 1, context + frames), count, kind)
+        out["context_actions"] = _padded(recorded[:context - 1], context - 1, kind, count)
+    if choice == "auto":
+        if recorded is not None:
+            out["actions"] = _padded(recorded[context - 1:], frames, kind, count)
+        return out
+    if kind != "discrete":
+        raise UserError("--actions I,I,... gives discrete action indices; a continuous-action "
+                        "model takes its actions from a recorded --video (NAME.actions.json)")
+    try:
+        indices = [int(x) for x in choice.split(",")]
+    except ValueError:
+        raise UserError(f"--actions {choice}: give auto, none or action indices such as "
+                        f"2,2,3") from None
+    if len(indices) > frames or any(not 0 <= i < count for i in indices):
+        raise UserError(f"--actions {choice}: at most --frames {frames} indices, each from 0 "
+                        f"to {count - 1}")
+    out["actions"] = _padded(indices, frames, kind, count)
+    return out
 
 
 PANEL_ORDER = ("canvas", "staticness", "generated", "ground truth")  # Fig. 1's rows
@@ -123,9 +176,10 @@ def clip_names(video: str | None, first_clip: int, clips: int, num_samples: int
 
 def run_sample(pipe: Pipeline, out: Path, *, video: str | None, context: int, frames: int,
                num_samples: int, clips: int, first_clip: int, seed: int, resize: bool,
-               gif: bool, progress: bool = True, force: bool = False) -> list[Path]:
-    """Generate with `pipe.cfg.sample`'s settings, then write OUT (mp4), OUT.png and optionally
-    OUT.gif. Returns the paths."""
+               gif: bool, progress: bool = True, force: bool = False, actions: str = "auto"
+               ) -> list[Path]:
+    """Generate with `pipe.cfg.sample`'s settings (and `actions`, see sample_actions), then
+    write OUT (mp4), OUT.png and optionally OUT.gif. Returns the paths."""
     for name, value in (("--frames", frames), ("--context", context),
                         ("--num-samples", num_samples), ("--clips", clips)):
         if value < 1:
@@ -133,6 +187,7 @@ def run_sample(pipe: Pipeline, out: Path, *, video: str | None, context: int, fr
     if out.suffix.lower() not in (".mp4", ".gif"):
         raise UserError(f"--out {out}: give a file name ending in .mp4 (or .gif)")
     claim_outputs(output_paths(out, gif), force=force, inputs=[video])
+    action_keywords = sample_actions(pipe, video, actions, context, frames)
     if video is None:
         ctx, truth = builtin_context(pipe, context, frames, clips, first_clip)
     else:
@@ -140,7 +195,8 @@ def run_sample(pipe: Pipeline, out: Path, *, video: str | None, context: int, fr
     ctx = ctx.repeat_interleave(num_samples, dim=0)
     truth = None if truth is None else truth.repeat_interleave(num_samples, dim=0)
     generator = torch.Generator().manual_seed(seed)
-    outs = list(tqdm(pipe.stream(ctx, frames, generator=generator, return_canvas=True),
+    outs = list(tqdm(pipe.stream(ctx, frames, generator=generator, return_canvas=True,
+                                 **action_keywords),
                      total=frames, desc="frames", disable=not progress))
     generated = torch.stack([o.frame for o in outs], 1).cpu()
     has_canvas = outs[0].canvas is not None

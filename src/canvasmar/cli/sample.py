@@ -15,7 +15,8 @@ def _sample(args: argparse.Namespace) -> None:
     paths = run_sample(
         pipe, Path(args.out), video=args.video, context=args.context, frames=args.frames,
         num_samples=args.num_samples, clips=args.clips, first_clip=args.clip, seed=args.seed,
-        resize=args.resize, gif=args.gif, progress=not args.no_progress, force=args.force)
+        resize=args.resize, gif=args.gif, progress=not args.no_progress, force=args.force,
+        actions=args.actions)
     print("wrote " + " ".join(str(p) for p in paths))
 
 
@@ -35,4 +36,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--clips", type=int, default=2, help="built-in test clips (default 2)")
     p.add_argument("--clip", type=int, default=0, help="first built-in test clip index")
     p.add_argument("--gif", action="store_true", help="also write a GIF")
+    p.add_argument("--actions", default="auto", metavar="auto|none|I,I,...",
+                   help="a model with actions: auto (default; a recorded --video's own "
+                        "actions from NAME.actions.json, else none), none (the null action), "
+                        "or action indices after the last context frame, e.g. 2,2,2,3,3")
     p.set_defaults(func=_sample)
