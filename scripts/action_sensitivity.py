@@ -12,7 +12,7 @@ the same sampling noise). Measured:
   background, has a large inside/outside ratio).
 
     python3 scripts/action_sensitivity.py CHECKPOINT OUT.json [--starts 32] [--steps 8]
-        [--context 4] [--figure OUT.png]
+        [--context 4] [--figure OUT.png] [--head-temperature T]
 """
 
 from __future__ import annotations
@@ -64,10 +64,11 @@ def future(env: AtariEnv, state: object, action: int, steps: int, size: int
     return [array_to_rgb(env.step(action)[0], size) for _ in range(steps)]
 
 
-def imagine(pipe, frames, actions, action: int, steps: int, seed: int) -> list[np.ndarray]:
+def imagine(pipe, frames, actions, action: int, steps: int, seed: int, **options
+            ) -> list[np.ndarray]:
     context = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)[None].float() / 255
     session = pipe.start(context, context_actions=actions,
-                         generator=torch.Generator().manual_seed(seed))
+                         generator=torch.Generator().manual_seed(seed), **options)
     out = []
     for _ in range(steps):
         frame = session.step(action)[0].clamp(0, 1)
@@ -83,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--context", type=int, default=4)
     p.add_argument("--figure", type=Path)
+    p.add_argument("--head-temperature", type=float, help="default: the checkpoint's")
     args = p.parse_args(argv)
+    options = {} if args.head_temperature is None else {"head_temperature":
+                                                        args.head_temperature}
     pipe = load_pipeline(args.checkpoint)
     size = pipe.frame_shape[1]
     env = AtariEnv("pong")
@@ -96,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         frames, actions = start_state(env, 10_000 + i, args.context, size, rng)
         state = env.clone()
         real = {a: future(env, state, a, args.steps, size) for a in (up, down)}
-        model = {a: imagine(pipe, frames, actions, a, args.steps, seed=i) for a in (up, down)}
+        model = {a: imagine(pipe, frames, actions, a, args.steps, seed=i, **options)
+                 for a in (up, down)}
         moved = np.abs(real[up][-1].astype(int) - real[down][-1]).sum(-1) > 30
         gap = np.abs(model[up][-1].astype(int) - model[down][-1]).mean(-1)
         rows.append({
@@ -110,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     valid = ~np.isnan(table["real_dy"]) & ~np.isnan(table["model_dy"])
     summary = {
         "checkpoint": str(args.checkpoint), "starts": args.starts, "steps": args.steps,
-        "context": args.context, "valid_starts": int(valid.sum()),
+        "context": args.context, "sampling": {**vars(pipe.options()), **options},
+        "valid_starts": int(valid.sum()),
         "real_dy_mean": float(table["real_dy"][valid].mean()),
         "model_dy_mean": float(table["model_dy"][valid].mean()),
         "dy_correlation": float(np.corrcoef(table["real_dy"][valid],

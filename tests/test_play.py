@@ -157,7 +157,8 @@ def play_in_the_browser(app, tmp_path, steps: int) -> dict:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.goto(url)
             expect(page.locator("#play")).to_be_visible()
-            expect(page.locator("#play-buttons button")).to_have_count(len(ACTIONS_OF(app)))
+            actions = app.state.arcade.spec.actions
+            expect(page.locator("#play-buttons button")).to_have_count(len(actions))
             page.click("#play-start")
             expect(page.locator("#play-stop")).to_be_enabled(timeout=60_000)
             status = page.locator("#play-status")
@@ -185,12 +186,9 @@ def play_in_the_browser(app, tmp_path, steps: int) -> dict:
             browser.close()
 
 
-def ACTIONS_OF(app) -> list[str]:  # noqa: N802
-    return app.state.arcade.spec.actions
-
-
 @pytest.mark.slow
 def test_the_page_plays_a_game(pipe, tmp_path):
     app = create_app(pipe, tmp_path / "work", play=_spec())
     out = play_in_the_browser(app, tmp_path, steps=20)
     assert out["frames"] >= 3 + 20 and not out["real"]
+

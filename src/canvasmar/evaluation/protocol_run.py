@@ -85,12 +85,12 @@ def protocol_test_clips(pipe: Pipeline, protocol: Protocol, data_root: str | Non
                             f"split: pass --data-root DIR (docs/data.md, docs/evaluation.md)")
         from canvasmar.data.benchmarks import protocol_dataset
 
-        model = pipe.model.cfg
+        # Only a folder of recordings carries actions; the benchmark protocols never do.
         with_actions = actions and protocol.dataset == "folder" and pipe.model.has_actions
         return protocol_dataset(protocol, data_root, pipe.frame_shape[1], seed=seed,
                                 val_fraction=pipe.cfg.data.val_fraction, split=split,
-                                actions=model.actions if with_actions else 0,
-                                action_kind=model.action_kind)
+                                actions=pipe.model.cfg.actions if with_actions else 0,
+                                action_kind=pipe.cfg.model.action_kind)
     from canvasmar.data.procedural import ProceduralVideos
 
     return ProceduralVideos(split, frames=protocol.context + protocol.predict,
