@@ -27,9 +27,21 @@ def test_two_evaluations_of_the_same_clips_compare_per_video(micro_pipe, tmp_pat
     d = result["paired"]["mse"]
     assert d["a"] == pytest.approx(model["mse"]) and d["b"] == pytest.approx(copy["mse"])
     assert d["a_minus_b"]["mean"] == pytest.approx(model["mse_minus_copy_last"]["mean"])
+    # per predicted-frame position: (N, T) per-video scores, paired position by position
+    frames = len(model["per_frame"]["psnr"])
+    assert len(per_video["psnr_best_of_k_per_frame"]) == 3
+    assert len(per_video["psnr_best_of_k_per_frame"][0]) == frames
+    per_frame = result["paired_per_frame"]["psnr_best_of_k"]
+    assert len(per_frame) == frames
+    for t, row in enumerate(per_frame):
+        assert row["a"] == pytest.approx(model["per_frame"]["psnr_best_of_k"][t])
+        assert row["b"] == pytest.approx(copy["per_frame"]["psnr_best_of_k"][t])
+        assert row["a_minus_b"]["mean"] == pytest.approx(row["a"] - row["b"])
     assert main(["compare", str(tmp_path / "a.json"), str(tmp_path / "a.json"),
                  "--setting-b", "canvas_only", "--out", str(tmp_path / "c.json")]) == 0
-    assert "psnr_best_of_k" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "psnr_best_of_k" in printed and "per predicted frame" in printed
+    assert f"frame {frames} " in printed
     saved = json.loads((tmp_path / "c.json").read_text())
     assert saved["b"]["setting"] == "canvas_only"
 

@@ -49,6 +49,20 @@ def _setting(record: dict, name: str | None, path: str | Path) -> tuple[str, dic
     return name, results[name]
 
 
+def _paired_per_frame(va: list | None, vb: list | None) -> list[dict] | None:
+    """Per predicted-frame position t: the paired difference A - B over videos (the issue's
+    "per predicted-frame position, with paired intervals"); None for JSONs written before
+    evaluations kept (N, T) scores."""
+    if va is None or vb is None:
+        return None
+    ta, tb = torch.tensor(va, dtype=torch.float64), torch.tensor(vb, dtype=torch.float64)
+    if ta.shape != tb.shape:
+        raise UserError(f"per-frame scores of shape {tuple(ta.shape)} and {tuple(tb.shape)}: "
+                        f"evaluate both with the same --context and protocol")
+    return [{"a": ta[:, t].mean().item(), "b": tb[:, t].mean().item(),
+             "a_minus_b": paired_difference(ta[:, t], tb[:, t])} for t in range(ta.shape[1])]
+
+
 def compare(path_a: str | Path, path_b: str | Path, setting_a: str | None = None,
             setting_b: str | None = None) -> dict:
     """A vs B: for each per-video metric, both means and the paired difference A - B."""
@@ -63,7 +77,7 @@ def compare(path_a: str | Path, path_b: str | Path, setting_a: str | None = None
                  "actions": a.get("actions")},
            "b": {"file": str(path_b), "setting": name_b, "checkpoint": b.get("checkpoint"),
                  "actions": b.get("actions")},
-           "paired": {}, "unpaired": {}}
+           "paired": {}, "paired_per_frame": {}, "unpaired": {}}
     for metric in PAIRED:
         va, vb = ra["per_video"].get(metric), rb["per_video"].get(metric)
         if va is None or vb is None:
@@ -76,6 +90,10 @@ def compare(path_a: str | Path, path_b: str | Path, setting_a: str | None = None
         ta, tb = torch.tensor(va, dtype=torch.float64), torch.tensor(vb, dtype=torch.float64)
         out["paired"][metric] = {"a": ta.mean().item(), "b": tb.mean().item(),
                                  "a_minus_b": paired_difference(ta, tb)}
+        per_frame = _paired_per_frame(ra["per_video"].get(f"{metric}_per_frame"),
+                                      rb["per_video"].get(f"{metric}_per_frame"))
+        if per_frame is not None:
+            out["paired_per_frame"][metric] = per_frame
     for metric in SET_METRICS:
         if metric in ra and metric in rb:
             out["unpaired"][metric] = {"a": ra[metric], "b": rb[metric],
@@ -96,4 +114,25 @@ def comparison_table(result: dict) -> str:
     for metric, row in result["unpaired"].items():
         lines.append(f"{metric:<16}{row['a']:>10.4g}{row['b']:>10.4g}   (one number per set: "
                      f"not paired)")
+    lines += _per_frame_lines(result)
     return "\n".join(lines)
+
+
+def _per_frame_lines(result: dict) -> list[str]:
+    """Per predicted-frame position: best-of-K PSNR paired (A - B [95% CI]), FID side by side."""
+    psnr = result.get("paired_per_frame", {}).get("psnr_best_of_k")
+    fid = result["unpaired"].get("fid", {})
+    fid_a, fid_b = fid.get("per_frame_a"), fid.get("per_frame_b")
+    if psnr is None and fid_a is None:
+        return []
+    frames = len(psnr) if psnr is not None else len(fid_a)
+    lines = ["", "per predicted frame:  best-of-K PSNR A - B [95% CI]      FID A / B"]
+    for t in range(frames):
+        row = f"frame {t + 1:<3}"
+        if psnr is not None:
+            d = psnr[t]["a_minus_b"]
+            row += f"{d['mean']:>+22.3f} [{d['ci95_low']:+.3f}, {d['ci95_high']:+.3f}]"
+        if fid_a is not None and fid_b is not None:
+            row += f"   {fid_a[t]:8.2f} / {fid_b[t]:.2f}"
+        lines.append(row)
+    return lines

@@ -209,6 +209,9 @@ class _Scores:
         for m, v in self.frame_values.items():  # (N, K, T) -> best of the K, mean over N
             best = v.amax(1) if m != "mse" else v.amin(1)
             out["per_frame"][f"{m}_best_of_k"] = best.mean(0).tolist()
+            # (N, T) per video and predicted-frame position: paired per-position intervals
+            per_video[f"{m}_per_frame"] = v.mean(1).tolist()
+            per_video[f"{m}_best_of_k_per_frame"] = best.tolist()
         if real_i3d is not None:
             out["fvd"] = fvd(real_i3d, self.i3d)
         if debiased_real is not None:
