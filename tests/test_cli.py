@@ -299,3 +299,18 @@ def test_every_command_has_help(argv, capsys):
     with pytest.raises(SystemExit) as info:
         main([*argv, "--help"])
     assert info.value.code == 0 and "usage: canvasmar" in capsys.readouterr().out
+
+
+def test_a_model_without_canvas_resumes_the_same_loss_curve(tmp_path):
+    """Regression: its canvas input layer never gets a gradient, so the optimizer saves no
+    state for it, and resuming once failed ("holds optimizer state this version cannot
+    read"); found by scripts/reproduce.py, which trains the no-canvas baseline of Fig. 3."""
+    args = ["--no-progress", *TRAIN, "model.canvas=false"]
+    run = tmp_path / "run"
+    assert main(["train", "tiny", "--out", str(run), *args]) == 0
+    full = _losses(run)
+    shutil.rmtree(run / "checkpoints" / "step_00000004")
+    (run / "latest").write_text("step_00000002")
+    (run / "metrics.jsonl").write_text("")
+    assert main(["train", "tiny", "--out", str(run), "--resume", *args]) == 0
+    assert _losses(run) == {3: full[3], 4: full[4]}

@@ -144,5 +144,9 @@ def load_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer, sta
                          ) -> None:
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
+    # Not strict: AdamW makes a parameter's state at its first gradient, so one that never had
+    # one (the canvas input layer of a `model.canvas=false` model, a null token that condition
+    # dropout has not drawn yet) has none saved, and a fresh state is exactly what it had. The
+    # weights were loaded strictly before this, so the parameters are the checkpoint's.
     set_optimizer_state_dict(model, optimizer, state,
-                             options=StateDictOptions(full_state_dict=True))
+                             options=StateDictOptions(full_state_dict=True, strict=False))
