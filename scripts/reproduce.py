@@ -1,0 +1,300 @@
+"""The paper's claims at our scale (issue 17): Fig. 3's component study and Fig. 6's latency,
+one resumable command that ends in docs/results.md.
+
+    make reproduce                              # = python3 scripts/reproduce.py
+    python3 scripts/reproduce.py --plan         # the stages and the time estimate, nothing run
+    python3 scripts/reproduce.py --only builtin # one dataset (builtin or pong)
+    python3 scripts/reproduce.py --device cuda  # on a GPU (bf16 autocast in training)
+    python3 scripts/reproduce.py --scale smoke  # every stage in about two minutes (the test)
+
+What runs, for each dataset (the built-in procedural videos; Pong recorded with ale-py):
+1. CanvasMAR and the no-canvas baseline (`model.canvas=false`, Sec. 5.3 / Fig. 3), trained
+   with equal compute (the same preset, steps, batch and seed).
+2. Each scored on the test split at N_AR = 1, 2, 4, 8, 16 without guidance: CanvasMAR in the
+   motion-aware order (Sec. 4.3) and in random order (MAR's), the baseline (random order: it
+   has no staticness). Frame FID/KID per position, best-of-K PSNR/SSIM, copy-last and
+   canvas-only beside them (`canvasmar eval`).
+3. Guidance: w_s (canvas) and w_t (temporal) of Eq. 9 chosen on val by frame FID
+   (`canvasmar choose`), then CanvasMAR on test with both branches, each alone at its chosen
+   scale, and none.
+4. Paired 95% intervals between the variants (`canvasmar compare`).
+5. Built-in only (Sec. 5.4, App. B): a next-2 model fine-tuned from the CanvasMAR run for 10%
+   of its steps (`train.init_from`), scored like next-1, and the latency of both (first frame
+   and whole rollout against batch size, with and without guidance; Fig. 6).
+Then scripts/results_page.py writes docs/results.md with tables, plots and a verdict per claim.
+
+Resumable: every stage's outputs go under --root (default runs/reproduce) and a stage whose
+outputs exist is skipped; a killed training resumes from its last checkpoint. Each stage's
+measured time goes to ROOT/times.json (the page reports it with the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))  # its helpers: reproduce_steps, results_page
+STEPS_SWEEP = (1, 2, 4, 8, 16)
+MICRO = ["model.dim=32", "model.heads=2", "model.temporal_layers=2", "model.canvas_layers=1",
+         "model.spatial_layers=2", "model.flow_width=32", "model.flow_layers=2",
+         "data.resolution=16", "tokenizer.patch=2"]
+
+
+@dataclass
+class Scale:
+    """How big each part is. `cpu` is sized for our 2-core machines (hours, printed first)."""
+    train_steps: dict[str, int]
+    model: dict[str, list[str]]  # overrides of the tiny preset per dataset
+    videos: int  # test clips per evaluation
+    samples: int  # samples per clip (best of K)
+    val_videos: int  # clips per guidance setting when choosing on val
+    sweep: tuple[int, ...]
+    grid_canvas: tuple[float, ...]
+    grid_temporal: tuple[float, ...]
+    latency_batches: tuple[int, ...]
+    latency_repeats: int
+    pong_episodes: tuple[int, int, int]  # train, val, test
+    pong_frames: int
+    metrics: str = "mse,psnr,ssim,fid,kid"
+    # seconds per unit on our 2-core CPU (2 threads), for the estimate only
+    s_per_train_step: dict[str, float] = field(default_factory=dict)
+    ms_per_frame_step: float = 15.0
+
+
+SCALES = {
+    "cpu": Scale(
+        train_steps={"builtin": 2000, "pong": 1600},
+        model={"builtin": ["data.frames=8"],
+               "pong": ["tokenizer.patch=8", "data.resolution=64", "data.frames=8"]},
+        videos=64, samples=2, val_videos=32, sweep=STEPS_SWEEP,
+        grid_canvas=(1.0, 1.5, 2.0), grid_temporal=(1.0, 1.2),
+        latency_batches=(1, 4, 16), latency_repeats=3, pong_episodes=(48, 8, 8),
+        pong_frames=400, s_per_train_step={"builtin": 1.6, "pong": 1.5}),
+    "smoke": Scale(
+        train_steps={"builtin": 4, "pong": 4},
+        model={"builtin": [*MICRO, "data.frames=4"], "pong": [*MICRO, "data.frames=4"]},
+        videos=2, samples=2, val_videos=2, sweep=(1, 2), grid_canvas=(1.0, 1.5),
+        grid_temporal=(1.0,), latency_batches=(1, 2), latency_repeats=1,
+        pong_episodes=(2, 1, 1), pong_frames=40,
+        s_per_train_step={"builtin": 0.2, "pong": 0.2}),
+}
+
+
+@dataclass
+class Stage:
+    name: str
+    outputs: list[Path]  # the stage is done when all exist
+    commands: list[list[str]]  # `canvasmar` argv lists, or ["python", script, ...]
+    estimate_s: float
+
+
+@dataclass
+class Setup:
+    scale: Scale
+    root: Path  # every output of the stages
+    device: str
+    pong: Path  # the Pong recording (train/ val/ test/)
+
+
+def trained(run: Path, steps: int) -> Path:
+    """A run's last checkpoint: the stage is done when it exists."""
+    return run / "checkpoints" / f"step_{steps:08d}"
+
+
+def canvasmar_train(s: Setup, dataset: str, out: Path, extra: list[str]) -> list[str]:
+    steps = s.scale.train_steps[dataset]
+    data = ["--data", str(s.pong)] if dataset == "pong" else []
+    return ["train", "tiny", "--out", str(out), *data, "--no-progress",
+            f"train.device={s.device}", *s.scale.model[dataset], f"train.steps={steps}",
+            f"train.save_every={max(1, steps // 8)}", f"train.eval_every={max(1, steps // 4)}",
+            "train.eval_clips=16", *extra]
+
+
+def protocol_args(s: Setup, dataset: str) -> list[str]:
+    if dataset == "pong":
+        return ["--protocol", "folder", "--data-root", str(s.pong)]
+    return ["--protocol", "builtin"]
+
+
+def evaluate(s: Setup, dataset: str, run: Path, out: Path, steps: tuple,
+             extra: list[str]) -> list[str]:
+    return ["eval", "--checkpoint", str(run), *protocol_args(s, dataset), "--context", "2",
+            "--num-videos", str(s.scale.videos), "--samples", str(s.scale.samples),
+            "--sweep-steps", ",".join(map(str, steps)), "--metrics", s.scale.metrics,
+            "--batch-size", "32", "--device", s.device, "--no-progress", "--out", str(out),
+            "--force", *extra]
+
+
+def eval_seconds(scale: Scale, steps: tuple, passes: int = 1) -> float:
+    frames = scale.videos * scale.samples * 16
+    return frames * sum(steps) * passes * scale.ms_per_frame_step / 1000
+
+
+def dataset_stages(s: Setup, dataset: str) -> list[Stage]:
+    scale, d = s.scale, s.root / dataset
+    canvas, nocanvas = d / "canvasmar", d / "nocanvas"
+    stages = []
+    if dataset == "pong":
+        episodes = dict(zip(("train", "val", "test"), scale.pong_episodes, strict=True))
+        stages.append(Stage("pong: record episodes", [s.pong / split for split in episodes],
+                            [["data", "record", "atari", "--game", "pong", "--out",
+                              str(s.pong / split), "--episodes", str(n), "--frames",
+                              str(scale.pong_frames), "--seed", str(seed)]
+                             for seed, (split, n) in enumerate(episodes.items())], 60))
+    steps = scale.train_steps[dataset]
+    for run, extra in ((canvas, []), (nocanvas, ["model.canvas=false"])):
+        stages.append(Stage(f"{dataset}: train {run.name}", [trained(run, steps)],
+                            [canvasmar_train(s, dataset, run, extra)],
+                            steps * scale.s_per_train_step[dataset]))
+    plain = ["--cfg-canvas", "1", "--cfg-temporal", "1"]
+    for name, run, extra in (("motion", canvas, plain),
+                             ("random", canvas, [*plain, "--order", "random"]),
+                             ("nocanvas", nocanvas, plain)):
+        out = d / f"sweep-{name}.json"
+        stages.append(Stage(f"{dataset}: N_AR sweep, {name}", [out],
+                            [evaluate(s, dataset, run, out, scale.sweep, extra)],
+                            eval_seconds(scale, scale.sweep)))
+    stages.append(guidance_stage(s, dataset, d, canvas))
+    return stages
+
+
+def guidance_stage(s: Setup, dataset: str, d: Path, canvas: Path) -> Stage:
+    """Choose (w_s, w_t) on val, then score both / canvas alone / temporal alone / none."""
+    scale, choice = s.scale, d / "guidance-choice.json"
+    commands = [["choose", "--checkpoint", str(canvas), *protocol_args(s, dataset),
+                 "--context", "2", "--split", "val", "--num-videos", str(scale.val_videos),
+                 "--steps", "4", "--grid", "cfg_canvas=" + ",".join(map(str, scale.grid_canvas)),
+                 "--grid", "cfg_temporal=" + ",".join(map(str, scale.grid_temporal)),
+                 "--device", s.device, "--no-progress", "--out", str(choice), "--force"]]
+    outputs = [choice]
+    for branch in ("both", "canvas", "temporal", "none"):
+        out = d / f"guidance-{branch}.json"
+        commands.append(["python", "guidance", str(choice), branch,
+                         json.dumps(evaluate(s, dataset, canvas, out, (4,), []))])
+        outputs.append(out)
+    grid = len(scale.grid_canvas) * len(scale.grid_temporal)
+    seconds = (eval_seconds(scale, (4,), 3) * scale.val_videos / scale.videos / scale.samples
+               * grid + 4 * eval_seconds(scale, (4,), 3))
+    return Stage(f"{dataset}: guidance chosen on val, branches on test", outputs, commands,
+                 seconds)
+
+
+def next_group_stages(s: Setup) -> list[Stage]:
+    scale, device, d = s.scale, s.device, s.root / "builtin"
+    next2 = d / "next2"
+    steps = max(1, scale.train_steps["builtin"] // 10)  # Sec. 5.4: ~10% of the training
+    frames = [o for o in scale.model["builtin"] if not o.startswith("data.frames")]
+    frames_k2 = "data.frames=8" if "data.frames=8" in scale.model["builtin"] else "data.frames=4"
+    train = ["train", "tiny", "--out", str(next2), "--no-progress", f"train.device={device}",
+             *frames,
+             frames_k2, "model.group=2", f"train.init_from={d / 'canvasmar'}",
+             f"train.steps={steps}", "train.lr=3e-4", f"train.warmup_steps={max(1, steps // 10)}",
+             f"train.save_every={max(1, steps // 4)}", f"train.eval_every={steps}",
+             "train.eval_clips=16"]
+    out = d / "next2-steps4.json"
+    latency = d / "latency.json"
+    return [
+        Stage("builtin: fine-tune next-2 from CanvasMAR (10% of its steps)",
+              [trained(next2, steps)], [train],
+              steps * 1.3 * scale.s_per_train_step["builtin"]),
+        Stage("builtin: next-2 on test at 4 steps", [out],
+              [evaluate(s, "builtin", next2, out, (4,),
+                        ["--cfg-canvas", "1", "--cfg-temporal", "1"])],
+              eval_seconds(scale, (4,))),
+        Stage("builtin: latency next-1 vs next-2 (Fig. 6)", [latency],
+              [["python", "latency", str(d / "canvasmar"), str(next2), str(latency), device,
+                ",".join(map(str, scale.latency_batches)), str(scale.latency_repeats)]],
+              60 * len(scale.latency_batches) * scale.latency_repeats),
+    ]
+
+
+def plan(s: Setup, only: str | None) -> list[Stage]:
+    stages = []
+    for dataset in ("builtin", "pong"):
+        if only in (None, dataset):
+            stages += dataset_stages(s, dataset)
+            if dataset == "builtin":
+                stages += next_group_stages(s)
+    return stages
+
+
+def show(argv: list[str]) -> str:
+    if argv[0] == "python":
+        return f"python3 scripts/reproduce_steps.py {' '.join(argv[1:])}"
+    return "canvasmar " + " ".join(argv)
+
+
+def run_stage(stage: Stage) -> None:
+    from reproduce_steps import run_step
+
+    from canvasmar.cli import main as canvasmar
+
+    for argv in stage.commands:
+        if argv[0] == "train" and (Path(argv[argv.index("--out") + 1]) / "latest").exists():
+            argv = [*argv, "--resume"]  # a killed training goes on from its last checkpoint
+        print(f"  $ {show(argv)}", flush=True)
+        code = run_step(argv[1:]) if argv[0] == "python" else canvasmar(argv)
+        if code != 0:
+            raise SystemExit(f"error: stage '{stage.name}' failed (exit {code}); fix the cause "
+                             f"and run the same command again: finished stages are kept")
+
+
+def machine_facts(device: str) -> dict:
+    import os
+    import platform
+
+    import torch
+
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "device": device,
+            "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--scale", choices=sorted(SCALES), default="cpu")
+    p.add_argument("--only", choices=("builtin", "pong"))
+    p.add_argument("--root", type=Path, default=REPO / "runs" / "reproduce")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--pong-data", type=Path, default=REPO / "data" / "pong",
+                   help="where the Pong episodes are (recorded there if missing)")
+    p.add_argument("--page", type=Path, default=REPO / "docs" / "results.md",
+                   help="the results page to write at the end")
+    p.add_argument("--plan", action="store_true", help="print the stages and estimate only")
+    args = p.parse_args(argv)
+    root = args.root.resolve()
+    setup = Setup(SCALES[args.scale], root, args.device, args.pong_data.resolve())
+    stages = plan(setup, args.only)
+    todo = [s for s in stages if not all(o.exists() for o in s.outputs)]
+    hours = sum(s.estimate_s for s in todo) / 3600
+    print(f"{len(stages)} stages, {len(stages) - len(todo)} done; estimate for the rest: "
+          f"{hours:.1f} h on our 2-core CPU ({args.scale} scale; a GPU is far faster)")
+    for s in stages:
+        mark = "done" if s not in todo else f"~{s.estimate_s / 60:.0f} min"
+        print(f"  [{mark:>9}] {s.name}")
+    if args.plan:
+        return 0
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "machine.json").write_text(json.dumps(machine_facts(args.device)) + "\n")
+    times_path = root / "times.json"
+    times = json.loads(times_path.read_text()) if times_path.exists() else {}
+    for stage in todo:
+        print(f"== {stage.name}", flush=True)
+        start = time.monotonic()
+        run_stage(stage)
+        times[stage.name] = times.get(stage.name, 0.0) + time.monotonic() - start
+        times_path.write_text(json.dumps(times, indent=2) + "\n")
+    from results_page import write_page
+
+    write_page(root, args.page, scale=args.scale)
+    print(f"wrote {args.page}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
