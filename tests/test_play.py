@@ -3,6 +3,8 @@ the live emulator, their frames, errors and MP4, through the Arcade and through 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -192,3 +194,23 @@ def test_the_page_plays_a_game(pipe, tmp_path):
     out = play_in_the_browser(app, tmp_path, steps=20)
     assert out["frames"] >= 3 + 20 and not out["real"]
 
+
+SHIPPED_GAME = Path(__file__).resolve().parents[1] / "checkpoints" / "atari-pong"
+
+
+@pytest.mark.slow
+def test_the_shipped_pong_model_plays_100_steps_through_the_page(tmp_path):
+    """Issue 18: the shipped game model, played through the page on our 2-core CPU at batch 1
+    with the emulator beside it (the page asks for 15 frames per second). The issue's target
+    is 10: measured 9.7 and >= 10 in two runs on 2026-12-02 (server step 50 ms; the rest is
+    the browser and HTTP on the same 2 cores), so this guards 8 against regressions."""
+    pytest.importorskip("ale_py", reason="the atari extra (make setup installs it)")
+    import canvasmar
+
+    pipe = canvasmar.load_pipeline(SHIPPED_GAME)
+    app = create_app(pipe, tmp_path / "work")
+    assert app.state.arcade.spec.game == "pong"
+    out = play_in_the_browser(app, tmp_path, steps=100)
+    context = len(app.state.arcade.spec.start)
+    assert out["real"] and out["frames"] >= context + 100
+    assert out["fps"] >= 8, f"the page played at {out['fps']:.1f} frames per second"

@@ -18,6 +18,7 @@ like `web/jobs.py`; every mistake a user can make is a UserError (answered with 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -107,6 +108,20 @@ class Play:
     game_over: bool = False
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """One torch thread for a play step: a batch-1 frame of a small model is as fast on one
+    (51 vs 50 ms per step for atari-pong on our 2 cores), and a second one only contends with
+    the browser and the emulator on the same machine (the page played 7.8 frames/s with two
+    threads, 9.9 with one, 100 steps of checkpoints/atari-pong, docs/world-model.md)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 class Arcade:
     """The plays of one game model served to the page."""
 
@@ -161,7 +176,7 @@ class Arcade:
             raise UserError(f"a play keeps at most {MAX_STEPS} frames: download it and start "
                             f"a new one")
         began = time.perf_counter()
-        with self.lock:
+        with self.lock, _one_thread():
             frame = play.session.step(action)[0]
         made = (frame.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
         play.model_frames.append(made)
