@@ -188,11 +188,9 @@ def next_group_stages(s: Setup) -> list[Stage]:
     scale, device, d = s.scale, s.device, s.root / "builtin"
     next2 = d / "next2"
     steps = max(1, scale.train_steps["builtin"] // 10)  # Sec. 5.4: ~10% of the training
-    frames = [o for o in scale.model["builtin"] if not o.startswith("data.frames")]
-    frames_k2 = "data.frames=8" if "data.frames=8" in scale.model["builtin"] else "data.frames=4"
+    # the next-1 run's overrides: its data.frames (8, or 4 at smoke scale) splits into pairs
     train = ["train", "tiny", "--out", str(next2), "--no-progress", f"train.device={device}",
-             *frames,
-             frames_k2, "model.group=2", f"train.init_from={d / 'canvasmar'}",
+             *scale.model["builtin"], "model.group=2", f"train.init_from={d / 'canvasmar'}",
              f"train.steps={steps}", "train.lr=3e-4", f"train.warmup_steps={max(1, steps // 10)}",
              f"train.save_every={max(1, steps // 4)}", f"train.eval_every={steps}",
              "train.eval_clips=16"]

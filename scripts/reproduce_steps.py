@@ -38,8 +38,6 @@ def guidance(choice: str, branch: str, eval_argv: str) -> int:
 
 
 def latency(next1: str, next2: str, out: str, device: str, batches: str, repeats: str) -> int:
-    import torch
-
     import canvasmar
     from canvasmar.bench import GUIDED, PLAIN, machine, rollout_latency
     from canvasmar.versions import versions
@@ -63,7 +61,7 @@ def latency(next1: str, next2: str, out: str, device: str, batches: str, repeats
                                                                  for r in runs),
                              "total_ms": statistics.median(r["total_ms"] for r in runs)})
     result = {"versions": versions(),
-              "machine": machine(device) | {"threads": torch.get_num_threads()},
+              "machine": machine(device),
               "rows": rows}
     Path(out).write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -62,19 +62,20 @@ def dataset_claims(d: Path) -> list[tuple[str, str, str]]:
     """(claim, verdict, evidence) rows for one dataset's outputs."""
     motion, random, nocanvas = (d / f"sweep-{n}.json" for n in ("motion", "random", "nocanvas"))
     rows = []
-    if motion.exists():
+    sweep = _load(motion)
+    steps = _steps(sweep) if sweep else []
+    if sweep:
         # the context of every other row: comparisons between models that both lose to
         # copying the last frame mean little (issue 17)
-        record = _load(motion)["results"]
-        step = 4 if "model_steps_4" in record else _steps(_load(motion))[-1]
+        record = sweep["results"]
+        step = 4 if 4 in steps else steps[-1]
         model, copy = record[f"model_steps_{step}"], record["copy_last"]
         beats = model[METRIC] > copy[METRIC] and model.get("fid", 0) <= copy.get("fid", 0)
         fid = (f", FID {model['fid']:.2f} vs {copy['fid']:.2f}" if "fid" in model else "")
         rows.append((f"(context) CanvasMAR at {step} steps beats copying the last frame",
                      "yes" if beats else "no", f"best-of-K PSNR {model[METRIC]:.2f} vs "
                      f"{copy[METRIC]:.2f} dB{fid}"))
-    if motion.exists() and nocanvas.exists():
-        steps = _steps(_load(motion))
+    if sweep and nocanvas.exists():
         per_step = {s: paired(motion, nocanvas, s, s) for s in steps}
         verdicts = {s: judge(p) for s, p in per_step.items()}
         ok = all(v == "helps" for v in verdicts.values())
@@ -93,9 +94,8 @@ def dataset_claims(d: Path) -> list[tuple[str, str, str]]:
             rows.append((f"CanvasMAR at 4 steps is at least as good as no-canvas at "
                          f"{steps[-1]} (compass goal)",
                          "agrees" if as_good else "does not agree", describe(p)))
-    if motion.exists() and random.exists():
-        steps = _steps(_load(motion))[:2]
-        per_step = {s: paired(motion, random, s, s) for s in steps}
+    if sweep and random.exists():
+        per_step = {s: paired(motion, random, s, s) for s in steps[:2]}
         ok = all(judge(p) == "helps" for p in per_step.values())
         rows.append(("The motion-aware order helps at few steps",
                      "agrees" if ok else "does not agree",
