@@ -12,7 +12,7 @@ the same sampling noise). Measured:
   background, has a large inside/outside ratio).
 
     python3 scripts/action_sensitivity.py CHECKPOINT OUT.json [--starts 32] [--steps 8]
-        [--context 4] [--figure OUT.png] [--head-temperature T]
+        [--context 4] [--figure OUT.png] [--head-temperature T] [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -85,9 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--context", type=int, default=4)
     p.add_argument("--figure", type=Path)
     p.add_argument("--head-temperature", type=float, help="default: the checkpoint's")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="another sampling setting, e.g. --set keep_unchanged=0.1")
     args = p.parse_args(argv)
     options = {} if args.head_temperature is None else {"head_temperature":
                                                         args.head_temperature}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        options[key] = float(value)
     pipe = load_pipeline(args.checkpoint)
     size = pipe.frame_shape[1]
     env = AtariEnv("pong")

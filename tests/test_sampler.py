@@ -12,7 +12,7 @@ from canvasmar.errors import UserError
 from canvasmar.masking import masked_after_step, reveal_scores, tokens_to_reveal
 from canvasmar.models.factory import build_model
 from canvasmar.pipeline import Pipeline
-from canvasmar.sampler import PASSES, guidance_weights, rollout
+from canvasmar.sampler import PASSES, generate_frame, guidance_weights, rollout
 
 
 @pytest.fixture
@@ -144,6 +144,35 @@ def test_no_canvas_model_samples(micro_cfg):
     model, tok = build_model(cfg)
     out = Pipeline(model, tok, cfg)(_context(), 2, flow_steps=2, cfg_temporal=1.5)
     assert out.shape == (2, 2, 3, 16, 16)
+
+
+def test_keep_unchanged_copies_what_the_canvas_leaves_unchanged(pipe):
+    """0 is the plain sampler; a threshold above every token's canvas change keeps the
+    previous frame whole (the rollout repeats the last context frame); in between, the kept
+    tokens equal the previous frame's and the others are head draws."""
+    plain = _run(pipe)
+    assert torch.equal(_run(pipe, keep_unchanged=0.0), plain)
+    frozen = _run(pipe, keep_unchanged=1e6)
+    last = pipe.tokenizer.decode_new(pipe.tokenizer.encode(_context()))[:, -1]
+    assert torch.allclose(frozen, last[:, None].expand_as(frozen), atol=1e-6)
+    model, opts = pipe.model, pipe.options(flow_steps=5)
+    prev = model.to_tokens(torch.randn(2, *model.latent_shape, generator=torch.Generator()
+                                       .manual_seed(1)))
+    z_t = torch.randn(2, model.num_tokens, model.cfg.dim, generator=torch.Generator()
+                      .manual_seed(2))
+    with torch.no_grad():
+        canvas = model.predict_canvas(z_t, prev, prev).tokens
+    change = (canvas - prev).pow(2).mean(-1).sqrt()  # (B, n)
+    threshold = float(change.median())
+    out = generate_frame(model, z_t, prev, dataclasses.replace(opts, keep_unchanged=threshold,
+                                                                frame_noise=0.0))
+    tokens = model.to_tokens(out.latent)
+    kept = change < threshold
+    assert kept.any() and (~kept).any()
+    assert torch.equal(tokens[kept], prev[kept])
+    assert not torch.isclose(tokens[~kept], prev[~kept], atol=1e-4).all(-1).any()
+    with pytest.raises(UserError, match="sample.keep_unchanged=-1"):
+        SampleConfig(keep_unchanged=-1).validate()
 
 
 def test_sample_config_defaults_follow_table3():

@@ -193,29 +193,55 @@ def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
         cond = cond.reshape(n_pass, b, m, -1)  # (P*B*K, n, D) -> a row per pass and group
         cond = torch.gather(cond, 2, idx[None, :, :, None].expand(n_pass, -1, -1,
                                                                    cond.shape[-1]))
-        cond = cond.reshape(n_pass * b * count, -1)
-
-        def velocity(x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor = cond
-                     ) -> torch.Tensor:
-            v = model.velocity(x.repeat(n_pass, 1), t.repeat(n_pass), cond)
-            # Eq. 9, combined in float32 (coeffs) and returned in the model's dtype
-            return (v.view(n_pass, x.shape[0], -1) * coeffs).sum(0).to(x.dtype)
-
+        cond = cond.reshape(n_pass, b * count, -1)
         # Drawn in float32 on the generator's device, then moved: a CPU generator gives the
         # same values whatever the model's device or dtype.
         noise = torch.randn((b * count, c), generator=generator, device=noise_device(generator))
-        noise = noise.to(device, z_t.dtype)
-        noise = noise * opts.head_temperature
-        if staticness is not None and opts.static_temperature_scale != 1:
-            s = torch.gather(staticness, 1, idx).reshape(-1, 1).to(noise.dtype)  # (B*k, 1)
-            noise = noise * (1 - s * (1 - opts.static_temperature_scale))
-        values = flow.euler_sample(velocity, noise, opts.flow_steps, opts.time_shift)
+        noise = noise.to(device, z_t.dtype) * opts.head_temperature
+        s = None if staticness is None else torch.gather(staticness, 1, idx).reshape(-1, 1)
+        if s is not None and opts.static_temperature_scale != 1:
+            noise = noise * (1 - s.to(noise.dtype) * (1 - opts.static_temperature_scale))
         idx_c = idx[..., None].expand(-1, -1, c)
-        values = model.from_head(values.view(b, count, c), torch.gather(base, 1, idx_c))
+        prev_revealed = torch.gather(base, 1, idx_c)  # (B, count, C) the previous frame's
+        keep = None  # (B*count,) tokens that keep the previous frame's value (keep_unchanged)
+        if canvas is not None and opts.keep_unchanged > 0:
+            change = torch.gather(canvas.tokens.reshape(b, m, c), 1, idx_c) - prev_revealed
+            keep = (change.float().pow(2).mean(-1).sqrt() < opts.keep_unchanged).reshape(-1)
+        values = _head_draw(model, cond, coeffs, noise, opts, keep)
+        values = model.from_head(values.view(b, count, c), prev_revealed)
+        if keep is not None:
+            values = torch.where(keep.view(b, count, 1), prev_revealed.to(values.dtype), values)
         tokens.scatter_(1, idx_c, values)
         mask.scatter_(1, idx, False)
         reveal_step.scatter_(1, idx, step)
     return _frames(model, tokens, canvas, reveal_step)
+
+
+def _head_draw(model: CanvasMAR, cond: torch.Tensor, coeffs: torch.Tensor,
+               noise: torch.Tensor, opts: SampleConfig, skip: torch.Tensor | None
+               ) -> torch.Tensor:
+    """The flow head's draws (M, C) for the revealed tokens: cond (P, M, D) per guidance
+    pass, noise (M, C) the ODE's start. Rows in `skip` (M,) bool are not integrated (zeros;
+    the caller keeps the previous frame's value), so a mostly unchanged frame costs little
+    head work; selecting them reads the mask on the host (one sync per MAR step, only then)."""
+    rows = None
+    if skip is not None:
+        rows = (~skip).nonzero().squeeze(1)
+        cond, noise = cond[:, rows], noise[rows]
+    n_pass = cond.shape[0]
+    cond = cond.reshape(-1, cond.shape[-1])
+
+    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        v = model.velocity(x.repeat(n_pass, 1), t.repeat(n_pass), cond)
+        # Eq. 9, combined in float32 (coeffs) and returned in the model's dtype
+        return (v.view(n_pass, x.shape[0], -1) * coeffs).sum(0).to(x.dtype)
+
+    drawn = flow.euler_sample(velocity, noise, opts.flow_steps, opts.time_shift) \
+        if noise.shape[0] else noise
+    if rows is None:
+        return drawn
+    return torch.zeros(skip.shape[0], drawn.shape[1], dtype=drawn.dtype,
+                       device=drawn.device).index_copy(0, rows, drawn)
 
 
 @torch.no_grad()

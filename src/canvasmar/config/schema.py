@@ -290,6 +290,15 @@ class SampleConfig:
     static_temperature_scale: float = setting(1.0, "head temperature on tokens the canvas "
                                                    "calls static, as a share of "
                                                    "head_temperature (1 = off)")
+    # Not in the paper: the canvas is a one-pass prediction of the whole frame (Sec. 4.2); a
+    # token where it predicts no change (RMS difference from the previous frame's token, per
+    # channel, below this) keeps the previous frame's value instead of a flow-head draw. On a
+    # static background (games, BAIR's table) a draw adds noise that a rollout accumulates as
+    # speckle, and the head runs only on the rest (docs/quality.md). 0 = off, the paper's
+    # sampler.
+    keep_unchanged: float = setting(0.0, "tokens whose canvas differs from the previous "
+                                         "frame by less than this (RMS per channel, token "
+                                         "units) keep its value, no head draw (0 = off)")
     window: int = setting(0, "input frames kept in the KV cache; 0 = data.frames (the "
                              "training span)")
     # An attention sink: training never shows the model a window without BOS. Lowers
@@ -313,6 +322,7 @@ class SampleConfig:
         at_least("sample.temperature", self.temperature, 0)
         at_least("sample.head_temperature", self.head_temperature, 0)
         in_range("sample.static_temperature_scale", self.static_temperature_scale, 0, 1)
+        at_least("sample.keep_unchanged", self.keep_unchanged, 0)
         positive("sample.time_shift", self.time_shift)
         if self.keep_bos and self.window == 1:
             raise UserError(f"sample.window={self.window} is too small: use at least 2 (BOS is "
