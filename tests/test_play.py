@@ -201,9 +201,11 @@ SHIPPED_GAME = Path(__file__).resolve().parents[1] / "checkpoints" / "atari-pong
 @pytest.mark.slow
 def test_the_shipped_pong_model_plays_100_steps_through_the_page(tmp_path):
     """Issue 18: the shipped game model, played through the page on our 2-core CPU at batch 1
-    with the emulator beside it (the page asks for 15 frames per second). The issue's target
-    is 10: measured 9.7 and >= 10 in two runs on 2026-12-02 (server step 50 ms; the rest is
-    the browser and HTTP on the same 2 cores), so this guards 8 against regressions."""
+    with the emulator beside it (the page asks for 15 frames per second), at >= 10 frames per
+    second. With its sample.keep_unchanged=0.1 a model step takes 13 ms instead of 45
+    (only the tokens the canvas expects to change go through the flow head): the page played
+    12.6, 12.0 and 12.3 frames/s in three runs on 2026-12-02 while a training run held one of
+    the two cores (docs/world-model.md)."""
     pytest.importorskip("ale_py", reason="the atari extra (make setup installs it)")
     import canvasmar
 
@@ -213,4 +215,4 @@ def test_the_shipped_pong_model_plays_100_steps_through_the_page(tmp_path):
     out = play_in_the_browser(app, tmp_path, steps=100)
     context = len(app.state.arcade.spec.start)
     assert out["real"] and out["frames"] >= context + 100
-    assert out["fps"] >= 8, f"the page played at {out['fps']:.1f} frames per second"
+    assert out["fps"] >= 10, f"the page played at {out['fps']:.1f} frames per second"
