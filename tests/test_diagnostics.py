@@ -67,3 +67,23 @@ def test_diagnose_command_prints_and_writes_json(micro_pipe, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("error:") == 2 and "Traceback" not in err
     assert out.read_bytes() == before
+
+
+def test_canvas_motion_numbers_follow_their_definitions():
+    from canvasmar.evaluation.diagnostics import canvas_motion
+
+    prev = torch.zeros(1, 4, 3)
+    truth = prev.clone()
+    truth[0, :2] = 0.5  # tokens 0 and 1 move
+    perfect = canvas_motion(truth, prev, truth)
+    assert perfect == {"canvas_moving_gain": 1.0, "canvas_motion_recall": 1.0,
+                       "canvas_motion_precision": 1.0}
+    frozen = canvas_motion(prev, prev, truth)  # predicts no change: no gain, nothing found
+    assert frozen == {"canvas_moving_gain": 0.0, "canvas_motion_recall": 0.0}
+    wrong = prev.clone()
+    wrong[0, 2:] = 0.5  # moves the two tokens that stay
+    out = canvas_motion(wrong, prev, truth)
+    assert out["canvas_motion_recall"] == 0.0 and out["canvas_motion_precision"] == 0.0
+    half = prev.clone()
+    half[0, :2] = 0.25  # half the way: the error on moving tokens is a quarter of copy-last's
+    assert abs(canvas_motion(half, prev, truth)["canvas_moving_gain"] - 0.75) < 1e-6

@@ -1,6 +1,6 @@
 """`canvasmar diagnose`: the learning diagnostics of a checkpoint (evaluation/diagnostics.py):
 does the Spatial MAR use revealed tokens, is the flow head calibrated, the canvas on static
-regions. Prints a short table; --out writes the JSON."""
+regions and on moving ones. Prints a short table; --out writes the JSON."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ MEANINGS = {
     "canvas_static_mse": "canvas error on static tokens",
     "copy_last_static_mse": "copying the last frame, on the same tokens",
     "static_share": "share of tokens that are static",
+    "canvas_moving_gain": "share of copy-last's error on moving tokens the canvas removes "
+                          "(0 = predicts no motion)",
+    "canvas_motion_recall": "share of moving tokens where the canvas predicts a change",
+    "canvas_motion_precision": "share of tokens the canvas changes that do move",
 }
 
 

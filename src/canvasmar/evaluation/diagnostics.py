@@ -19,6 +19,13 @@ space (pixel tokens: [-1, 1]).
   A calibrated head gives ~1: the truth looks like one more draw.
 - **Static regions.** Tokens whose true change from the previous frame is below
   `STATIC_CHANGE` are static; the canvas's error there against copying the last frame's.
+- **Motion.** Does the canvas predict where things move, and how far? On the moving tokens,
+  `canvas_moving_gain` = 1 - canvas error / copy-last error: 0 for a canvas that predicts no
+  change, 1 for a perfect one, < 0 for one worse than no change; `canvas_motion_recall` is the
+  share of moving tokens where the canvas predicts a change (its own change from the previous
+  frame above `STATIC_CHANGE`), `canvas_motion_precision` the share of the tokens where it
+  predicts a change that do move. A canvas that moves objects has a gain well above 0;
+  sampling settings cannot add motion that it lacks (docs/quality.md).
 
 A next-K model (App. B) is measured on the last group of each clip, its K frames together,
 against the frame before the group (what the model sees).
@@ -119,6 +126,25 @@ def calibration(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleC
         if inputs["canvas_tokens"] is not None:
             out["canvas_static_mse"] = _masked_mean((inputs["canvas_tokens"] - truth).pow(2),
                                                     static)
+    if inputs["canvas_tokens"] is not None:
+        out |= canvas_motion(inputs["canvas_tokens"], prev, truth)
+    return out
+
+
+def canvas_motion(canvas: torch.Tensor, prev: torch.Tensor, truth: torch.Tensor
+                  ) -> dict[str, float]:
+    """Canvas, previous and true tokens (B, n, C) -> the motion numbers of the module
+    docstring; the ones without a token to count over are left out."""
+    moving = (truth - prev).pow(2).mean(-1) >= STATIC_CHANGE  # (B, n)
+    predicted = (canvas - prev).pow(2).mean(-1) >= STATIC_CHANGE
+    out: dict[str, float] = {}
+    if moving.any():
+        copy_error = _masked_mean((prev - truth).pow(2), moving)
+        out["canvas_moving_gain"] = 1 - _masked_mean((canvas - truth).pow(2), moving) / max(
+            copy_error, 1e-12)
+        out["canvas_motion_recall"] = float(predicted[moving].float().mean())
+    if predicted.any():
+        out["canvas_motion_precision"] = float(moving[predicted].float().mean())
     return out
 
 
