@@ -296,9 +296,8 @@ class SampleConfig:
     # static background (games, BAIR's table) a draw adds noise that a rollout accumulates as
     # speckle, and the head runs only on the rest (docs/quality.md). 0 = off, the paper's
     # sampler.
-    keep_unchanged: float = setting(0.0, "tokens whose canvas differs from the previous "
-                                         "frame by less than this (RMS per channel, token "
-                                         "units) keep its value, no head draw (0 = off)")
+    keep_unchanged: float = setting(0.0, "keep the previous frame's token where the canvas "
+                                         "changes it by less than this RMS (0 = off)")
     window: int = setting(0, "input frames kept in the KV cache; 0 = data.frames (the "
                              "training span)")
     # An attention sink: training never shows the model a window without BOS. Lowers
