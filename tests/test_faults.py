@@ -123,7 +123,11 @@ def test_ctrl_c_in_sample_says_nothing_was_written(tmp_path):
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     err = log.read_text()
-    assert proc.returncode == 130 and "interrupted; nothing was written" in err, err
+    # A shell reports 130 both for `return 130` and for a process that ends by SIGINT (-2
+    # here); the second was seen once in CI under load (2026-12-02), after the message was
+    # printed, so what the user sees is the same: the message, no output, no traceback.
+    assert proc.returncode in (130, -signal.SIGINT), err
+    assert "interrupted; nothing was written" in err, err
     assert "--resume" not in err and "Traceback" not in err
     assert not out.exists()
 
