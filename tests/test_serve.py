@@ -258,8 +258,11 @@ def _drive_the_page(page, expect, url, frames, gate, tmp_path):
     expect(page.locator("#preview img")).to_have_count(2)  # the clip's context frames
     # a mistake is shown on the page as the server's one line
     page.fill("#steps", "0")
+    expect(page.locator("#start")).to_be_enabled()
     page.click("#start")
-    expect(page.locator("#error")).to_contain_text("steps=0 must be at least 1")
+    # 20 s, not Playwright's 5: once in CI the line had not arrived after 5 s (2026-12-02)
+    expect(page.locator("#error")).to_contain_text("steps=0 must be at least 1",
+                                                    timeout=20_000)
     page.fill("#steps", "1")
     page.fill("#frames", str(frames))
     page.click("#start")
