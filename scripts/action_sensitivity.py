@@ -25,8 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from canvasmar.config import with_sample_overrides
 from canvasmar.data.frames import array_to_rgb
 from canvasmar.data.record import AtariEnv
+from canvasmar.errors import UserError
 from canvasmar.pipeline import load_pipeline
 
 PADDLE_COLUMNS = slice(54, 59)  # the player's paddle at 64x64 (x = 140-143 of 160)
@@ -90,10 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     options = {} if args.head_temperature is None else {"head_temperature":
                                                         args.head_temperature}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        options[key] = float(value)
     pipe = load_pipeline(args.checkpoint)
+    # the one checked path of sampling overrides, as `canvasmar sample` takes them
+    try:
+        pipe.cfg = with_sample_overrides(pipe.cfg, [f"sample.{item}" for item in args.set])
+    except UserError as exc:
+        p.error(str(exc))
     size = pipe.frame_shape[1]
     env = AtariEnv("pong")
     env.reset(0)
