@@ -87,3 +87,31 @@ def test_canvas_motion_numbers_follow_their_definitions():
     half = prev.clone()
     half[0, :2] = 0.25  # half the way: the error on moving tokens is a quarter of copy-last's
     assert abs(canvas_motion(half, prev, truth)["canvas_moving_gain"] - 0.75) < 1e-6
+
+
+def test_history_gain_is_zero_when_the_past_shows_nothing_the_last_frame_does_not(one_thread):
+    """Clips whose history frames are all the same frame: the frozen history is the true one,
+    so the gain is exactly 0. With history that moves, a canvas that sees it gains != 0."""
+    from canvasmar.config import load_config
+    from canvasmar.evaluation.diagnostics import history_use
+    from canvasmar.models.factory import build_model
+    from tests.conftest import micro_overrides
+
+    cfg = load_config("tiny", micro_overrides() + ["model.motion_input=true"])
+    torch.manual_seed(0)
+    model, tok = build_model(cfg)
+    with torch.no_grad():
+        model.temporal.motion.weight.normal_(0, 0.5)
+    data = torch.rand(4, 4, 3, 16, 16)
+    data[:, :, :, 4:8] = data[:, :1, :, 4:8]  # still rows: not every token moves
+    still = data.clone()
+    still[:, :3] = data[:, 2:3]  # frames 0-2 equal, then frame 3 changes
+    blind = diagnose(model, tok.encode(still), cfg.sample, samples=2)
+    assert blind["canvas_history_gain"] == 0
+    seeing = diagnose(model, tok.encode(data), cfg.sample, samples=2)
+    assert abs(seeing["canvas_history_gain"]) > 1e-4
+    # the definition: a canvas as good as the frozen one gains 0, a perfect one 1
+    prev, truth = torch.zeros(1, 4, 3), torch.ones(1, 4, 3)
+    assert history_use(prev, prev, prev, truth) == {"canvas_history_gain": 0.0}
+    assert history_use(truth, prev, prev, truth) == {"canvas_history_gain": 1.0}
+    assert history_use(truth, prev, prev, prev) == {}  # nothing moves

@@ -109,3 +109,71 @@ def test_a_context_longer_than_the_window_prefills_like_recompute(group, keep_bo
                          use_kv_cache=cache)
         outs.append(torch.stack([f.latent for f in frames]))
     torch.testing.assert_close(outs[0], outs[1], atol=1e-5, rtol=0)
+
+
+def _motion_model(overrides: tuple[str, ...] = ()):
+    """A micro model with the motion input, its zero-initialised layer made non-zero."""
+    from canvasmar.config import load_config
+    from tests.conftest import micro_overrides
+
+    cfg = load_config("tiny", micro_overrides() + ["model.motion_input=true", *overrides])
+    torch.manual_seed(0)
+    model, tok = build_model(cfg)
+    with torch.no_grad():
+        model.temporal.motion.weight.normal_(0, 0.3)
+    return model.eval(), tok
+
+
+def test_motion_input_starts_as_the_model_without_it(micro_cfg):
+    """Zero-initialised and drawn after every other weight: the same numbers at the start, so
+    train.init_from a model without it starts from that model's predictions."""
+    import dataclasses
+
+    torch.manual_seed(0)
+    plain, tok = build_model(micro_cfg)
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(micro_cfg, model=dataclasses.replace(micro_cfg.model,
+                                                                   motion_input=True))
+    motion, _ = build_model(cfg)
+    latents = tok.encode(torch.rand(2, 5, 3, 16, 16))
+    with torch.no_grad():
+        torch.testing.assert_close(motion.temporal_embeddings(latents[:, :-1]),
+                                   plain.temporal_embeddings(latents[:, :-1]), atol=0, rtol=0)
+
+
+def test_motion_input_makes_z_t_see_the_frame_before_last_at_each_place():
+    """With the motion input, changing only the frame before last changes z_t through the
+    embedding of the last frame's change, and the first frame's change is zero (a history of
+    one frame gives the z_t of the model without the layer)."""
+    model, tok = _motion_model()
+    latents = tok.encode(torch.rand(2, 4, 3, 16, 16))
+    with torch.no_grad():
+        z = model.temporal_embeddings(latents[:, :3])[:, -1]
+        moved = latents[:, :3].clone()
+        moved[:, 1] = latents[:, 1].roll(1, dims=-1)
+        assert (model.temporal_embeddings(moved)[:, -1] - z).abs().max() > 1e-2
+        one = model.temporal_embeddings(latents[:, :1])
+        model.temporal.motion = None
+        torch.testing.assert_close(one, model.temporal_embeddings(latents[:, :1]), atol=0,
+                                   rtol=0)
+
+
+@pytest.mark.parametrize("group", [1, 2])
+def test_motion_input_cache_equals_recompute(group):
+    """The cache keeps the last frame it saw, so a step's change is the same as in one pass;
+    a step with append=False leaves it as it was."""
+    model, tok = _motion_model((f"model.group={group}",))
+    latents = tok.encode(torch.rand(2, 7, 3, 16, 16))
+    with torch.no_grad():
+        full = model.temporal_embeddings(latents[:, :-1])  # (B, 7, n, D): z_t of frames 0..6
+        cache = model.new_cache()
+        got = [model.encode_history(latents[:, :2], cache)]  # z_t of frame 2
+        if group == 1:
+            model.temporal_step(latents[:, 3], cache, append=False)  # must leave no trace
+            for i in range(2, 6):
+                got.append(model.temporal_step(latents[:, i], cache))
+            torch.testing.assert_close(torch.stack(got, 1), full[:, 2:], atol=1e-5, rtol=0)
+        else:  # next-2: each step appends two frames; z_t of frames 4 and 6
+            got.append(model.temporal_step(latents[:, 2:4], cache))
+            got.append(model.temporal_step(latents[:, 4:6], cache))
+            torch.testing.assert_close(torch.stack(got, 1), full[:, 2::2], atol=1e-5, rtol=0)

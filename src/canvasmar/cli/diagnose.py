@@ -20,6 +20,8 @@ MEANINGS = {
                           "(0 = predicts no motion)",
     "canvas_motion_recall": "share of moving tokens where the canvas predicts a change",
     "canvas_motion_precision": "share of tokens the canvas changes that do move",
+    "canvas_history_gain": "share of the canvas's moving error that the frames before the last "
+                           "remove (0 = unused)",
 }
 
 

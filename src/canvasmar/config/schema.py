@@ -80,6 +80,10 @@ class ModelConfig:
     # rebuilt background stayed ~300x worse than copying it (docs/quality.md).
     residual: bool = setting(False, "predict tokens as changes from the previous frame "
                                     "(canvas and flow head)")
+    # Not in the paper (docs/quality.md): each frame's change from the one before it, embedded
+    # and added to its Temporal ViT input, so that the canvas can see where things move.
+    motion_input: bool = setting(False, "add each frame's change from the previous frame to "
+                                        "its Temporal ViT input")
     # Not in the paper (issue 18, docs/world-model.md): the action taken after frame t,
     # embedded and added to frame t's Temporal ViT input, conditions frame t+1.
     actions: int = setting(0, "action conditioning: the number of discrete actions, or the "

@@ -26,6 +26,11 @@ space (pixel tokens: [-1, 1]).
   frame above `STATIC_CHANGE`), `canvas_motion_precision` the share of the tokens where it
   predicts a change that do move. A canvas that moves objects has a gain well above 0;
   sampling settings cannot add motion that it lacks (docs/quality.md).
+- **History use.** The same canvas with every history frame replaced by the last one (no
+  motion left to see): `canvas_history_gain` = 1 - canvas error on moving tokens with the
+  true history / with that frozen one. ~0: the canvas does not look past the last frame, so it
+  cannot tell where an object is going (both models shipped before `model.motion_input`:
+  0.0005 and 0.008).
 
 A next-K model (App. B) is measured on the last group of each clip, its K frames together,
 against the frame before the group (what the model sees).
@@ -56,12 +61,16 @@ def _last_frame_inputs(model: CanvasMAR, latents: torch.Tensor, opts: SampleConf
     truth = (model.to_tokens(latents[:, -1]) if k == 1 else
              model.to_tokens(latents[:, -k:]).flatten(0, 1))
     out = {"z_t": z_t, "prev": prev if k == 1 else prev.repeat_interleave(k, 0),
-           "truth": truth, "canvas": None, "canvas_tokens": None}
+           "truth": truth, "canvas": None, "canvas_tokens": None, "frozen_canvas_tokens": None}
     if model.has_canvas:
-        canvas = model.predict_canvas(z_t, noise_augment(prev, opts.frame_noise, generator),
-                                      prev)
+        noisy_prev = noise_augment(prev, opts.frame_noise, generator)
+        canvas = model.predict_canvas(z_t, noisy_prev, prev)
         out["canvas"] = noise_augment(canvas.embedding, opts.canvas_noise, generator)
         out["canvas_tokens"] = canvas.tokens
+        # history use: every history frame replaced by the one the target group follows
+        frozen = latents[:, -k - 1:-k].expand(-1, latents.shape[1] - 1, -1, -1, -1)
+        z_frozen = model.temporal_embeddings(frozen, actions=actions)[:, -k]
+        out["frozen_canvas_tokens"] = model.predict_canvas(z_frozen, noisy_prev, prev).tokens
     return out
 
 
@@ -128,7 +137,20 @@ def calibration(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleC
                                                     static)
     if inputs["canvas_tokens"] is not None:
         out |= canvas_motion(inputs["canvas_tokens"], prev, truth)
+        out |= history_use(inputs["canvas_tokens"], inputs["frozen_canvas_tokens"], prev, truth)
     return out
+
+
+def history_use(canvas: torch.Tensor, frozen: torch.Tensor, prev: torch.Tensor,
+                truth: torch.Tensor) -> dict[str, float]:
+    """`canvas_history_gain` of the module docstring from the canvases (B, n, C) made with the
+    true and with the frozen history; nothing when no token moves."""
+    moving = (truth - prev).pow(2).mean(-1) >= STATIC_CHANGE
+    if not moving.any():
+        return {}
+    frozen_error = _masked_mean((frozen - truth).pow(2), moving)
+    return {"canvas_history_gain": 1 - _masked_mean((canvas - truth).pow(2), moving)
+            / max(frozen_error, 1e-12)}
 
 
 def canvas_motion(canvas: torch.Tensor, prev: torch.Tensor, truth: torch.Tensor

@@ -53,6 +53,8 @@ class CanvasMAR(nn.Module):
         for module in self.children():
             module.apply(init_weights)
         self.head.zero_init()
+        if cfg.motion_input:  # zeros: draws nothing, starts as the model without it
+            self.temporal.add_motion_input()
         if cfg.actions:  # drawn last: every other weight is that of the model without actions
             self.temporal.action = ActionEmbedding(cfg.actions, cfg.action_kind, cfg.dim)
         if cfg.group > 1:  # App. B, also drawn after the next-1 weights (models/group.py)
