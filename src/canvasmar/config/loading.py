@@ -176,7 +176,7 @@ def load_config(name_or_path: str, overrides: list[str] = ()) -> RunConfig:
 # The version of the saved form (config.json beside the weights). Bump it, and add the step
 # from the old version to MIGRATIONS, whenever a saved key changes meaning or a default
 # changes: without it an old config.json would silently take the new default.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def _from_unversioned(data: dict) -> dict:
@@ -201,7 +201,16 @@ def _add_format_2_keys(data: dict) -> dict:
     return out
 
 
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _from_unversioned, 1: _add_format_2_keys}
+def _add_format_3_keys(data: dict) -> dict:
+    """Format 2 -> 3: the motion input (model.motion_input) arrived; a format-2 model had none."""
+    out = dict(data)
+    if isinstance(out.get("model"), dict):
+        out["model"] = {"motion_input": False, **out["model"]}
+    return out
+
+
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _from_unversioned, 1: _add_format_2_keys,
+                                                 2: _add_format_3_keys}
 
 
 def format_version(data: Any, source: str = "config.json") -> int:
