@@ -159,3 +159,44 @@ def test_tiny_model_overfits_one_clip(micro_cfg):
     last = {k: sum(h[k] for h in history[-10:]) / 10 for k in history[0]}
     assert last["canvas"] < 0.2 * first["canvas"], (first, last)
     assert last["mar"] < 0.6 * first["mar"], (first, last)
+
+
+def test_history_noise_reaches_only_the_temporal_history(micro_cfg):
+    """loss.history_noise_max: its draws come after all others (the rest are unchanged), a
+    zero level gives exactly the clean objective, and the noise is Eq. 11's form on the
+    frames the Temporal ViT reads, one level per frame in [0, max]."""
+    import dataclasses
+
+    torch.manual_seed(0)
+    model, tok = build_model(micro_cfg)
+    latents = tok.encode(torch.rand(3, 4, 3, 16, 16))
+    noisy_cfg = dataclasses.replace(micro_cfg.loss, history_noise_max=0.5)
+    clean = losses.draw_randomness(model, 3, 4, micro_cfg.loss, torch.Generator().manual_seed(1))
+    noisy = losses.draw_randomness(model, 3, 4, noisy_cfg, torch.Generator().manual_seed(1))
+    assert clean.history_noise_level is None
+    assert torch.equal(clean.head_noise, noisy.head_noise) and torch.equal(clean.mask, noisy.mask)
+    level = noisy.history_noise_level
+    assert level.shape == (12,) and 0 <= level.min() and level.max() <= 0.5 and level.std() > 0
+    assert noisy.clips(1, 1).history_noise.shape == (4, *model.latent_shape)  # a shard's rows
+
+    def run(rnd: losses.LossRandomness) -> torch.Tensor:
+        return losses.training_losses(model, latents, noisy_cfg, randomness=rnd)["loss"]
+
+    silent = dataclasses.replace(noisy, history_noise_level=torch.zeros(12))
+    assert torch.equal(run(silent), run(clean))
+    assert run(noisy) != run(clean)
+    seen = []
+    real = model.temporal_embeddings
+    model.temporal_embeddings = lambda history, **kw: seen.append(history) or real(history, **kw)
+    run(noisy)
+    expected = noise_augment(latents[:, :-1], level.view(3, 4)[:, :-1],
+                             noise=noisy.history_noise.view(3, 4, *model.latent_shape)[:, :-1])
+    torch.testing.assert_close(seen[0], expected, atol=0, rtol=0)
+
+
+def test_history_noise_out_of_range_is_one_error_line():
+    from canvasmar.config import load_config
+    from canvasmar.errors import UserError
+
+    with pytest.raises(UserError, match="loss.history_noise_max"):
+        load_config("tiny", ["loss.history_noise_max=1.5"])

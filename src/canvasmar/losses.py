@@ -99,6 +99,10 @@ class LossRandomness:
     # model.actions > 0: (F,) bool, frame i's action condition (the action after frame i-1)
     # is nulled; None without actions (nothing drawn: the other draws are unchanged)
     drop_action: torch.Tensor | None = None
+    # loss.history_noise_max > 0: (F,) level and (F, C, h, w) noise on frame i as a history
+    # frame of the Temporal ViT; None otherwise (nothing drawn: the other draws are unchanged)
+    history_noise_level: torch.Tensor | None = None
+    history_noise: torch.Tensor | None = None
     group: int = 1  # model.group: frames per group (App. B)
 
     def clips(self, start: int, count: int) -> LossRandomness:
@@ -155,11 +159,14 @@ def _draw(model: CanvasMAR, clips: int, frames_per_clip: int, cfg: LossConfig,
         head_noise=torch.randn((k, f, n, c), generator=generator),
         frames_per_clip=frames_per_clip, total_frames=f, total_masked=mask.sum() * k,
         group=model.group)
-    if not model.has_actions:
-        return rnd
-    # drawn after everything else, so that all other draws equal those without actions
-    drop_action = torch.rand((f,), generator=generator) < cfg.drop_action
-    return dataclasses.replace(rnd, drop_action=drop_action)
+    if model.has_actions:  # drawn after the rest: all other draws equal those without actions
+        drop_action = torch.rand((f,), generator=generator) < cfg.drop_action
+        rnd = dataclasses.replace(rnd, drop_action=drop_action)
+    if cfg.history_noise_max > 0:  # the same, after the actions
+        rnd = dataclasses.replace(
+            rnd, history_noise_level=uniform((f,), 0.0, cfg.history_noise_max, generator),
+            history_noise=torch.randn((f, *model.latent_shape), generator=generator))
+    return rnd
 
 
 def check_group(model: CanvasMAR, frames: int) -> None:
@@ -274,13 +281,20 @@ def _per_frame(model: CanvasMAR, x: torch.Tensor) -> torch.Tensor:
 
 def _temporal(model: CanvasMAR, latents: torch.Tensor, rnd: LossRandomness,
               actions: torch.Tensor | None) -> torch.Tensor:
-    """z_t of every frame; with actions, target i's draw nulls the action after frame i-1."""
+    """z_t of every frame; with actions, target i's draw nulls the action after frame i-1;
+    with loss.history_noise_max, the history frames are noise-augmented (Eq. 11's form)."""
+    history = latents[:, :-1]
+    if rnd.history_noise_level is not None:
+        b = latents.shape[0]
+        level = rnd.history_noise_level.view(b, -1)[:, :-1]
+        noise = rnd.history_noise.view(b, -1, *history.shape[2:])[:, :-1]
+        history = noise_augment(history, level, noise=noise)
     if not model.has_actions:
-        return model.temporal_embeddings(latents[:, :-1], actions=actions)  # raises if given
+        return model.temporal_embeddings(history, actions=actions)  # raises if given
     drop = rnd.drop_action.view(latents.shape[0], -1)[:, 1:]  # (B, T-1): input frames 0..T-2
     if actions is not None:
         actions = actions.to(latents.device)
-    return model.temporal_embeddings(latents[:, :-1], actions=actions, drop_action=drop)
+    return model.temporal_embeddings(history, actions=actions, drop_action=drop)
 
 
 class TrainingObjective(nn.Module):

@@ -139,6 +139,11 @@ class LossConfig:
     canvas_noise_min: float = setting(0.0, "lowest noise level r' on the canvas "
                                            "(Eq. 12, Table 3)")
     canvas_noise_max: float = setting(0.3, "highest noise level r' on the canvas")
+    # Not in the paper (docs/quality.md, the motion input): the Temporal ViT's history frames
+    # are clean in training but generated at inference; with model.motion_input their errors
+    # read as motion. Each history frame gets r ~ U[0, max] (Eq. 11's form; none at inference).
+    history_noise_max: float = setting(0.0, "highest noise level on the Temporal ViT's history "
+                                            "frames (0 = clean, the paper)")
 
     def validate(self) -> LossConfig:
         for name in ("canvas_weight", "static_weight"):
@@ -152,6 +157,7 @@ class LossConfig:
         drops = self.drop_canvas + self.drop_temporal + self.drop_both
         if drops > 1:
             raise UserError(f"condition dropout probabilities add up to {drops} > 1")
+        in_range("loss.history_noise_max", self.history_noise_max, 0, 1)
         for kind in ("frame_noise", "canvas_noise"):  # Eq. 11, 12: r ~ U[min, max] in [0, 1]
             low, high = getattr(self, f"{kind}_min"), getattr(self, f"{kind}_max")
             in_range(f"loss.{kind}_min", low, 0, 1)
