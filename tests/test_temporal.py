@@ -86,8 +86,10 @@ def test_window_mask_pins_the_first_frames():
         frame_causal_mask(4, 1, window=1, keep_first=1)
 
 
-@pytest.mark.parametrize("group,keep_bos", [(1, False), (1, True), (2, False), (2, True)])
-def test_a_context_longer_than_the_window_prefills_like_recompute(group, keep_bos):
+@pytest.mark.parametrize("group,keep_bos,motion", [(1, False, False), (1, True, False),
+                                                  (2, False, False), (2, True, False),
+                                                  (1, True, True), (2, False, True)])
+def test_a_context_longer_than_the_window_prefills_like_recompute(group, keep_bos, motion):
     """A 7-frame context with a 3-frame window: the cache cannot hold it all, so prefill steps
     through the overflow (it used to fail on a mask/key shape mismatch)."""
     import dataclasses
@@ -97,9 +99,10 @@ def test_a_context_longer_than_the_window_prefills_like_recompute(group, keep_bo
     from canvasmar.sampler import rollout
     from tests.conftest import micro_overrides
 
-    cfg = load_config("tiny", micro_overrides() + [f"model.group={group}"])
+    cfg = load_config("tiny", micro_overrides() + [f"model.group={group}",
+                                                   f"model.motion_input={str(motion).lower()}"])
     model, _ = build_model(cfg)
-    for p in model.parameters():
+    for p in model.parameters():  # (the motion input's zero layer included)
         p.data.add_(torch.randn_like(p) * 0.05)
     context = torch.rand(2, 7, 12, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
     opts = dataclasses.replace(cfg.sample, window=3, keep_bos=keep_bos, flow_steps=2, steps=2)
