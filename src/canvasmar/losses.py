@@ -283,15 +283,14 @@ def _temporal(model: CanvasMAR, latents: torch.Tensor, rnd: LossRandomness,
               actions: torch.Tensor | None) -> torch.Tensor:
     """z_t of every frame; with actions, target i's draw nulls the action after frame i-1;
     with loss.history_noise_max, the history frames are noise-augmented (Eq. 11's form)."""
-    history = latents[:, :-1]
+    b, history = latents.shape[0], latents[:, :-1]
     if rnd.history_noise_level is not None:
-        b = latents.shape[0]
         level = rnd.history_noise_level.view(b, -1)[:, :-1]
         noise = rnd.history_noise.view(b, -1, *history.shape[2:])[:, :-1]
         history = noise_augment(history, level, noise=noise)
     if not model.has_actions:
         return model.temporal_embeddings(history, actions=actions)  # raises if given
-    drop = rnd.drop_action.view(latents.shape[0], -1)[:, 1:]  # (B, T-1): input frames 0..T-2
+    drop = rnd.drop_action.view(b, -1)[:, 1:]  # (B, T-1): input frames 0..T-2
     if actions is not None:
         actions = actions.to(latents.device)
     return model.temporal_embeddings(history, actions=actions, drop_action=drop)

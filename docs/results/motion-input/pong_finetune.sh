@@ -8,3 +8,6 @@ export OMP_NUM_THREADS=1 PYTHONPATH=/tmp/snap/src
   train.warmup_steps=50 train.lr=5e-4 train.ema_decay=0.995 train.eval_every=150 \
   train.save_every=150 train.eval_clips=16 sample.steps=2 sample.flow_steps=10 \
   train.init_from=checkpoints/atari-pong > runs/$1.log 2>&1
+# Run as: pong_finetune.sh pong-motion true; pong_finetune.sh pong-ft-control false; and the
+# history-noise run pong-motion-hnoise: motion_input=true plus loss.history_noise_max=0.3
+# (from a later src snapshot that has it).
