@@ -200,3 +200,27 @@ def test_history_noise_out_of_range_is_one_error_line():
 
     with pytest.raises(UserError, match="loss.history_noise_max"):
         load_config("tiny", ["loss.history_noise_max=1.5"])
+
+
+def test_the_model_is_told_each_history_frame_s_noise_level(micro_cfg):
+    """model.history_noise_input: training passes the drawn level of every history frame (not
+    the target's) to the Temporal ViT, so the embeddings of exactly the buckets drawn get a
+    gradient."""
+    import dataclasses
+
+    cfg = dataclasses.replace(
+        micro_cfg, model=dataclasses.replace(micro_cfg.model, history_noise_input=True),
+        loss=dataclasses.replace(micro_cfg.loss, history_noise_max=0.5)).validate()
+    torch.manual_seed(0)
+    model, tok = build_model(cfg)
+    latents = tok.encode(torch.rand(3, 4, 3, 16, 16))
+    rnd = losses.draw_randomness(model, 3, 4, cfg.loss, torch.Generator().manual_seed(1))
+    seen = []
+    real = model.temporal_embeddings
+    model.temporal_embeddings = lambda history, **kw: seen.append(kw) or real(history, **kw)
+    losses.training_losses(model, latents, cfg.loss, randomness=rnd)["loss"].backward()
+    history_level = rnd.history_noise_level.view(3, 4)[:, :-1]
+    torch.testing.assert_close(seen[0]["noise_level"], history_level, atol=0, rtol=0)
+    drawn = set((history_level * 10).long().flatten().tolist())
+    grad = model.temporal.noise_level.weight.grad
+    assert {i for i in range(10) if grad[i].abs().sum() > 0} == drawn

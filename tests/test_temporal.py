@@ -180,3 +180,68 @@ def test_motion_input_cache_equals_recompute(group):
             got.append(model.temporal_step(latents[:, 2:4], cache))
             got.append(model.temporal_step(latents[:, 4:6], cache))
             torch.testing.assert_close(torch.stack(got, 1), full[:, 2::2], atol=1e-5, rtol=0)
+
+
+def test_noise_level_input_starts_as_the_model_without_it_and_draws_nothing(micro_cfg):
+    """model.history_noise_input: zero-initialised and drawing no random numbers, so every
+    weight and the first z_t equal the model without it (train.init_from starts from it)."""
+    import dataclasses
+
+    torch.manual_seed(0)
+    plain, tok = build_model(micro_cfg)
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(micro_cfg, model=dataclasses.replace(
+        micro_cfg.model, history_noise_input=True))
+    told, _ = build_model(cfg)
+    assert not told.temporal.noise_level.weight.any()
+    latents = tok.encode(torch.rand(2, 5, 3, 16, 16))
+    level = torch.rand(2, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(told.temporal_embeddings(latents[:, :-1], noise_level=level),
+                                   plain.temporal_embeddings(latents[:, :-1]), atol=0, rtol=0)
+    with pytest.raises(ValueError, match="history_noise_input"):
+        plain.temporal_embeddings(latents[:, :-1], noise_level=level)
+
+
+def test_noise_level_input_tells_each_frame_its_bucket_and_inference_passes_level_0():
+    """Each history frame's level picks one of 10 embeddings ([0, 0.1) -> 0 ... 1 -> 9) added
+    to that frame's tokens; no level (inference) is level 0, so the cached steps of a rollout
+    equal one pass told level 0 everywhere."""
+    from canvasmar.config import load_config
+    from canvasmar.models.temporal_vit import NOISE_LEVEL_BUCKETS
+    from tests.conftest import micro_overrides
+
+    cfg = load_config("tiny", micro_overrides() + ["model.history_noise_input=true",
+                                                   "loss.history_noise_max=0.3"])
+    torch.manual_seed(0)
+    model, tok = build_model(cfg)
+    with torch.no_grad():
+        model.temporal.noise_level.weight.normal_(0, 0.3)
+    model.eval()
+    latents = tok.encode(torch.rand(2, 6, 3, 16, 16))
+    history = latents[:, :-1]
+    emb = model.temporal._noise_level_embedding
+    buckets = emb(torch.tensor([[0.0, 0.05, 0.1, 0.95, 1.0]]), torch.Size([1, 5]))[0, :, 0]
+    table = model.temporal.noise_level.weight
+    for got, want in zip(buckets, [0, 0, 1, NOISE_LEVEL_BUCKETS - 1, NOISE_LEVEL_BUCKETS - 1],
+                         strict=True):
+        torch.testing.assert_close(got, table[want], atol=0, rtol=0)
+    with torch.no_grad():
+        clean = model.temporal_embeddings(history)
+        torch.testing.assert_close(clean, model.temporal_embeddings(
+            history, noise_level=torch.zeros(2, 5)), atol=0, rtol=0)
+        assert (model.temporal_embeddings(history, noise_level=torch.full((2, 5), 0.25))
+                - clean).abs().max() > 1e-2
+        cache = model.new_cache()
+        got = [model.encode_history(history[:, :2], cache)]
+        for i in range(2, 5):
+            got.append(model.temporal_step(history[:, i], cache))
+        torch.testing.assert_close(torch.stack(got, 1), clean[:, 2:], atol=1e-5, rtol=0)
+
+
+def test_noise_level_input_without_history_noise_is_one_error_line():
+    from canvasmar.config import load_config
+    from canvasmar.errors import UserError
+
+    with pytest.raises(UserError, match="needs loss.history_noise_max"):
+        load_config("tiny", ["model.history_noise_input=true"])

@@ -283,17 +283,19 @@ def _temporal(model: CanvasMAR, latents: torch.Tensor, rnd: LossRandomness,
               actions: torch.Tensor | None) -> torch.Tensor:
     """z_t of every frame; with actions, target i's draw nulls the action after frame i-1;
     with loss.history_noise_max, the history frames are noise-augmented (Eq. 11's form)."""
-    b, history = latents.shape[0], latents[:, :-1]
+    b, history, level = latents.shape[0], latents[:, :-1], None
     if rnd.history_noise_level is not None:
         level = rnd.history_noise_level.view(b, -1)[:, :-1]
         noise = rnd.history_noise.view(b, -1, *history.shape[2:])[:, :-1]
         history = noise_augment(history, level, noise=noise)
-    if not model.has_actions:
-        return model.temporal_embeddings(history, actions=actions)  # raises if given
+    told = level if model.cfg.history_noise_input else None  # the model is told the level
+    if not model.has_actions:  # raises if actions are given
+        return model.temporal_embeddings(history, actions=actions, noise_level=told)
     drop = rnd.drop_action.view(b, -1)[:, 1:]  # (B, T-1): input frames 0..T-2
     if actions is not None:
         actions = actions.to(latents.device)
-    return model.temporal_embeddings(history, actions=actions, drop_action=drop)
+    return model.temporal_embeddings(history, actions=actions, drop_action=drop,
+                                     noise_level=told)
 
 
 class TrainingObjective(nn.Module):

@@ -176,7 +176,7 @@ def load_config(name_or_path: str, overrides: list[str] = ()) -> RunConfig:
 # The version of the saved form (config.json beside the weights). Bump it, and add the step
 # from the old version to MIGRATIONS, whenever a saved key changes meaning or a default
 # changes: without it an old config.json would silently take the new default.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 def _from_unversioned(data: dict) -> dict:
@@ -209,8 +209,16 @@ def _add_format_3_keys(data: dict) -> dict:
     return out
 
 
+def _add_format_4_keys(data: dict) -> dict:
+    """Format 3 -> 4: the history noise level input (model.history_noise_input) arrived."""
+    out = dict(data)
+    if isinstance(out.get("model"), dict):
+        out["model"] = {"history_noise_input": False, **out["model"]}
+    return out
+
+
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _from_unversioned, 1: _add_format_2_keys,
-                                                 2: _add_format_3_keys}
+                                                 2: _add_format_3_keys, 3: _add_format_4_keys}
 
 
 def format_version(data: Any, source: str = "config.json") -> int:

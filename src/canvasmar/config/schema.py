@@ -84,6 +84,11 @@ class ModelConfig:
     # and added to its Temporal ViT input, so that the canvas can see where things move.
     motion_input: bool = setting(False, "add each frame's change from the previous frame to "
                                         "its Temporal ViT input")
+    # Not in the paper (docs/quality.md): with loss.history_noise_max, tell the Temporal ViT
+    # how noisy each history frame is (a learned embedding per level bucket, GameNGen), so it
+    # can trust clean history (level 0 at inference) and still learn to correct noisy frames.
+    history_noise_input: bool = setting(False, "add an embedding of each history frame's noise "
+                                               "level to its Temporal ViT input")
     # Not in the paper (issue 18, docs/world-model.md): the action taken after frame t,
     # embedded and added to frame t's Temporal ViT input, conditions frame t+1.
     actions: int = setting(0, "action conditioning: the number of discrete actions, or the "
@@ -363,6 +368,10 @@ class RunConfig:
             raise UserError(f"the latent grid {res // tp}x{res // tp} is not divisible by "
                             f"model.temporal_patch={mp}: use a resolution that is a multiple "
                             f"of {tp * mp}")
+        if self.model.history_noise_input and not self.loss.history_noise_max:
+            raise UserError("model.history_noise_input=true needs loss.history_noise_max > 0 "
+                            "(e.g. 0.3): without noise in training its level embedding learns "
+                            "nothing")
         if self.tokenizer.kind != "vae":  # one latent frame per frame (a VAE: at build time)
             check_group_frames(self.model.group, self.data.frames, self.data.frames)
         return self

@@ -55,6 +55,8 @@ class CanvasMAR(nn.Module):
         self.head.zero_init()
         if cfg.motion_input:  # zeros: draws nothing, starts as the model without it
             self.temporal.add_motion_input()
+        if cfg.history_noise_input:  # zeros too
+            self.temporal.add_noise_level_input()
         if cfg.actions:  # drawn last: every other weight is that of the model without actions
             self.temporal.action = ActionEmbedding(cfg.actions, cfg.action_kind, cfg.dim)
         if cfg.group > 1:  # App. B, also drawn after the next-1 weights (models/group.py)
@@ -98,7 +100,8 @@ class CanvasMAR(nn.Module):
     # ---- temporal
     def temporal_embeddings(self, history: torch.Tensor, window: int | None = None,
                             keep_bos: bool = False, actions: torch.Tensor | None = None,
-                            drop_action: torch.Tensor | None = None) -> torch.Tensor:
+                            drop_action: torch.Tensor | None = None,
+                            noise_level: torch.Tensor | None = None) -> torch.Tensor:
         """history (B, T-1, C, h, w) -> z_t (B, T, n, D) of target frames 0..T-1.
 
         `window`: attend only to `window` input frames (BOS counts as one): the newest, or
@@ -106,8 +109,10 @@ class CanvasMAR(nn.Module):
         from `new_cache(window, keep_bos)`. With model.actions: `actions` (B, T-1) long or
         (B, T-1, N) float, the action after each history frame (None: all null), and
         `drop_action` (B, T-1) bool, the frames whose action is nulled (condition dropout).
+        With model.history_noise_input: `noise_level` (B, T-1), each history frame's noise
+        level (training; None: clean).
         """
-        return self.temporal(history, window, keep_bos, actions, drop_action)
+        return self.temporal(history, window, keep_bos, actions, drop_action, noise_level)
 
     def new_cache(self, window: int | None = None, keep_bos: bool = False) -> TemporalCache:
         """A frame-level KV cache; `window` bounds it to that many input frames (BOS pinned

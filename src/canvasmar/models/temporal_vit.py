@@ -18,6 +18,14 @@ the canvas could not tell where an object was going. Frame stacking does the sam
 Atari agents (DQN) and world models (DIAMOND). The layer starts at zero, so a model
 fine-tuned from one without it (train.init_from) starts from that model's predictions.
 
+History noise level (model.history_noise_input, not in the paper): trained with
+loss.history_noise_max, each history frame carries noise of a level r the model is told, as a
+learned embedding of r's bucket (NOISE_LEVEL_BUCKETS over [0, 1]) added to its tokens. This
+is GameNGen's (Valevski et al., 2024) conditioning augmentation, after Ho et al. (2021): noise
+alone taught our model to distrust all history, motion included (docs/quality.md); told the
+level, it can trust a clean history (level 0, what inference passes) and still learn to
+repair a noisy one. Zero-initialised, like the motion input.
+
 Temporal patch 2 -> spatial patch 1 (a choice the paper leaves open): each temporal token is
 copied to the p x p latent cells it covers and a learned embedding of the cell's place inside
 the patch is added. A full linear expansion (d -> p*p*d) would cost 2-4M parameters more and
@@ -38,6 +46,8 @@ from canvasmar.models.actions import ActionEmbedding
 from canvasmar.nn.attention import KVCache
 from canvasmar.nn.blocks import Block, ExpertLayerNorm
 from canvasmar.nn.patches import chunk_mask, frame_causal_mask, patchify
+
+NOISE_LEVEL_BUCKETS = 10  # of the history noise level input: [0, 0.1), [0.1, 0.2), ...
 
 
 @dataclass
@@ -65,6 +75,7 @@ class TemporalViT(nn.Module):
         # model.actions > 0: set by CanvasMAR after every other weight is drawn (models/actions.py)
         self.action: ActionEmbedding | None = None
         self.motion: nn.Linear | None = None  # model.motion_input: `add_motion_input`
+        self.noise_level: nn.Embedding | None = None  # model.history_noise_input
 
     def add_motion_input(self) -> None:
         """The zero-initialised embedding of each frame's change from the one before it."""
@@ -72,18 +83,39 @@ class TemporalViT(nn.Module):
         nn.init.zeros_(self.motion.weight)
         nn.init.zeros_(self.motion.bias)
 
+    def add_noise_level_input(self) -> None:
+        """The zero-initialised embedding of each history frame's noise level bucket."""
+        # _weight: no random init drawn and discarded, so later draws are unchanged
+        self.noise_level = nn.Embedding(NOISE_LEVEL_BUCKETS, self.embed.out_features,
+                                        _weight=torch.zeros(NOISE_LEVEL_BUCKETS,
+                                                            self.embed.out_features))
+
+    def _noise_level_embedding(self, level: torch.Tensor | None, shape: torch.Size
+                               ) -> torch.Tensor:
+        """(B, T) levels in [0, 1] (None: clean, level 0) -> (B, T, 1, D) embeddings."""
+        if level is None:
+            level = torch.zeros(shape, device=self.noise_level.weight.device)
+        bucket = (level * NOISE_LEVEL_BUCKETS).long().clamp(0, NOISE_LEVEL_BUCKETS - 1)
+        return self.noise_level(bucket)[:, :, None]
+
     def _frame_tokens(self, frames: torch.Tensor, actions: torch.Tensor | None = None,
                       drop_action: torch.Tensor | None = None,
-                      before: torch.Tensor | None = None) -> torch.Tensor:
+                      before: torch.Tensor | None = None,
+                      noise_level: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T, C, h, w) latents -> (B, T, n_t, D); with actions, the embedding of the
         action after each frame (None: the null action) is added to all its tokens. With
         the motion input, `before` (B, C, h, w) is the frame before frames[:, 0] (None:
-        none, its change is zero)."""
+        none, its change is zero). With the noise level input, `noise_level` (B, T) is each
+        frame's history noise level (None: clean)."""
         x = self.embed(patchify(frames, self.patch)) + self.pos
         if self.motion is not None:
             first = frames[:, :1] if before is None else before[:, None]
             change = frames - torch.cat([first, frames[:, :-1]], dim=1)
             x = x + self.motion(patchify(change, self.patch))
+        if self.noise_level is not None:
+            x = x + self._noise_level_embedding(noise_level, frames.shape[:2])
+        elif noise_level is not None:
+            raise ValueError("noise levels given to a model without model.history_noise_input")
         if self.action is not None:
             return x + self.action(actions, frames.shape[:2], drop_action)[:, :, None]
         if actions is not None:
@@ -137,21 +169,24 @@ class TemporalViT(nn.Module):
         return chunk_mask(queries, keys, n_t, window, pinned)
 
     def _with_bos(self, history: torch.Tensor, actions: torch.Tensor | None = None,
-                  drop_action: torch.Tensor | None = None) -> torch.Tensor:
+                  drop_action: torch.Tensor | None = None,
+                  noise_level: torch.Tensor | None = None) -> torch.Tensor:
         b = history.shape[0]
-        return torch.cat([self.bos.expand(b, -1, -1, -1),
-                          self._frame_tokens(history, actions, drop_action)], dim=1)
+        frames = self._frame_tokens(history, actions, drop_action, noise_level=noise_level)
+        return torch.cat([self.bos.expand(b, -1, -1, -1), frames], dim=1)
 
     def forward(self, history: torch.Tensor, window: int | None = None,
                 keep_bos: bool = False, actions: torch.Tensor | None = None,
-                drop_action: torch.Tensor | None = None) -> torch.Tensor:
+                drop_action: torch.Tensor | None = None,
+                noise_level: torch.Tensor | None = None) -> torch.Tensor:
         """history (B, T-1, C, h, w) -> z_t (B, T, n, D) for target frames 0..T-1.
 
         `window` (input frames, BOS included) and `keep_bos` reproduce the sliding-window
         cache of `new_cache(window, keep_bos)` exactly. `actions` (B, T-1[, N]): the action
         after each history frame; `drop_action` (B, T-1) bool nulls some (training).
+        `noise_level` (B, T-1): the history noise on each frame (training; None: clean).
         """
-        tokens = self._with_bos(history, actions, drop_action)
+        tokens = self._with_bos(history, actions, drop_action, noise_level)
         return self._to_cells(self._run(tokens, 0, None, True, window, keep_bos))
 
     def new_cache(self, window: int | None = None, keep_bos: bool = False, group: int = 1
