@@ -193,9 +193,9 @@ def test_cfg_action_of_one_costs_one_pass(monkeypatch):
         batches.append(z_t.shape[0])
         return predict(z_t, *args, **kw)
 
-    def counted_step(frame, cache, action=None, append=True):
+    def counted_step(frame, cache, action=None, append=True, **kw):
         peeks.append(not append)
-        return step(frame, cache, action, append)
+        return step(frame, cache, action, append, **kw)
 
     monkeypatch.setattr(model, "predict_tokens", counted_predict)
     monkeypatch.setattr(model, "temporal_step", counted_step)

@@ -104,8 +104,8 @@ def test_long_rollout_keeps_cache_bounded(pipe):
     sizes = []
     real_step = model.temporal_step
 
-    def spy(frame, cache):
-        out = real_step(frame, cache)
+    def spy(frame, cache, *args, **kw):
+        out = real_step(frame, cache, *args, **kw)
         sizes.append(len(cache.layers[0]))
         return out
 

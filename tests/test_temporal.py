@@ -245,3 +245,41 @@ def test_noise_level_input_without_history_noise_is_one_error_line():
 
     with pytest.raises(UserError, match="needs loss.history_noise_max"):
         load_config("tiny", ["model.history_noise_input=true"])
+
+
+@pytest.mark.parametrize("group", [1, 2])
+def test_history_noise_at_sampling_is_the_same_through_the_cache_and_recompute(group):
+    """sample.history_noise=L: each generated frame is read noised at level L, and a model
+    with the noise level input is told L (the context: clean, level 0), the same through
+    the KV cache as recomputed; the canvas still starts from the clean frame."""
+    import dataclasses
+
+    from canvasmar.config import load_config
+    from canvasmar.sampler import rollout
+    from canvasmar.temporal_state import TemporalState
+    from tests.conftest import micro_overrides
+
+    cfg = load_config("tiny", micro_overrides() + [
+        "model.history_noise_input=true", "loss.history_noise_max=0.3", "model.motion_input=true",
+        f"model.group={group}"])
+    torch.manual_seed(0)
+    model, _ = build_model(cfg)
+    for p in model.parameters():  # the zero-initialised layers included
+        p.data.add_(torch.randn_like(p) * 0.05)
+    model.eval()
+    context = torch.rand(2, 3, 12, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    outs = {}
+    for level, cache in ((0.2, True), (0.2, False), (0.0, True)):
+        opts = dataclasses.replace(cfg.sample, history_noise=level, flow_steps=2, steps=2)
+        frames = rollout(model, context, 4, opts, torch.Generator().manual_seed(0),
+                         use_kv_cache=cache)
+        outs[level, cache] = torch.stack([f.latent for f in frames])
+    torch.testing.assert_close(outs[0.2, True], outs[0.2, False], atol=1e-5, rtol=0)
+    assert (outs[0.2, True] - outs[0.0, True]).abs().max() > 1e-3
+    opts = dataclasses.replace(cfg.sample, history_noise=0.2)
+    state = TemporalState(model, context, opts)
+    frame = context[:, -1] * 0.5
+    state.push(frame, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(state.last, frame) and state.pending_level == 0.2
+    torch.testing.assert_close(state.pending, frame * 0.8 + 0.2 * torch.randn(
+        frame.shape, generator=torch.Generator().manual_seed(3)), atol=1e-6, rtol=0)

@@ -37,6 +37,7 @@ from canvasmar.config import SampleConfig
 from canvasmar.errors import UserError
 from canvasmar.masking import masked_after_step, reveal_scores, tokens_to_reveal
 from canvasmar.models.canvasmar import Canvas, CanvasMAR
+from canvasmar.temporal_state import TemporalState
 
 # Condition passes of Eq. 9 as (drop_temporal, drop_canvas); a NO_ACTION pass is the same
 # pass with z_t (and the canvas made from it) computed under the null action.
@@ -258,78 +259,6 @@ def canvas_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
     return _frames(model, tokens, canvas, reveal)
 
 
-class TemporalState:
-    """z_t of the next frame from the frames so far and the actions between them: through
-    the KV cache (context prefilled once, one step per frame) or, with `use_kv_cache=False`,
-    recomputed over the whole history with the same windowed attention (for checking).
-
-    The cache keeps `opts.window` input frames (sliding window): the newest ones, with the BOS
-    frame pinned among them when `opts.keep_bos`. Without actions the context is prefilled
-    whole. With actions (model.actions > 0) the newest frame waits outside the cache: its
-    tokens carry the action taken after it, which only the next `condition` call brings.
-    """
-
-    def __init__(self, model: CanvasMAR, context: torch.Tensor, opts: SampleConfig,
-                 use_kv_cache: bool = True, actions: torch.Tensor | None = None) -> None:
-        """context (B, T, C, h, w); `actions` (B, T-1[, N]) after its frames but the last."""
-        self.model, self.opts, self.window = model, opts, opts.window or None
-        self.last = context[:, -1]  # the newest frame
-        self.pending: torch.Tensor | None = None  # a frame not yet in the cache
-        self.ready: torch.Tensor | None = None  # z_t of the next frame, when known
-        self.history, self.cache = context, None
-        b, t = context.shape[:2]
-        self.actions = model.null_actions(b, t - 1) if actions is None and model.has_actions \
-            else actions
-        if use_kv_cache:
-            self.cache = model.new_cache(self.window, opts.keep_bos)
-            if model.has_actions:
-                model.encode_history(context[:, :-1], self.cache, self.actions)
-                self.pending = self.last
-            else:
-                self.ready = model.encode_history(context, self.cache)
-
-    def condition(self, action: torch.Tensor | None = None, free: bool = False
-                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """z_t (B, n, D) of the next frame, the newest followed by `action` ((B,) / (B, N),
-        None: the null action), and with `free` also z_t under the null action."""
-        model, b = self.model, self.last.shape[0]
-        if model.has_actions and action is None:
-            action = model.null_actions(b, 1)[:, 0]
-        null = model.null_actions(b, 1)[:, 0] if free else None
-        if self.cache is None:
-            z_t = self._recompute(action)
-            return z_t, None if null is None else self._recompute(null)
-        if self.pending is not None:
-            z_free = None if null is None else model.temporal_step(self.pending, self.cache,
-                                                                   null, append=False)
-            self.ready = (model.temporal_step(self.pending, self.cache, action)
-                          if model.has_actions else model.temporal_step(self.pending, self.cache))
-            self.pending = None
-            return self.ready, z_free
-        return self.ready, None
-
-    def _recompute(self, action: torch.Tensor | None) -> torch.Tensor:
-        actions = None
-        if action is not None:
-            actions = torch.cat([self.actions, action[:, None]], 1)
-        return self.model.temporal_embeddings(self.history, self.window, self.opts.keep_bos,
-                                              actions)[:, -1]
-
-    def push(self, frame: torch.Tensor, action: torch.Tensor | None = None) -> None:
-        """The frame (B, C, h, w) that follows, `action` being the one it followed (recompute
-        keeps it; the cache holds it already), or a next-K model's group (B, K, C, h, w),
-        which the next `condition` appends in one temporal step."""
-        self.pending = frame
-        self.last = frame if frame.dim() == 4 else frame[:, -1]
-        if self.cache is None:
-            frames = frame[:, None] if frame.dim() == 4 else frame
-            self.history = torch.cat([self.history, frames], dim=1)
-            if self.model.has_actions:
-                if action is None:
-                    action = self.model.null_actions(frame.shape[0], 1)[:, 0]
-                self.actions = torch.cat([self.actions, action[:, None]], 1)
-
-
 def check_actions(model: CanvasMAR, actions: torch.Tensor | None, opts: SampleConfig) -> None:
     """A UserError for actions or action guidance asked of a model without actions."""
     if model.has_actions:
@@ -380,7 +309,7 @@ def rollout(model: CanvasMAR, context: torch.Tensor, num_frames: int, opts: Samp
         z_t, z_free = state.condition(action, free=guided)
         frames = make_group(model, z_t, model.to_tokens(state.last), opts, generator, z_free)
         yield from frames[:num_frames - i]
-        state.push(group_latents(frames), action)
+        state.push(group_latents(frames), action, generator)
 
 
 def group_latents(frames: list[GeneratedFrame]) -> torch.Tensor:

@@ -19,11 +19,11 @@ from canvasmar.models import CanvasMAR, Tokenizer
 from canvasmar.models.actions import action_tensor, step_action
 from canvasmar.sampler import (
     GeneratedFrame,
-    TemporalState,
     check_actions,
     generate_group,
     group_latents,
 )
+from canvasmar.temporal_state import TemporalState
 
 
 def sequence_actions(model: CanvasMAR, opts: SampleConfig, actions: object,
@@ -48,7 +48,7 @@ def sequence_actions(model: CanvasMAR, opts: SampleConfig, actions: object,
 class Session:
     """An interactive rollout of `pipe.start(context)`: `step(action)` makes the next frame.
 
-    The KV cache lives here (`sampler.TemporalState`); with actions the newest frame waits
+    The KV cache lives here (`temporal_state.TemporalState`); with actions the newest frame waits
     outside it until the action taken after it is known. Sampling settings, the generator
     and `use_kv_cache` are fixed at `start`. `frames` counts the frames made, `latest` is the
     last `GeneratedFrame` (its latent, canvas, staticness and reveal steps). A next-K model
@@ -95,7 +95,7 @@ class Session:
                                                self.opts.cfg_action != 1)
             self.queued = generate_group(model, z_t, model.to_tokens(self.state.last),
                                          self.opts, self.generator, z_free)
-            self.state.push(group_latents(self.queued), a)
+            self.state.push(group_latents(self.queued), a, self.generator)
         out = self.queued.pop(0)
         sequence = torch.cat([self.history, out.latent[:, None]], 1)
         frame = self.tokenizer.decode_new(sequence)[:, -1]

@@ -210,10 +210,13 @@ def _add_format_3_keys(data: dict) -> dict:
 
 
 def _add_format_4_keys(data: dict) -> dict:
-    """Format 3 -> 4: the history noise level input (model.history_noise_input) arrived."""
+    """Format 3 -> 4: the history noise level input (model.history_noise_input) and the
+    inference noise on generated history (sample.history_noise) arrived."""
     out = dict(data)
     if isinstance(out.get("model"), dict):
         out["model"] = {"history_noise_input": False, **out["model"]}
+    if isinstance(out.get("sample"), dict):
+        out["sample"] = {"history_noise": 0.0, **out["sample"]}
     return out
 
 

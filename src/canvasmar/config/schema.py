@@ -313,6 +313,10 @@ class SampleConfig:
     # sampler.
     keep_unchanged: float = setting(0.0, "keep the previous frame's token where the canvas "
                                          "changes it by less than this RMS (0 = off)")
+    # Not in the paper (docs/quality.md): GameNGen's inference noise on generated history, in
+    # Eq. 11's form; a model with model.history_noise_input is told the level. Context: clean.
+    history_noise: float = setting(0.0, "noise level on generated frames as the Temporal ViT "
+                                        "reads them (0 = clean, the paper)")
     window: int = setting(0, "input frames kept in the KV cache; 0 = data.frames (the "
                              "training span)")
     # An attention sink: training never shows the model a window without BOS. Lowers
@@ -337,6 +341,7 @@ class SampleConfig:
         at_least("sample.head_temperature", self.head_temperature, 0)
         in_range("sample.static_temperature_scale", self.static_temperature_scale, 0, 1)
         at_least("sample.keep_unchanged", self.keep_unchanged, 0)
+        in_range("sample.history_noise", self.history_noise, 0, 1)
         positive("sample.time_shift", self.time_shift)
         if self.keep_bos and self.window == 1:
             raise UserError(f"sample.window={self.window} is too small: use at least 2 (BOS is "

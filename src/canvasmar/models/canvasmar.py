@@ -126,11 +126,13 @@ class CanvasMAR(nn.Module):
         return self.temporal.prefill(history, cache, actions)
 
     def temporal_step(self, frame: torch.Tensor, cache: TemporalCache,
-                      action: torch.Tensor | None = None, append: bool = True) -> torch.Tensor:
+                      action: torch.Tensor | None = None, append: bool = True,
+                      noise_level: float = 0.0) -> torch.Tensor:
         """Append one generated frame (B, C, h, w) and the action after it ((B,) / (B, N)),
         or a group of frames (B, K, C, h, w) (App. B); z_t (B, n, D) of the frame after it.
-        `append=False`: the same z_t, cache unchanged."""
-        return self.temporal.step(frame, cache, action, append)
+        `append=False`: the same z_t, cache unchanged. `noise_level`: the history noise the
+        frame carries (sample.history_noise), told to a model.history_noise_input model."""
+        return self.temporal.step(frame, cache, action, append, noise_level)
 
     # ---- canvas
     def predict_canvas(self, z_t: torch.Tensor, prev_tokens: torch.Tensor,

@@ -235,24 +235,29 @@ class TemporalViT(nn.Module):
         return self._to_cells(out[:, -1:])[:, 0]
 
     def step(self, frame: torch.Tensor, cache: TemporalCache,
-             action: torch.Tensor | None = None, append: bool = True) -> torch.Tensor:
+             action: torch.Tensor | None = None, append: bool = True,
+             noise_level: float = 0.0) -> torch.Tensor:
         """Append one frame (B, C, h, w), with the action (B,) / (B, N) taken after it, to the
         cache; return z_t (B, n, D) of the next frame. `append=False` leaves the cache as it
         was (the same z_t, as if the frame were appended with this action). A group of
         frames (B, K, C, h, w) (model.group = K, no actions) is appended in one pass,
-        frame-causal inside it, and z_t is that of the frame after its last."""
+        frame-causal inside it, and z_t is that of the frame after its last. `noise_level`:
+        the level the model with the noise level input is told the frame carries."""
         saved = [(layer.k, layer.v) for layer in cache.layers], cache.next_position
         before = cache.meta.get("last_frame")
+        frames = frame if frame.dim() == 5 else frame[:, None]
+        level = None
+        if self.noise_level is not None and noise_level:
+            level = torch.full(frames.shape[:2], noise_level, device=frame.device)
         if frame.dim() == 5:  # App. B: the cache advances K frames at a time
             if frame.shape[1] > cache.meta.get("group", 1):
                 raise ValueError(f"{frame.shape[1]} frames in one step, but the cache was made "
                                  f"for {cache.meta.get('group', 1)}: new_cache(..., group)")
-            tokens = self._frame_tokens(frame, before=before)
+            tokens = self._frame_tokens(frame, before=before, noise_level=level)
             out = self._run(tokens, cache.next_position, cache, causal=True)[:, -1:]
         else:
-            tokens = self._frame_tokens(frame[:, None],
-                                        None if action is None else action[:, None],
-                                        before=before)
+            tokens = self._frame_tokens(frames, None if action is None else action[:, None],
+                                        before=before, noise_level=level)
             out = self._run(tokens, cache.next_position, cache, causal=False)
         if append:
             cache.meta["last_frame"] = frame if frame.dim() == 4 else frame[:, -1]
