@@ -22,7 +22,13 @@ async function api(url, options) {
   return body;
 }
 
-function showError(message) {
+// Whether the error shown is a preview's: only then may a later preview clear it (a slow
+// preview that returned after a job's error used to wipe that error; seen in CI).
+let previewError = false;
+let previewSeq = 0;  // the newest preview request; older answers are dropped
+
+function showError(message, fromPreview = false) {
+  previewError = fromPreview && Boolean(message);
   $("error").textContent = message ? `error: ${message}` : "";
   $("error").hidden = !message;
 }
@@ -56,13 +62,16 @@ async function loadInfo() {
 
 async function previewClip() {
   if (!$("source-clip").checked) return;
+  const mine = ++previewSeq;
   try {
     const clip = await api(`/api/clips/${$("clip").value}?context=${$("context").value}`);
+    if (mine !== previewSeq) return;
     fillStrip("preview", clip.frames);
-    showError("");
+    if (previewError) showError("");
   } catch (e) {
+    if (mine !== previewSeq) return;
     $("preview").replaceChildren();
-    showError(e.message);
+    showError(e.message, true);
   }
 }
 
