@@ -92,9 +92,10 @@ class TemporalViT(nn.Module):
 
     def _noise_level_embedding(self, level: torch.Tensor | None, shape: torch.Size
                                ) -> torch.Tensor:
-        """(B, T) levels in [0, 1] (None: clean, level 0) -> (B, T, 1, D) embeddings."""
+        """(B, T) levels in [0, 1] -> (B, T, 1, D) embeddings; None: clean, bucket 0's row
+        for every frame (what inference passes, with no index tensor to build)."""
         if level is None:
-            level = torch.zeros(shape, device=self.noise_level.weight.device)
+            return self.noise_level.weight[0].expand(*shape, 1, -1)
         bucket = (level * NOISE_LEVEL_BUCKETS).long().clamp(0, NOISE_LEVEL_BUCKETS - 1)
         return self.noise_level(bucket)[:, :, None]
 
@@ -253,7 +254,7 @@ class TemporalViT(nn.Module):
             if frame.shape[1] > cache.meta.get("group", 1):
                 raise ValueError(f"{frame.shape[1]} frames in one step, but the cache was made "
                                  f"for {cache.meta.get('group', 1)}: new_cache(..., group)")
-            tokens = self._frame_tokens(frame, before=before, noise_level=level)
+            tokens = self._frame_tokens(frames, before=before, noise_level=level)
             out = self._run(tokens, cache.next_position, cache, causal=True)[:, -1:]
         else:
             tokens = self._frame_tokens(frames, None if action is None else action[:, None],
