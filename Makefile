@@ -1,5 +1,5 @@
 # The two fresh-machine commands of the README:
-#   make demo   set up, then predict videos with the shipped tiny model (checkpoints/tiny)
+#   make demo   set up, then predict videos with the shipped built-in model (checkpoints/builtin)
 #               from built-in test clips: outputs/demo.mp4 and outputs/demo.png
 #   make test   set up, then lint and run the whole test suite
 # `make setup` also installs Debian's chromium (apt-get, ~20 s) when it is missing: the test of
@@ -43,7 +43,7 @@ browser:
 setup: $(STAMP) browser
 
 demo: $(CORE)
-	$(BIN)/canvasmar sample --checkpoint checkpoints/tiny --out outputs/demo.mp4 --force --context 2 \
+	$(BIN)/canvasmar sample --checkpoint checkpoints/builtin --out outputs/demo.mp4 --force --context 2 \
 		--frames 16 --clips 3 --steps 4 --seed 0
 	@echo "look at: outputs/demo.mp4 outputs/demo.png"
 

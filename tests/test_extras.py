@@ -59,7 +59,7 @@ def _run_blocked(*argv: str) -> subprocess.CompletedProcess:
 
 def test_the_demo_samples_without_any_extra(tmp_path):
     out = tmp_path / "demo.mp4"
-    done = _run_blocked("sample", "--checkpoint", "checkpoints/tiny", "--out", str(out),
+    done = _run_blocked("sample", "--checkpoint", "checkpoints/builtin", "--out", str(out),
                         "--context", "2", "--frames", "2", "--clips", "1", "--steps", "1",
                         "--flow-steps", "2", "--seed", "0", "-q")
     assert done.returncode == 0, done.stderr
