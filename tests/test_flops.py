@@ -66,6 +66,7 @@ TRAINING_CASES = [
     ("micro", "model.temporal_patch=2"),
     ("micro", "model.motion_input=true", "model.temporal_patch=2"),  # a second input embedding
     ("micro", "loss.head_repeat=2", "model.expert_norm=false", "model.mlp_ratio=2.5"),
+    ("micro", "loss.mar_weight=0"),  # the canvas path alone: no Spatial MAR, no head
     ("micro", "data.frames=6", "data.resolution=24", "loss.mask_ratio_min=0.5"),
     # next-group models (App. B): the Canvas ViT per group, K canvas heads, temporal attention
     ("micro", "model.group=2"),

@@ -224,3 +224,37 @@ def test_the_model_is_told_each_history_frame_s_noise_level(micro_cfg):
     drawn = set((history_level * 10).long().flatten().tolist())
     grad = model.temporal.noise_level.weight.grad
     assert {i for i in range(10) if grad[i].abs().sum() > 0} == drawn
+
+
+def test_mar_weight_zero_trains_the_canvas_path_alone(micro_cfg):
+    """loss.mar_weight=0: no Spatial MAR or head pass (no L_MAR, no gradient there), and the
+    canvas losses are the ones the full objective computes from the same draws."""
+    from dataclasses import replace
+
+    model, tok = build_model(micro_cfg)
+    latents = tok.encode(torch.rand(2, 4, 3, 16, 16))
+    rnd = losses.draw_randomness(model, 2, 4, micro_cfg.loss, torch.Generator().manual_seed(0))
+    full = losses.training_losses(model, latents, micro_cfg.loss, randomness=rnd)
+    alone_cfg = replace(micro_cfg.loss, mar_weight=0.0)
+    alone = losses.training_losses(model, latents, alone_cfg, randomness=rnd)
+    assert set(alone) == {"loss", "canvas", "static"}
+    for key in ("canvas", "static"):
+        torch.testing.assert_close(alone[key], full[key])
+    expected = micro_cfg.loss.canvas_weight * full["canvas"] + micro_cfg.loss.static_weight * \
+        full["static"]
+    torch.testing.assert_close(alone["loss"], expected)
+    alone["loss"].backward()
+    assert all(p.grad is None for p in [*model.spatial.parameters(), *model.head.parameters()])
+    assert model.canvas_vit.canvas_head.weight.grad.abs().sum() > 0
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.temporal.parameters())
+
+
+def test_mar_weight_zero_without_a_canvas_is_one_error_line():
+    from canvasmar.config import load_config
+    from canvasmar.errors import UserError
+
+    with pytest.raises(UserError, match="leaves nothing to train"):
+        load_config("tiny", ["loss.mar_weight=0", "model.canvas=false", "model.canvas_layers=0"])
+    with pytest.raises(UserError, match="loss.mar_weight"):
+        load_config("tiny", ["loss.mar_weight=-1"])

@@ -261,13 +261,15 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
         level = _per_frame(model, rnd.canvas_noise_level)
         canvas_embedding = noise_augment(canvas.embedding, level, noise=rnd.canvas_noise)
 
-    cond = model.predict_tokens(z_t, targets, rnd.mask, canvas_embedding,
-                                rnd.drop_temporal, rnd.drop_canvas)
-    # the head learns the change from the previous frame with model.residual (to_head); in a
-    # group, from the frame before the group (what the sampler knows)
-    base = _per_frame(model, prev)
-    losses["mar"] = mar_loss(model, cond, model.to_head(targets, base), rnd, static_shapes)
-    total = losses["mar"]
+    total = torch.zeros((), device=latents.device)
+    if cfg.mar_weight > 0:  # 0: the canvas path alone, no Spatial MAR or head pass at all
+        cond = model.predict_tokens(z_t, targets, rnd.mask, canvas_embedding,
+                                    rnd.drop_temporal, rnd.drop_canvas)
+        # the head learns the change from the previous frame with model.residual (to_head); in
+        # a group, from the frame before the group (what the sampler knows)
+        base = _per_frame(model, prev)
+        losses["mar"] = mar_loss(model, cond, model.to_head(targets, base), rnd, static_shapes)
+        total = cfg.mar_weight * losses["mar"]
     if model.has_canvas:
         total = total + cfg.canvas_weight * losses["canvas"] + cfg.static_weight * losses["static"]
     losses["loss"] = total

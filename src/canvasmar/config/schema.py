@@ -125,6 +125,8 @@ class LossConfig:
 
     canvas_weight: float = setting(0.1, "lambda_c of Eq. 10: weight of the canvas loss")
     static_weight: float = setting(0.1, "lambda_s of Eq. 10: weight of the staticness loss")
+    mar_weight: float = setting(1.0, "weight of L_MAR in Eq. 10 (1: the paper; 0 trains the "
+                                     "canvas path alone, docs/training.md)")
     head_repeat: int = setting(4, "copies of each masked token, each with fresh flow noise "
                                   "and time (MAR, NOVA)")
     mask_ratio_min: float = setting(0.7, "lowest mask ratio (MAR: truncated normal on "
@@ -151,7 +153,7 @@ class LossConfig:
                                             "frames (0 = clean, the paper)")
 
     def validate(self) -> LossConfig:
-        for name in ("canvas_weight", "static_weight"):
+        for name in ("canvas_weight", "static_weight", "mar_weight"):
             at_least(f"loss.{name}", getattr(self, name), 0)
         at_least("loss.head_repeat", self.head_repeat, 1)
         in_range("loss.mask_ratio_min", self.mask_ratio_min, 0, 1)
@@ -377,6 +379,9 @@ class RunConfig:
             raise UserError("model.history_noise_input=true needs loss.history_noise_max > 0 "
                             "(e.g. 0.3): without noise in training its level embedding learns "
                             "nothing")
+        if not self.loss.mar_weight and not self.model.canvas:
+            raise UserError("loss.mar_weight=0 leaves nothing to train in a model without a "
+                            "canvas (model.canvas=false): set loss.mar_weight above 0")
         if self.tokenizer.kind != "vae":  # one latent frame per frame (a VAE: at build time)
             check_group_frames(self.model.group, self.data.frames, self.data.frames)
         return self

@@ -166,7 +166,9 @@ def training_flops(model: ModelConfig, loss: LossConfig, latent_shape: tuple[int
     parts += [tuple(count * x for x in part)
               for count, part in ((groups, canvas(dims)), (frames, spatial(dims)))]
     k = loss.head_repeat
-    if static:
+    if not loss.mar_weight:  # the canvas path alone: no Spatial MAR, no head
+        parts.pop()
+    elif static:
         parts.append(head(dims, k * frames * dims.n, frames * dims.n))
     else:
         if masked_per_frame is None:

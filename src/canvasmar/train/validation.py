@@ -8,6 +8,8 @@ on the same frames (targets 1..T-1: frame 0 has no last frame to copy).
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from einops import rearrange
 
@@ -54,7 +56,9 @@ def validate(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor, loss_
         video = videos[start:start + batch_size]
         acts = None if actions is None else actions[start:start + batch_size]
         latents = tokenizer.encode(video)
-        losses = training_losses(model, latents, loss_cfg, g, actions=acts)
+        # L_MAR is measured even while loss.mar_weight=0 trains the canvas path alone
+        losses = training_losses(model, latents, dataclasses.replace(loss_cfg, mar_weight=1.0),
+                                 g, actions=acts)
         parts = {f"val_{k}": v.item() for k, v in losses.items()}
         parts["val_copy_last_mse"] = (video[:, 1:] - video[:, :-1]).pow(2).mean().item()
         if model.has_canvas:
