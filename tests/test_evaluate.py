@@ -114,3 +114,31 @@ def test_fid_kid_and_best_of_k_per_predicted_frame(pipe):
                                                 strict=True))
     # the best of K at each frame is at least as good as the best whole clip at that frame
     assert sum(model["mse_best_of_k"]) / 3 <= out["model_steps_1"]["mse_best_of_k"] + 1e-12
+
+
+class _Extrapolate:
+    """A stand-in pipeline (no canvas) that continues each context's last change linearly:
+    exact on the linear ramps below."""
+
+    model = type("Model", (), {"has_canvas": False})()
+
+    def __call__(self, context, frames, generator=None, **options):
+        step = context[:, -1] - context[:, -2]
+        return torch.stack([context[:, -1] + (t + 1) * step for t in range(frames)], 1)
+
+
+def test_motion_is_one_for_the_real_motion_and_zero_for_copy_last(pipe):
+    """`motion`: generated frame-to-frame change over the real one, per predicted frame."""
+    protocol = dataclasses.replace(PROTOCOLS["builtin-quick"], context=2, predict=6,
+                                   num_videos=3, samples=1)
+    g = torch.Generator().manual_seed(0)
+    start = 0.3 + 0.1 * torch.rand(3, 1, 3, 16, 16, generator=g)
+    step = 0.02 * torch.rand(3, 1, 3, 16, 16, generator=g)
+    ramps = start + torch.arange(8).view(1, 8, 1, 1, 1) * step  # frame t = start + t * step
+    out = evaluate(_Extrapolate(), protocol, ramps, [1], progress=False)
+    assert out["model_steps_1"]["motion"] == pytest.approx(1.0, rel=1e-6)
+    assert out["model_steps_1"]["per_frame"]["motion"] == pytest.approx([1.0] * 6, rel=1e-6)
+    assert out["copy_last"]["motion"] == 0 and out["copy_last"]["per_frame"]["motion"] == [0] * 6
+    random = evaluate(pipe, protocol, torch.rand(3, 8, 3, 16, 16, generator=g), [1],
+                      progress=False, flow_steps=2)
+    assert random["model_steps_1"]["motion"] > 0

@@ -11,7 +11,7 @@ from canvasmar.cli.common import int_list, name_list, sampling_parent, sampling_
 # The table's columns, in this order when present: the JSON holds more (per-frame curves,
 # confidence intervals, ...), hundreds of lines that belong in a file, not on a terminal.
 COLUMNS = ("mse", "psnr", "ssim", "mse_best_of_k", "psnr_best_of_k", "ssim_best_of_k", "fvd",
-           "fvd_debiased", "fid", "kid")
+           "fvd_debiased", "fid", "kid", "motion")
 
 
 def _label(column: str, samples: int) -> str:

@@ -6,7 +6,12 @@ scored on the predicted segment: MSE, PSNR and SSIM (mean over all samples, and 
 samples of each context), each also per predicted frame; FVD with a user-supplied I3D (plus
 BAIR's debiased FVD when its real statistics are given); frame FID/KID with a user-supplied
 Inception, over all predicted frames and per predicted-frame position (`per_frame`: the
-field's way to see samples blur or fade as a rollout goes on).
+field's way to see samples blur or fade as a rollout goes on); and `motion`, how much the
+generated frames change from one to the next against how much the real ones do (mean absolute
+pixel change, frame 1 against the last context frame; overall and per predicted frame): 1
+moves as much as the real video, 0 is a frozen one (copy-last scores 0 by construction) and
+above 1 flickers. FID and PSNR can score a frozen rollout well (docs/quality.md); this says
+whether anything moves. Read it beside them: noise changes frames too.
 
 Clips are read from the protocol's dataset one batch at a time and every setting scores that
 batch before the next is read, so memory holds one batch of clips plus running statistics
@@ -161,6 +166,8 @@ class _Scores:
         self.frame_values = {m: torch.zeros(videos, samples, frames, dtype=torch.float64)
                              for m in PIXEL_METRICS}
         self.clips = 0
+        # summed mean |frame t - frame t-1| of the generated (row 0) and real (row 1) videos
+        self.change = torch.zeros(2, frames, dtype=torch.float64)
         self.i3d = FeatureStats()
         self.frames = (_FrameFeatures(frame_extractor, keep_frame_features, frames)
                        if frame_extractor is not None else None)
@@ -169,20 +176,25 @@ class _Scores:
         return {"values": self.values, "i3d": self.i3d.state_dict() if self.i3d.count else None,
                 "frames": self.frames.state() if self.frames is not None else None,
                 "frame_sums": self.frame_sums, "frame_values": self.frame_values,
-                "clips": self.clips}
+                "clips": self.clips, "change": self.change}
 
     def load_state(self, state: dict) -> None:
         self.values, self.frame_sums = state["values"], state["frame_sums"]
         self.frame_values = state["frame_values"]
-        self.clips = int(state["clips"])
+        self.clips, self.change = int(state["clips"]), state["change"]
         if state["i3d"] is not None:
             self.i3d = FeatureStats.from_state_dict(state["i3d"])
         if self.frames is not None:
             self.frames.load_state(state["frames"])
 
-    def add(self, fake: torch.Tensor, real: torch.Tensor, vid: torch.Tensor,
+    def add(self, fake: torch.Tensor, real: torch.Tensor, last: torch.Tensor, vid: torch.Tensor,
             sample: torch.Tensor, detector: Callable | None) -> None:
+        """Score (B, T, C, H, W) generated against real segments; `last` (B, C, H, W) is the
+        last context frame (the `motion` of frame 1 is its change from it)."""
         per_clip, per_frame = _score_pixels(fake, real)
+        for row, video in enumerate((fake, real)):
+            frames = torch.cat([last[:, None], video], 1).double()
+            self.change[row] += (frames[:, 1:] - frames[:, :-1]).abs().mean((2, 3, 4)).sum(0)
         for m, v in per_clip.items():
             self.values[m][vid, sample] = v
             self.frame_sums[m] += per_frame[m].sum(0)
@@ -212,6 +224,10 @@ class _Scores:
             # (N, T) per video and predicted-frame position: paired per-position intervals
             per_video[f"{m}_per_frame"] = v.mean(1).tolist()
             per_video[f"{m}_best_of_k_per_frame"] = best.tolist()
+        generated, real = self.change
+        if (real > 0).all():  # a segment in which nothing ever moves has no motion to keep
+            out["motion"] = (generated.sum() / real.sum()).item()
+            out["per_frame"]["motion"] = (generated / real).tolist()
         if real_i3d is not None:
             out["fvd"] = fvd(real_i3d, self.i3d)
         if debiased_real is not None:
@@ -318,7 +334,7 @@ def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int],
         "batch_size": batch_size, "settings": [name for name, _ in settings],
         "options": {key: repr(v) for key, v in sorted(options.items())},
         "metrics": {"fvd": detector is not None, "fid": frame_extractor is not None,
-                    "kid": keep}, **(fingerprint or {})}, save_every_s)
+                    "kid": keep, "motion": True}, **(fingerprint or {})}, save_every_s)
     first = resume.load(scores, generators, real_frames)
     bar = tqdm(total=batches * len(settings), initial=first * len(settings),
                desc=f"eval {protocol.name}", disable=not progress)
@@ -339,7 +355,7 @@ def evaluate(pipe: Pipeline, protocol: Protocol, clips: Clips, steps: list[int],
                 else:
                     fake = pipe(context, p, generator=generators[name], **extra,
                                 **_action_keywords(actions, c, p), **options).cpu()
-                scores[name].add(fake, real, vid, sample, detector)
+                scores[name].add(fake, real, context[:, -1], vid, sample, detector)
                 bar.update(1)
             if index + 1 < batches:
                 stopping = stop.requested()
