@@ -258,3 +258,48 @@ def test_mar_weight_zero_without_a_canvas_is_one_error_line():
         load_config("tiny", ["loss.mar_weight=0", "model.canvas=false", "model.canvas_layers=0"])
     with pytest.raises(UserError, match="loss.mar_weight"):
         load_config("tiny", ["loss.mar_weight=-1"])
+
+
+def test_freeze_frames_repeats_the_last_unfrozen_frame():
+    latents = torch.arange(2 * 5, dtype=torch.float32).view(2, 5, 1, 1, 1).expand(-1, -1, 2, 3, 3)
+    freeze = torch.tensor([[False, True, True, False, True], [False, False, True, False, False]])
+    out = losses.freeze_frames(latents, freeze)
+    assert out[:, :, 0, 0, 0].tolist() == [[0, 0, 0, 3, 3], [5, 6, 6, 8, 9]]
+    assert torch.equal(out[:, :, 1], out[:, :, 0]) and out.shape == latents.shape
+
+
+def test_history_freeze_draws_last_and_reaches_only_the_inputs(micro_cfg):
+    """loss.history_freeze: drawn after every other draw (those stay the same), never frame 0;
+    frozen inputs change the losses, the targets stay real; validation ignores it."""
+    from dataclasses import replace
+
+    from canvasmar.train.validation import validate
+
+    model, tok = build_model(micro_cfg)
+    video = torch.rand(2, 4, 3, 16, 16)
+    latents = tok.encode(video)
+    cfg = replace(micro_cfg.loss, history_freeze=0.5)
+    plain = losses.draw_randomness(model, 2, 4, micro_cfg.loss, torch.Generator().manual_seed(0))
+    frozen = losses.draw_randomness(model, 2, 4, cfg, torch.Generator().manual_seed(0))
+    assert torch.equal(plain.mask, frozen.mask) and torch.equal(plain.head_noise,
+                                                                 frozen.head_noise)
+    assert plain.history_freeze is None and not frozen.history_freeze.view(2, 4)[:, 0].any()
+    everything = replace(frozen, history_freeze=torch.tensor([False, True, True, True] * 2))
+    a = losses.training_losses(model, latents, cfg, randomness=plain)
+    b = losses.training_losses(model, latents, cfg, randomness=everything)
+    assert not torch.allclose(a["canvas"], b["canvas"])
+    still = latents[:, :1].expand(-1, 4, -1, -1, -1)  # what the model read in `b`, by hand:
+    manual = losses.training_losses(model, still, cfg, randomness=plain)  # same inputs ...
+    assert not torch.allclose(manual["canvas"], b["canvas"])  # ... but other (real) targets
+    torch.manual_seed(0)
+    v1 = validate(model, tok, video, micro_cfg.loss)
+    torch.manual_seed(0)
+    assert validate(model, tok, video, cfg) == v1
+
+
+def test_history_freeze_out_of_range_is_one_error_line():
+    from canvasmar.config import load_config
+    from canvasmar.errors import UserError
+
+    with pytest.raises(UserError, match="loss.history_freeze"):
+        load_config("tiny", ["loss.history_freeze=1"])

@@ -103,6 +103,9 @@ class LossRandomness:
     # frame of the Temporal ViT; None otherwise (nothing drawn: the other draws are unchanged)
     history_noise_level: torch.Tensor | None = None
     history_noise: torch.Tensor | None = None
+    # loss.history_freeze > 0: (F,) bool, frame i enters as an input (history and previous
+    # frame) as a copy of input frame i-1 (never frame 0 of a clip); None otherwise
+    history_freeze: torch.Tensor | None = None
     group: int = 1  # model.group: frames per group (App. B)
 
     def clips(self, start: int, count: int) -> LossRandomness:
@@ -166,7 +169,29 @@ def _draw(model: CanvasMAR, clips: int, frames_per_clip: int, cfg: LossConfig,
         rnd = dataclasses.replace(
             rnd, history_noise_level=uniform((f,), 0.0, cfg.history_noise_max, generator),
             history_noise=torch.randn((f, *model.latent_shape), generator=generator))
+    if cfg.history_freeze > 0:  # the same, last
+        freeze = torch.rand((clips, frames_per_clip), generator=generator) < cfg.history_freeze
+        freeze[:, 0] = False  # frame 0 has no frame before it to repeat
+        rnd = dataclasses.replace(rnd, history_freeze=freeze.flatten())
     return rnd
+
+
+def freeze_frames(latents: torch.Tensor, freeze: torch.Tensor) -> torch.Tensor:
+    """latents (B, T, ...), freeze (B, T) bool -> each frozen frame replaced by the last
+    unfrozen one before it (runs of frozen frames repeat the same frame).
+
+    loss.history_freeze (not in the paper): in a rollout, once a generated frame fails to move
+    an object, the history shows no motion and every later frame stays frozen (docs/quality.md,
+    session 15: the shipped model's motion falls from 0.65 of the real one at the first
+    predicted frame to 0.13 at the second and 0 from the fourth). Trained only on real
+    histories, the model never saw a stuck frame followed by a moving target; with this it
+    does: frozen input frames, real targets. Gathers by index: static shapes, no host sync.
+    """
+    b, t = freeze.shape
+    index = torch.arange(t, device=freeze.device).expand(b, t)
+    source = torch.where(freeze, torch.zeros_like(index), index).cummax(1).values
+    return latents.gather(1, source.view(b, t, *[1] * (latents.dim() - 2))
+                          .expand(-1, -1, *latents.shape[2:]))
 
 
 def check_group(model: CanvasMAR, frames: int) -> None:
@@ -243,11 +268,14 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
     rnd = randomness.to(latents.device)
     targets = rearrange(model.to_tokens(latents), "b t n c -> (b t) n c")
     # z_t and previous frame of each group's first frame (of every frame when K = 1)
-    z_t = rearrange(model.group_starts(_temporal(model, latents, rnd, actions)),
+    inputs = latents  # what the model reads (history, previous frame); targets stay real
+    if rnd.history_freeze is not None:
+        inputs = freeze_frames(latents, rnd.history_freeze.view(b, t))
+    z_t = rearrange(model.group_starts(_temporal(model, inputs, rnd, actions)),
                     "b g n d -> (b g) n d")
     losses: dict[str, torch.Tensor] = {}
 
-    prev = rearrange(model.to_tokens(model.group_starts(previous_frames(latents))),
+    prev = rearrange(model.to_tokens(model.group_starts(previous_frames(inputs))),
                      "b g n c -> (b g) n c")
     canvas_embedding = None
     if model.has_canvas:

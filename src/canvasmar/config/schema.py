@@ -146,11 +146,12 @@ class LossConfig:
     canvas_noise_min: float = setting(0.0, "lowest noise level r' on the canvas "
                                            "(Eq. 12, Table 3)")
     canvas_noise_max: float = setting(0.3, "highest noise level r' on the canvas")
-    # Not in the paper (docs/quality.md, the motion input): the Temporal ViT's history frames
-    # are clean in training but generated at inference; with model.motion_input their errors
-    # read as motion. Each history frame gets r ~ U[0, max] (Eq. 11's form; none at inference).
+    # Not in the paper (docs/quality.md): history frames are clean in training, generated at
+    # inference. Noise: r ~ U[0, max] per history frame (Eq. 11's form; none at inference).
     history_noise_max: float = setting(0.0, "highest noise level on the Temporal ViT's history "
                                             "frames (0 = clean, the paper)")
+    history_freeze: float = setting(0.0, "chance an input frame repeats the one before it, as a "
+                                         "stuck generated frame would (losses.py)")
 
     def validate(self) -> LossConfig:
         for name in ("canvas_weight", "static_weight", "mar_weight"):
@@ -165,6 +166,7 @@ class LossConfig:
         if drops > 1:
             raise UserError(f"condition dropout probabilities add up to {drops} > 1")
         in_range("loss.history_noise_max", self.history_noise_max, 0, 1)
+        in_range("loss.history_freeze", self.history_freeze, 0, 1, high_open=True)
         for kind in ("frame_noise", "canvas_noise"):  # Eq. 11, 12: r ~ U[min, max] in [0, 1]
             low, high = getattr(self, f"{kind}_min"), getattr(self, f"{kind}_max")
             in_range(f"loss.{kind}_min", low, 0, 1)
