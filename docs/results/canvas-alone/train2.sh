@@ -20,3 +20,4 @@ run ca2-joint runs/ca-joint 45 1800 300 &
 ( run ca2-canvas runs/ca-canvas-joint 30 4000 1000 loss.mar_weight=0 &&
   run ca2-canvas-joint runs/ca2-canvas 15 600 300 ) &
 wait
+# Stopped after 8 minutes (session 15) for train3.sh; its partial rows: ca2-*-validation-rows.jsonl.
