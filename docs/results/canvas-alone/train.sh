@@ -8,17 +8,7 @@
 #   canvas-alone: 35 minutes with loss.mar_weight=0, then 20 minutes of the full objective
 #                 (train.init_from the first phase's EMA weights) so the MAR adapts
 # Run from a src snapshot (PYTHONPATH=/tmp/snap/src) so edits do not reach running jobs.
-cd "$(dirname "$0")/../../.."
-export OMP_NUM_THREADS=1 PYTHONPATH=/tmp/snap/src
-common=(--no-progress --force train.seed=2 train.lr=5e-4 train.warmup_steps=50 train.threads=1
-        train.tensorboard=false train.device=cpu model.residual=true model.motion_input=true
-        loss.head_repeat=1)
-run() {  # name init minutes steps eval_every overrides...
-  local name=$1 init=$2 minutes=$3 steps=$4 every=$5; shift 5
-  .venv/bin/python -m canvasmar train tiny --out runs/$name "${common[@]}" \
-    train.init_from=$init train.time_limit_min=$minutes train.steps=$steps \
-    train.eval_every=$every train.save_every=$every "$@" > runs/$name.log 2>&1
-}
+SEED=2 source "$(dirname "$0")/common.sh"
 run ca-joint checkpoints/builtin 55 2200 250 &
 ( run ca-canvas checkpoints/builtin 35 4500 750 loss.mar_weight=0 &&
   run ca-canvas-joint runs/ca-canvas 20 800 250 ) &
