@@ -68,10 +68,12 @@ def _losses_and_grads(objective, model, latents, rnd):
             {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
 
 
-@pytest.mark.parametrize("canvas,group", [(True, 1), (False, 1), (True, 2)])
+@pytest.mark.parametrize("canvas,group,warp", [(True, 1, 0), (False, 1, 0), (True, 2, 0),
+                                               (True, 1, 1)])  # warp: models/warp.py
 def test_training_objective_compiles_fullgraph_without_recompiles(micro_cfg, one_thread,
-                                                                  canvas, group):
-    cfg = replace(micro_cfg, model=replace(micro_cfg.model, canvas=canvas, group=group))
+                                                                  canvas, group, warp):
+    cfg = replace(micro_cfg, model=replace(micro_cfg.model, canvas=canvas, group=group,
+                                           warp=warp, residual=bool(warp)))
     model, objective, latents = _setup(cfg)
     torch._dynamo.reset()
     backend = StaticAotEager()

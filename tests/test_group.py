@@ -328,7 +328,7 @@ def test_bad_group_settings_are_clear_errors(overrides, message):
 
 
 def test_a_clip_that_does_not_split_into_groups_is_refused():
-    from canvasmar.config.schema import check_group_frames
+    from canvasmar.config.checks import check_group_frames
 
     cfg, model, tok = _build(K2)
     with pytest.raises(UserError, match="a clip of 3 latent frames does not split"):

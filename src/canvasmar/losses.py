@@ -42,6 +42,7 @@ import dataclasses
 from dataclasses import dataclass, fields
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
@@ -253,7 +254,8 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
                     randomness: LossRandomness | None = None,
                     static_shapes: bool | None = None,
                     actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """latents (B, T, C, h, w), normalised -> {'loss', 'mar', 'canvas', 'static'} scalars.
+    """latents (B, T, C, h, w), normalised -> {'loss', 'mar', 'canvas', 'static'} scalars
+    (and 'warp' with model.warp).
 
     With `randomness` (a slice of a global batch's draws) the values are this slice's shares
     of the global means; without it the draws come from `generator` for this batch alone.
@@ -277,10 +279,11 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
 
     prev = rearrange(model.to_tokens(model.group_starts(previous_frames(inputs))),
                      "b g n c -> (b g) n c")
-    canvas_embedding = None
+    canvas_embedding = canvas_base = None
     if model.has_canvas:
         noisy_prev = noise_augment(prev, rnd.frame_noise_level, noise=rnd.frame_noise)
         canvas = model.predict_canvas(z_t, noisy_prev, prev)  # (BT, ...): K per group
+        canvas_base = canvas.base
         error = canvas_error(canvas.tokens.float(), targets)  # (BT, n)
         per_token = rnd.total_frames * model.num_tokens
         losses["canvas"] = error.sum() / per_token
@@ -288,18 +291,26 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
         losses["static"] = static.sum() / per_token
         level = _per_frame(model, rnd.canvas_noise_level)
         canvas_embedding = noise_augment(canvas.embedding, level, noise=rnd.canvas_noise)
+        if canvas.shift_logits is not None:  # model.warp: which shift of prev explains targets
+            best = model.warp.best_shift(_per_frame(model, prev), targets)
+            ce = F.cross_entropy(canvas.shift_logits.float().flatten(0, 1), best.flatten(),
+                                 reduction="sum")
+            losses["warp"] = ce / per_token
 
     total = torch.zeros((), device=latents.device)
     if cfg.mar_weight > 0:  # 0: the canvas path alone, no Spatial MAR or head pass at all
         cond = model.predict_tokens(z_t, targets, rnd.mask, canvas_embedding,
                                     rnd.drop_temporal, rnd.drop_canvas)
         # the head learns the change from the previous frame with model.residual (to_head); in
-        # a group, from the frame before the group (what the sampler knows)
-        base = _per_frame(model, prev)
+        # a group, from the frame before the group (what the sampler knows); with model.warp,
+        # from it moved by the canvas's chosen shifts (no gradient through the choice)
+        base = _per_frame(model, prev) if canvas_base is None else canvas_base.detach()
         losses["mar"] = mar_loss(model, cond, model.to_head(targets, base), rnd, static_shapes)
         total = cfg.mar_weight * losses["mar"]
     if model.has_canvas:
         total = total + cfg.canvas_weight * losses["canvas"] + cfg.static_weight * losses["static"]
+    if "warp" in losses:
+        total = total + cfg.warp_weight * losses["warp"]
     losses["loss"] = total
     return losses
 

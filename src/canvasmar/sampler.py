@@ -108,7 +108,7 @@ def _conditions(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
         k = len(z_ts)
         noisy = noise_augment(prev_tokens, opts.frame_noise, generator).repeat(k, 1, 1)
         both = model.predict_canvas(torch.cat(z_ts), noisy, prev_tokens.repeat(k, 1, 1))
-        canvas = Canvas(*(x[:rows] for x in both))
+        canvas = Canvas(*(None if x is None else x[:rows] for x in both))
         emb = both.embedding
         # the draw noise_augment(emb[:rows], r', generator) would make, shared by both halves
         eps = torch.randn(canvas.embedding.shape, generator=generator, dtype=emb.dtype,
@@ -176,7 +176,11 @@ def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
         x = x.view(b * k, n, *x.shape[2:])
         return x.repeat(n_pass, *([1] * (x.dim() - 1)))
 
-    base = prev_tokens if k == 1 else prev_tokens.repeat(1, k, 1)  # (B, K*n, C): residual
+    # (B, K*n, C) what the residual heads add to: the previous frame, or with model.warp the
+    # canvas's moved copy of it (Canvas.base, frame-major like the group's tokens)
+    base = prev_tokens if k == 1 else prev_tokens.repeat(1, k, 1)
+    if canvas is not None:
+        base = canvas.base.reshape(b, m, c)
     tokens = torch.zeros(b, m, c, device=device, dtype=z_t.dtype)
     mask = torch.ones(b, m, dtype=torch.bool, device=device)
     reveal_step = torch.zeros(b, m, dtype=torch.long, device=device)
@@ -203,15 +207,15 @@ def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
         if s is not None and opts.static_temperature_scale != 1:
             noise = noise * (1 - s.to(noise.dtype) * (1 - opts.static_temperature_scale))
         idx_c = idx[..., None].expand(-1, -1, c)
-        prev_revealed = torch.gather(base, 1, idx_c)  # (B, count, C) the previous frame's
-        keep = None  # (B*count,) tokens that keep the previous frame's value (keep_unchanged)
+        base_revealed = torch.gather(base, 1, idx_c)  # (B, count, C) the (moved) previous frame's
+        keep = None  # (B*count,) tokens that keep the base's value (keep_unchanged)
         if canvas is not None and opts.keep_unchanged > 0:
-            change = torch.gather(canvas.tokens.reshape(b, m, c), 1, idx_c) - prev_revealed
+            change = torch.gather(canvas.tokens.reshape(b, m, c), 1, idx_c) - base_revealed
             keep = (change.float().pow(2).mean(-1).sqrt() < opts.keep_unchanged).reshape(-1)
         values = _head_draw(model, cond, coeffs, noise, opts, keep)
-        values = model.from_head(values.view(b, count, c), prev_revealed)
+        values = model.from_head(values.view(b, count, c), base_revealed)
         if keep is not None:
-            values = torch.where(keep.view(b, count, 1), prev_revealed.to(values.dtype), values)
+            values = torch.where(keep.view(b, count, 1), base_revealed.to(values.dtype), values)
         tokens.scatter_(1, idx_c, values)
         mask.scatter_(1, idx, False)
         reveal_step.scatter_(1, idx, step)

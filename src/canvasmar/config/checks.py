@@ -44,3 +44,14 @@ def one_of(key: str, value: Any, choices: Iterable[Any]) -> None:
 def all_at_least(section: str, obj: Any, names: Iterable[str], low: int) -> None:
     for name in names:
         at_least(f"{section}.{name}", getattr(obj, name), low)
+
+
+def check_group_frames(group: int, latent: int, frames: int) -> None:
+    """A training clip of `latent` latent frames (from data.frames=`frames`) splits into
+    groups of model.group frames (App. B: every group of a clip is a target), or UserError."""
+    if latent % group:
+        hint = (f"use data.frames={-(-frames // group) * group}" if latent == frames else
+                "choose data.frames so that the latent frame count is a multiple")
+        raise UserError(f"data.frames={frames} gives {latent} latent frames per clip, not a "
+                        f"multiple of model.group={group}: {hint} (each clip trains on "
+                        f"{group}-frame groups)")

@@ -176,7 +176,7 @@ def load_config(name_or_path: str, overrides: list[str] = ()) -> RunConfig:
 # The version of the saved form (config.json beside the weights). Bump it, and add the step
 # from the old version to MIGRATIONS, whenever a saved key changes meaning or a default
 # changes: without it an old config.json would silently take the new default.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 
 def _from_unversioned(data: dict) -> dict:
@@ -220,8 +220,17 @@ def _add_format_4_keys(data: dict) -> dict:
     return out
 
 
+def _add_format_5_keys(data: dict) -> dict:
+    """Format 4 -> 5: the shift canvas (model.warp, models/warp.py) arrived."""
+    out = dict(data)
+    if isinstance(out.get("model"), dict):
+        out["model"] = {"warp": 0, **out["model"]}
+    return out
+
+
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _from_unversioned, 1: _add_format_2_keys,
-                                                 2: _add_format_3_keys, 3: _add_format_4_keys}
+                                                 2: _add_format_3_keys, 3: _add_format_4_keys,
+                                                 4: _add_format_5_keys}
 
 
 def format_version(data: Any, source: str = "config.json") -> int:

@@ -13,6 +13,7 @@ from typing import Any
 from canvasmar.config.checks import (
     all_at_least,
     at_least,
+    check_group_frames,
     finite,
     in_range,
     one_of,
@@ -99,6 +100,10 @@ class ModelConfig:
     # output, light temporal attention inside the Spatial MAR, K frames per temporal step.
     group: int = setting(1, "frames generated jointly per temporal step (App. B next-group "
                             "prediction); 1 = next-frame")
+    # Not in the paper (models/warp.py, docs/quality.md): the canvas also picks, per token, an
+    # integer shift of the previous frame; the residual heads add to the moved frame.
+    warp: int = setting(0, "largest per-token shift of the previous frame, in pixels (0 = off; "
+                           "needs model.residual)")
 
     def validate(self) -> ModelConfig:
         all_at_least("model", self, ("dim", "heads", "temporal_layers", "temporal_patch",
@@ -116,6 +121,10 @@ class ModelConfig:
                             f"action conditioning is for next-frame models only (a session "
                             f"takes one action per frame); use model.group=1 or "
                             f"model.actions=0 (docs/next-group.md)")
+        at_least("model.warp", self.warp, 0, " (0 = off)")
+        if self.warp and not (self.residual and self.canvas):
+            raise UserError(f"model.warp={self.warp} moves what the residual heads add to: it "
+                            f"needs model.residual=true and model.canvas=true, or model.warp=0")
         return self
 
 
@@ -152,9 +161,10 @@ class LossConfig:
                                             "frames (0 = clean, the paper)")
     history_freeze: float = setting(0.0, "chance an input frame repeats the one before it, as a "
                                          "stuck generated frame would (losses.py)")
+    warp_weight: float = setting(0.1, "weight of model.warp's shift cross-entropy")
 
     def validate(self) -> LossConfig:
-        for name in ("canvas_weight", "static_weight", "mar_weight"):
+        for name in ("canvas_weight", "static_weight", "mar_weight", "warp_weight"):
             at_least(f"loss.{name}", getattr(self, name), 0)
         at_least("loss.head_repeat", self.head_repeat, 1)
         in_range("loss.mask_ratio_min", self.mask_ratio_min, 0, 1)
@@ -388,13 +398,3 @@ class RunConfig:
             check_group_frames(self.model.group, self.data.frames, self.data.frames)
         return self
 
-
-def check_group_frames(group: int, latent: int, frames: int) -> None:
-    """A training clip of `latent` latent frames (from data.frames=`frames`) splits into
-    groups of model.group frames (App. B: every group of a clip is a target), or UserError."""
-    if latent % group:
-        hint = (f"use data.frames={-(-frames // group) * group}" if latent == frames else
-                "choose data.frames so that the latent frame count is a multiple")
-        raise UserError(f"data.frames={frames} gives {latent} latent frames per clip, not a "
-                        f"multiple of model.group={group}: {hint} (each clip trains on "
-                        f"{group}-frame groups)")

@@ -31,6 +31,9 @@ space (pixel tokens: [-1, 1]).
   true history / with that frozen one. ~0: the canvas does not look past the last frame, so it
   cannot tell where an object is going (both models shipped before `model.motion_input`:
   0.0005 and 0.008).
+- **Shift canvas** (model.warp): `warp_moving_gain`, the gain above of the previous frame
+  moved by the canvas's chosen shifts alone (models/warp.py); the oracle shift reaches ~0.83
+  on the built-in clips.
 
 A next-K model (App. B) is measured on the last group of each clip, its K frames together,
 against the frame before the group (what the model sees).
@@ -62,9 +65,11 @@ def _last_frame_inputs(model: CanvasMAR, latents: torch.Tensor, opts: SampleConf
              model.to_tokens(latents[:, -k:]).flatten(0, 1))
     out = {"z_t": z_t, "prev": prev if k == 1 else prev.repeat_interleave(k, 0),
            "truth": truth, "canvas": None, "canvas_tokens": None, "frozen_canvas_tokens": None}
+    out["base"] = out["prev"]  # what the residual heads add to (moved with model.warp)
     if model.has_canvas:
         noisy_prev = noise_augment(prev, opts.frame_noise, generator)
         canvas = model.predict_canvas(z_t, noisy_prev, prev)
+        out["base"] = canvas.base
         out["canvas"] = noise_augment(canvas.embedding, opts.canvas_noise, generator)
         out["canvas_tokens"] = canvas.tokens
         # history use: every history frame replaced by the one the target group follows
@@ -104,7 +109,7 @@ def swap_test(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleCon
     preds = []
     for tokens in (truth, other):
         cond = model.predict_tokens(inputs["z_t"], tokens, mask, inputs["canvas"])
-        preds.append(_head_prediction(model, cond, opts, zeros, inputs["prev"]))
+        preds.append(_head_prediction(model, cond, opts, zeros, inputs["base"]))
     true_error = (preds[0] - truth).pow(2)
     swapped_error = (preds[1] - truth).pow(2)
     return {"swap_mse": _masked_mean((preds[0] - preds[1]).pow(2), mask),
@@ -121,7 +126,8 @@ def calibration(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleC
     mask = torch.ones(b, n, dtype=torch.bool, device=truth.device)
     cond = model.predict_tokens(inputs["z_t"], torch.zeros_like(truth), mask, inputs["canvas"])
     noise = torch.randn((samples, b, n, c), generator=generator).to(truth.device, truth.dtype)
-    draws = _head_prediction(model, cond.expand(samples, -1, -1, -1), opts, noise, prev)
+    draws = _head_prediction(model, cond.expand(samples, -1, -1, -1), opts, noise,
+                             inputs["base"])
     spread = draws.var(0, unbiased=True)  # (B, n, C)
     error = (draws.mean(0) - truth).pow(2)
     static = (truth - prev).pow(2).mean(-1) < STATIC_CHANGE  # (B, n)
@@ -138,6 +144,10 @@ def calibration(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleC
     if inputs["canvas_tokens"] is not None:
         out |= canvas_motion(inputs["canvas_tokens"], prev, truth)
         out |= history_use(inputs["canvas_tokens"], inputs["frozen_canvas_tokens"], prev, truth)
+    if model.warp is not None:  # the moved previous frame alone, scored like the canvas
+        gain = canvas_motion(inputs["base"], prev, truth).get("canvas_moving_gain")
+        if gain is not None:
+            out["warp_moving_gain"] = gain
     return out
 
 

@@ -8,7 +8,8 @@ sampling loop: training (`losses.py`) and generation (the sampler) call these pu
     group / group_starts                next-group models (App. B): K frames per temporal step
     new_cache / encode_history / temporal_step     the same z_t frame by frame (inference)
                                         (with model.actions, each frame's action goes in too)
-    predict_canvas(z_t, prev_tokens, base)    z_c, canvas tokens, staticness
+    predict_canvas(z_t, prev_tokens, base)    z_c, canvas tokens, staticness (and, with
+                                        model.warp, the shift logits and the moved base)
     to_head / from_head                 token values <-> what the heads predict (residual)
     predict_tokens(z_t, tokens, mask, canvas, ...)  one condition vector per token
     velocity(x_t, t, cond)              the flow head
@@ -27,6 +28,7 @@ from canvasmar.models.canvas_vit import CanvasViT
 from canvasmar.models.flow_head import FlowHead
 from canvasmar.models.spatial_mar import SpatialMAR
 from canvasmar.models.temporal_vit import TemporalCache, TemporalViT
+from canvasmar.models.warp import ShiftWarp
 from canvasmar.nn.blocks import init_weights
 from canvasmar.nn.patches import patchify, unpatchify
 
@@ -37,10 +39,16 @@ class Canvas(NamedTuple):
     embedding: torch.Tensor  # z_c (B, n, D); next-K: each frame's canvas head output
     tokens: torch.Tensor  # canvas head output (B, n, C)
     staticness: torch.Tensor  # (B, n) in (0, 1), high = static
+    base: torch.Tensor  # (B, n, C) what the residual heads add to: the previous frame's clean
+    # tokens, moved by the chosen shifts with model.warp
+    shift_logits: torch.Tensor | None = None  # (B, n, K) model.warp's per-token shift scores
 
 
 class CanvasMAR(nn.Module):
-    def __init__(self, cfg: ModelConfig, latent_shape: tuple[int, int, int]) -> None:
+    def __init__(self, cfg: ModelConfig, latent_shape: tuple[int, int, int],
+                 cell_patch: int = 1) -> None:
+        """`cell_patch`: pixels per token side that model.warp unpacks (a pixel tokenizer's
+        patch; 1 for VAE latents, whose cells shift whole)."""
         super().__init__()
         self.cfg = cfg
         self.latent_shape = latent_shape
@@ -63,6 +71,8 @@ class CanvasMAR(nn.Module):
             if self.canvas_vit is not None:
                 self.canvas_vit.add_group_heads(cfg.group)
             self.spatial.add_group_layers(cfg.group)
+        # model.warp (models/warp.py): draws nothing, and starts at the zero shift
+        self.warp = ShiftWarp(cfg.dim, cfg.warp, latent_shape, cell_patch) if cfg.warp else None
 
     @property
     def group(self) -> int:
@@ -148,12 +158,17 @@ class CanvasMAR(nn.Module):
             z_c = self.canvas_vit.group_heads(z_c)
             base = base.repeat_interleave(self.cfg.group, 0)
         tokens, staticness = self.canvas_vit.heads(z_c)
-        return Canvas(z_c, self.from_head(tokens, base), staticness)
+        logits = None
+        if self.warp is not None:  # move the previous frame by each token's chosen shift
+            logits = self.warp.logits(z_c)
+            base = self.warp.apply(base, logits.detach().argmax(-1))
+        return Canvas(z_c, self.from_head(tokens, base), staticness, base, logits)
 
     # ---- what the heads predict: tokens, or with model.residual their change from `base`
     def to_head(self, tokens: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
         """Token values (..., C) -> the flow head's target: the change from `base` (the
-        previous frame's clean tokens, same shape) with model.residual, else the values."""
+        previous frame's clean tokens, same shape; moved by model.warp's shifts: `Canvas.base`)
+        with model.residual, else the values."""
         return tokens - base if self.cfg.residual else tokens
 
     def from_head(self, values: torch.Tensor, base: torch.Tensor) -> torch.Tensor:

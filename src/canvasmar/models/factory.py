@@ -43,5 +43,6 @@ def build_model(cfg: RunConfig) -> tuple[CanvasMAR, Tokenizer]:
                         f"frame, but the VAE in {cfg.tokenizer.path} compresses time by "
                         f"{tokenizer.temporal_factor}: use a VAE without temporal compression "
                         f"(or tokenizer.kind=pixel/diffusers), or model.actions=0")
-    model = CanvasMAR(cfg.model, tokenizer.latent_shape(frame_shape(cfg)))
+    cell_patch = cfg.tokenizer.patch if cfg.tokenizer.kind == "pixel" else 1  # model.warp
+    model = CanvasMAR(cfg.model, tokenizer.latent_shape(frame_shape(cfg)), cell_patch)
     return model, tokenizer

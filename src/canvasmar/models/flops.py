@@ -103,6 +103,8 @@ def canvas(dims: Dims) -> tuple[float, float]:
     else:
         rest = (dims.cfg.canvas_layers * block(dims, n, n)
                 + k * (2 * linear(n, d, d) + linear(n, d, dims.c) + linear(n, d, 1)))
+    if dims.cfg.warp:  # the shift logits (models/warp.py); the shifts themselves are copies
+        rest += k * linear(n, d, (2 * dims.cfg.warp + 1) ** 2)
     return linear(n, dims.c, d), rest
 
 

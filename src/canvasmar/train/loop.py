@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 
 from canvasmar import checkpoint as ckpt
 from canvasmar.config import RunConfig
-from canvasmar.config.schema import check_group_frames
+from canvasmar.config.checks import check_group_frames
 from canvasmar.data import build_dataset
 from canvasmar.data.sampling import StepBatchSampler
 from canvasmar.errors import UserError
@@ -51,7 +51,7 @@ from canvasmar.train.trainer import (
 )
 from canvasmar.train.validation import diagnostics_row, validate
 
-LOSS_KEYS = ("loss", "mar", "canvas", "static")
+LOSS_KEYS = ("loss", "mar", "canvas", "static", "warp")
 
 
 def _keyed_by_position(optimizer_state: dict) -> bool:

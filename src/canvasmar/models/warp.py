@@ -1,0 +1,94 @@
+"""Shift canvas (model.warp, not in the paper): each token's displacement of the previous frame.
+
+Why (docs/quality.md, session 16): at our scale the canvas puts a moving object's next position
+as a blurred ghost (the squared-error mean over where it may go), and the flow head, drawing each
+token's change from the previous frame, keeps the object where it was; rollouts freeze. A
+displacement is a sharper thing to predict than the moved pixels: on the built-in clips the best
+integer shift per token (radius 4 px, one shift per 4x4 pixel token) removes 83% of copying's
+error on the tokens that move, the trained canvas ~54%. So with model.warp = R the Canvas ViT
+also classifies, per token, which of the (2R+1)^2 integer shifts of the previous frame best
+explains the next frame; the chosen shift (argmax) moves the previous frame, sharply, and the
+residual heads then predict each token's change from that *moved* frame instead of the unmoved
+one: a head that draws "no change" now draws the object where it went. The frame-prediction
+literature's warping models (DVF, Liu et al. 2017; CDNA, Finn et al. 2016) do the same with
+a flow field or kernels.
+
+Training target: the shift whose copy of the previous frame is closest to the true token
+(`best_shift`; ties and near-ties go to the smaller displacement), with cross-entropy; no
+gradient passes through the argmax, so training and sampling use the same hard shift.
+
+Shifts are in the tokenizer's cells: a pixel tokenizer with patch p packs p x p pixels into a
+token (channels c*p*p, `(c p q)` order, models/tokenizer.py), so `cell_patch` = p unpacks the
+tokens into pixels, shifts them and packs them back; a VAE's latent cells shift whole (p = 1).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from canvasmar.nn.patches import patchify, unpatchify
+
+# The logit of the zero shift at initialisation: argmax picks "no move" until the head has
+# learnt otherwise, so a model fine-tuned from one without a warp starts from its predictions.
+_ZERO_SHIFT_BIAS = 2.0
+# Near-ties (a smooth background shifted by a pixel) go to the zero shift: a shift's error is
+# raised by this much per squared pixel of displacement over R^2 (token units, [-1, 1] pixels).
+_DISPLACEMENT_PENALTY = 1e-3
+
+
+class ShiftWarp(nn.Module):
+    """Per-token shift logits from the canvas embedding, and the shifts themselves."""
+
+    def __init__(self, dim: int, radius: int, latent_shape: tuple[int, int, int],
+                 cell_patch: int) -> None:
+        super().__init__()
+        c, h, w = latent_shape
+        if c % (cell_patch * cell_patch):
+            raise ValueError(f"{c} token channels do not unpack into {cell_patch}x{cell_patch} "
+                             f"cells")
+        self.radius, self.cell_patch, self.grid = radius, cell_patch, (h * cell_patch,
+                                                                      w * cell_patch)
+        side = 2 * radius + 1
+        self.logits = nn.Linear(dim, side * side)
+        offsets = torch.arange(-radius, radius + 1)
+        dy, dx = torch.meshgrid(offsets, offsets, indexing="ij")
+        self.register_buffer("offsets", torch.stack([dy.reshape(-1), dx.reshape(-1)], 1),
+                             persistent=False)  # (K, 2): shift k reads pixel (y+dy, x+dx)
+        self._offset_list = self.offsets.tolist()  # slicing needs host ints: no device read
+        self.zero_init()
+
+    @property
+    def zero_shift(self) -> int:
+        """Index of the shift (0, 0)."""
+        return self.offsets.shape[0] // 2
+
+    def zero_init(self) -> None:
+        """Weights 0, bias favouring the zero shift: starts as 'nothing moves'."""
+        nn.init.zeros_(self.logits.weight)
+        with torch.no_grad():
+            self.logits.bias.zero_()
+            self.logits.bias[self.zero_shift] = _ZERO_SHIFT_BIAS
+
+    def shifted(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (F, n, C) -> every shift of them (F, K, n, C); borders repeat the edge."""
+        p, (height, width), r = self.cell_patch, self.grid, self.radius
+        image = unpatchify(tokens, p, height, width)  # (F, c, H, W)
+        padded = F.pad(image, (r, r, r, r), mode="replicate")
+        views = [padded[..., r + dy:r + dy + height, r + dx:r + dx + width]
+                 for dy, dx in self._offset_list]
+        return patchify(torch.stack(views, 1), p)
+
+    def apply(self, tokens: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """tokens (F, n, C), shift (F, n) indices -> each token taken from its shifted frame."""
+        stack = self.shifted(tokens)  # (F, K, n, C)
+        index = shift[:, None, :, None].expand(-1, 1, -1, stack.shape[-1])
+        return stack.gather(1, index).squeeze(1)
+
+    def best_shift(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The training target: per token, the shift of `tokens` (F, n, C) closest to
+        `targets` (F, n, C) in mean squared error, small displacements winning near-ties."""
+        error = (self.shifted(tokens) - targets[:, None]).float().pow(2).mean(-1)  # (F, K, n)
+        penalty = self.offsets.float().pow(2).sum(1) / max(self.radius, 1) ** 2
+        return (error + _DISPLACEMENT_PENALTY * penalty[None, :, None]).argmin(1)

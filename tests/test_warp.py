@@ -1,0 +1,121 @@
+"""model.warp: the shift canvas (models/warp.py) moves the previous frame per token, and the
+residual heads add to the moved frame."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from canvasmar.config import SampleConfig, config_from_json, load_config
+from canvasmar.errors import UserError
+from canvasmar.losses import draw_randomness, training_losses
+from canvasmar.models.factory import build_model
+from canvasmar.models.warp import ShiftWarp
+from canvasmar.nn.patches import patchify
+from canvasmar.sampler import generate_frame
+from tests.conftest import micro_overrides
+
+# micro: 16x16 pixels, patch 2, so 8x8 tokens of 12 channels
+WARP = ["model.residual=true", "model.warp=2"]
+
+
+def _model(*extra: str):
+    cfg = load_config("tiny", micro_overrides() + list(extra))
+    torch.manual_seed(0)
+    return build_model(cfg)[0], cfg
+
+
+def _square_frames(dy: int, dx: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 4x4 square on a smooth ramp, before and after moving it by (dy, dx) pixels: tokens
+    (1, 64, 12) of the micro model's pixel layout."""
+    ramp = torch.linspace(-0.5, 0.5, 16)
+    background = (ramp[:, None] + ramp[None, :]).expand(3, 16, 16) * 0.3
+
+    def frame(y: int, x: int) -> torch.Tensor:
+        image = background.clone()
+        image[:, y:y + 4, x:x + 4] = torch.tensor([0.9, -0.8, 0.5])[:, None, None]
+        return patchify(image[None], 2)  # (1, n, 12): channel-major cells, as the tokenizer
+
+    return frame(6, 6), frame(6 + dy, 6 + dx)
+
+
+def test_a_moved_square_is_found_and_moved_back_sharply():
+    warp = ShiftWarp(dim=8, radius=2, latent_shape=(12, 8, 8), cell_patch=2)
+    prev, target = _square_frames(2, -2)
+    best = warp.best_shift(prev, target)
+    moving = (target - prev).pow(2).mean(-1) > 1e-6
+    moved = warp.apply(prev, best)
+    # the square's new tokens are exact (a uniform square: several shifts read it, the
+    # smallest wins); the uncovered background is read from near by, on a ramp
+    colour = torch.tensor([0.9, -0.8, 0.5]).repeat_interleave(4)
+    square = (target - colour).abs().amax(-1) == 0
+    assert square.sum() == 4 and (moved - target)[square].abs().max() == 0
+    copy_error = (prev - target)[moving].pow(2).mean()
+    assert (moved - target)[moving].pow(2).mean() < 0.05 * copy_error
+    # where nothing changed the zero shift wins (near-ties on the ramp go to no displacement)
+    assert (best[~moving] == warp.zero_shift).all()
+    # the zero shift is the identity, borders included
+    torch.testing.assert_close(warp.apply(prev, torch.full_like(best, warp.zero_shift)), prev)
+
+
+def test_an_untrained_warp_starts_as_the_model_without_it():
+    # The warp layer is drawn last and starts at the zero shift: the canvas, its base and
+    # every other weight are those of the model without model.warp.
+    plain, _ = _model("model.residual=true")
+    warped, _ = _model(*WARP)
+    assert set(warped.state_dict()) - set(plain.state_dict()) == {"warp.logits.weight",
+                                                                 "warp.logits.bias"}
+    for name, value in plain.state_dict().items():
+        torch.testing.assert_close(warped.state_dict()[name], value)
+    z_t = torch.randn(2, 64, 32)
+    prev = torch.randn(2, 64, 12)
+    a, b = plain.predict_canvas(z_t, prev, prev), warped.predict_canvas(z_t, prev, prev)
+    torch.testing.assert_close(b.tokens, a.tokens)
+    torch.testing.assert_close(b.base, prev)
+    assert a.shift_logits is None and b.shift_logits.shape == (2, 64, 25)
+
+
+def test_the_shift_cross_entropy_trains_and_the_heads_add_to_the_moved_frame():
+    model, cfg = _model(*WARP)
+    clip = torch.randn(4, 4, 12, 8, 8)
+    rnd = draw_randomness(model, 4, 4, cfg.loss, torch.Generator().manual_seed(1))
+    losses = training_losses(model, clip, cfg.loss, randomness=rnd)
+    assert {"warp", "canvas", "mar", "static"} <= set(losses)
+    expected = (cfg.loss.canvas_weight * losses["canvas"] + cfg.loss.static_weight
+                * losses["static"] + cfg.loss.warp_weight * losses["warp"] + losses["mar"])
+    torch.testing.assert_close(losses["loss"], expected)
+    optimizer = torch.optim.Adam(model.warp.parameters(), lr=0.05)
+    first = float(losses["warp"].detach())
+    for _ in range(20):  # only the shift logits train: the cross-entropy must fall
+        optimizer.zero_grad()
+        training_losses(model, clip, cfg.loss, randomness=rnd)["warp"].backward()
+        optimizer.step()
+    assert float(training_losses(model, clip, cfg.loss, randomness=rnd)["warp"]) < 0.8 * first
+
+
+def test_sampled_tokens_that_keep_their_value_keep_the_moved_one():
+    # Every token kept (keep_unchanged huge): the frame is the previous one moved by the
+    # canvas's chosen shift, here forced to (1, 0) everywhere through the logits' bias.
+    model, cfg = _model(*WARP)
+    shift = int(((model.warp.offsets == torch.tensor([1, 0])).all(1)).nonzero())
+    with torch.no_grad():
+        model.warp.logits.bias.zero_()
+        model.warp.logits.bias[shift] = 50.0
+    prev = torch.randn(2, 64, 12)
+    z_t = torch.randn(2, 64, 32)
+    opts = SampleConfig(steps=2, flow_steps=2, keep_unchanged=1e9)
+    frame = generate_frame(model.eval(), z_t, prev, opts, torch.Generator().manual_seed(0))
+    moved = model.warp.apply(prev, torch.full((2, 64), shift))
+    torch.testing.assert_close(model.to_tokens(frame.latent), moved)
+    assert not torch.allclose(moved, prev)
+
+
+def test_warp_needs_residual_heads_and_older_configs_read_as_without_it():
+    with pytest.raises(UserError, match="model.warp=2 .* needs model.residual=true"):
+        load_config("tiny", ["model.warp=2"])
+    with pytest.raises(UserError, match="model.warp"):
+        load_config("tiny", ["model.warp=-1"])
+    saved = {"format_version": 4, "model": {"residual": True}}
+    assert config_from_json(json.dumps(saved)).model.warp == 0
