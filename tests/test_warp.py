@@ -119,3 +119,19 @@ def test_warp_needs_residual_heads_and_older_configs_read_as_without_it():
         load_config("tiny", ["model.warp=-1"])
     saved = {"format_version": 4, "model": {"residual": True}}
     assert config_from_json(json.dumps(saved)).model.warp == 0
+
+
+def test_diagnose_scores_the_moved_frame_alone():
+    # A warp forced to a one-pixel shift everywhere: on clips whose frames are all the same,
+    # every token is static, so the moved frame's static error is that of the shift, > 0.
+    from canvasmar.evaluation.diagnostics import diagnose
+
+    model, cfg = _model(*WARP)
+    shift = int(((model.warp.offsets == torch.tensor([0, 1])).all(1)).nonzero())
+    with torch.no_grad():
+        model.warp.logits.bias[shift] = 50.0
+    still = torch.randn(3, 1, 12, 8, 8).expand(-1, 3, -1, -1, -1).contiguous()
+    out = diagnose(model, still, SampleConfig(flow_steps=2), samples=2)
+    assert out["warp_static_mse"] > 0.01 and "warp_moving_gain" not in out
+    moving = torch.randn(3, 3, 12, 8, 8)
+    assert "warp_moving_gain" in diagnose(model, moving, SampleConfig(flow_steps=2), samples=2)

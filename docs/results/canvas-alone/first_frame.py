@@ -1,7 +1,8 @@
 """Session 15: the first predicted frame from 2 context frames on 64 val clips, token MSE on
 the moving tokens (those that change between the last context frame and the target) for the
 canvas and for samples at several settings; as builtin-ship/first_frame_probe.py, for any
-checkpoints. python first_frame.py CKPT ... (one row per checkpoint and setting)."""
+checkpoints. python first_frame.py CKPT ... (one row per checkpoint and setting; session 16
+added the keep_unchanged row and, for model.warp models, the moved previous frame alone)."""
 import dataclasses
 import sys
 
@@ -17,6 +18,7 @@ SETTINGS = {  # name: sampler keywords (the rest: the checkpoint's settings)
     "T 0.5, canvas noise 0": dict(head_temperature=0.5, canvas_noise=0.0),
     "T 0.5, canvas & frame noise 0": dict(head_temperature=0.5, canvas_noise=0.0,
                                           frame_noise=0.0),
+    "T 0.5, keep_unchanged 0.1": dict(head_temperature=0.5, keep_unchanged=0.1),
     "T 1": dict(head_temperature=1.0),
 }
 print("| checkpoint | first frame | MSE, moving tokens | MSE, all tokens |")
@@ -31,6 +33,9 @@ for ckpt in sys.argv[1:]:
         prev, target = m.to_tokens(lat[:, 1]), m.to_tokens(lat[:, 2])
         moving = (prev - target).pow(2).mean(-1) > 1e-3
         rows = [("copy the last frame", prev)]
+        if m.warp is not None:  # session 16: the previous frame moved by the chosen shifts
+            z_t = m.temporal_embeddings(lat[:, :2])[:, 2]
+            rows.append(("moved previous frame (model.warp)", m.predict_canvas(z_t, prev, prev).base))
         for name, kw in SETTINGS.items():
             out = pipe(clips[:, :2], 1, generator=torch.Generator().manual_seed(0), **kw)
             rows.append((name, m.to_tokens(pipe.tokenizer.encode(out)[:, 0])))

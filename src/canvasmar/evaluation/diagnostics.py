@@ -32,8 +32,9 @@ space (pixel tokens: [-1, 1]).
   cannot tell where an object is going (both models shipped before `model.motion_input`:
   0.0005 and 0.008).
 - **Shift canvas** (model.warp): `warp_moving_gain`, the gain above of the previous frame
-  moved by the canvas's chosen shifts alone (models/warp.py); the oracle shift reaches ~0.83
-  on the built-in clips.
+  moved by the canvas's chosen shifts alone (models/warp.py; the oracle shift reaches ~0.83
+  on the built-in clips), and `warp_static_mse`, its error on static tokens (copying: ~0;
+  a shift chosen where nothing moves tears the background).
 
 A next-K model (App. B) is measured on the last group of each clip, its K frames together,
 against the frame before the group (what the model sees).
@@ -148,6 +149,8 @@ def calibration(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleC
         gain = canvas_motion(inputs["base"], prev, truth).get("canvas_moving_gain")
         if gain is not None:
             out["warp_moving_gain"] = gain
+        if static.any():  # a wrong shift where nothing moves tears the background
+            out["warp_static_mse"] = _masked_mean((inputs["base"] - truth).pow(2), static)
     return out
 
 
