@@ -92,7 +92,9 @@ def test_the_shift_cross_entropy_trains_and_the_heads_add_to_the_moved_frame():
         optimizer.zero_grad()
         training_losses(model, clip, cfg.loss, randomness=rnd)["warp"].backward()
         optimizer.step()
-    assert float(training_losses(model, clip, cfg.loss, randomness=rnd)["warp"]) < 0.8 * first
+    with torch.no_grad():
+        last = float(training_losses(model, clip, cfg.loss, randomness=rnd)["warp"])
+    assert last < 0.8 * first
 
 
 def test_sampled_tokens_that_keep_their_value_keep_the_moved_one():
