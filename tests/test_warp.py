@@ -12,7 +12,7 @@ from canvasmar.config import SampleConfig, config_from_json, load_config
 from canvasmar.errors import UserError
 from canvasmar.losses import draw_randomness, training_losses
 from canvasmar.models.factory import build_model
-from canvasmar.models.warp import ShiftWarp
+from canvasmar.models.warp import ShiftWarp, shift_loss
 from canvasmar.nn.patches import patchify
 from canvasmar.sampler import generate_frame
 from tests.conftest import micro_overrides
@@ -31,7 +31,8 @@ def _square_frames(dy: int, dx: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A 4x4 square on a smooth ramp, before and after moving it by (dy, dx) pixels: tokens
     (1, 64, 12) of the micro model's pixel layout."""
     ramp = torch.linspace(-0.5, 0.5, 16)
-    background = (ramp[:, None] + ramp[None, :]).expand(3, 16, 16) * 0.3
+    background = (ramp[:, None] + 0.37 * ramp[None, :]).expand(3, 16, 16) * 0.3  # no
+    # shift but the zero one maps this ramp onto itself
 
     def frame(y: int, x: int) -> torch.Tensor:
         image = background.clone()
@@ -88,7 +89,7 @@ def test_the_shift_cross_entropy_trains_and_the_heads_add_to_the_moved_frame():
     torch.testing.assert_close(losses["loss"], expected)
     optimizer = torch.optim.Adam(model.warp.parameters(), lr=0.05)
     first = float(losses["warp"].detach())
-    for _ in range(20):  # only the shift logits train: the cross-entropy must fall
+    for _ in range(40):  # only the shift logits train: the cross-entropy must fall
         optimizer.zero_grad()
         training_losses(model, clip, cfg.loss, randomness=rnd)["warp"].backward()
         optimizer.step()
@@ -137,3 +138,23 @@ def test_diagnose_scores_the_moved_frame_alone():
     assert out["warp_static_mse"] > 0.01 and "warp_moving_gain" not in out
     moving = torch.randn(3, 3, 12, 8, 8)
     assert "warp_moving_gain" in diagnose(model, moving, SampleConfig(flow_steps=2), samples=2)
+
+
+def test_the_inside_of_a_uniform_object_accepts_its_own_shift_and_none():
+    warp = ShiftWarp(dim=8, radius=2, latent_shape=(12, 8, 8), cell_patch=2)
+    prev, target = _square_frames(0, 1)  # the square moves one pixel right: x 6-9 -> 7-10
+    good = warp.acceptable_shifts(prev, target)  # (1, n, K)
+    best = warp.best_shift(prev, target)
+    assert good[0].gather(1, best[0][:, None]).all()  # the best shift is always acceptable
+    inside = 4 * 8 + 4  # token (4, 4): pixels y 8-9, x 8-9, inside the square before and after
+    accepted = {tuple(o) for o in warp.offsets[good[0, inside]].tolist()}
+    assert {(0, 0), (0, -1)} <= accepted  # no move, and the square's own (read 1 px left)
+    static = (target - prev).pow(2).mean(-1)[0] == 0
+    # where nothing changed, the zero shift; on the ramp only it (a ramp moved is not the
+    # ramp), inside the square (2 static tokens) others too
+    edge = static & (good[0].sum(-1) == 1)  # the zero shift alone
+    assert (good[0, static, warp.zero_shift]).all() and edge.sum() >= static.sum() - 2 > 40
+    logits = torch.zeros(1, 64, 25)
+    loss = shift_loss(logits, good)
+    expected = (torch.log(torch.tensor(25.0)) - good[0].sum(-1).float().log()).sum()
+    torch.testing.assert_close(loss, expected)

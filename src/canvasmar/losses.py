@@ -42,7 +42,6 @@ import dataclasses
 from dataclasses import dataclass, fields
 
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
@@ -52,6 +51,7 @@ from canvasmar.config import LossConfig
 from canvasmar.errors import UserError
 from canvasmar.masking import random_masks, sample_mask_ratios
 from canvasmar.models.canvasmar import CanvasMAR
+from canvasmar.models.warp import shift_loss
 
 
 def canvas_error(canvas_tokens: torch.Tensor, target_tokens: torch.Tensor) -> torch.Tensor:
@@ -292,10 +292,8 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
         level = _per_frame(model, rnd.canvas_noise_level)
         canvas_embedding = noise_augment(canvas.embedding, level, noise=rnd.canvas_noise)
         if canvas.shift_logits is not None:  # model.warp: which shift of prev explains targets
-            best = model.warp.best_shift(_per_frame(model, prev), targets)
-            ce = F.cross_entropy(canvas.shift_logits.float().flatten(0, 1), best.flatten(),
-                                 reduction="sum")
-            losses["warp"] = ce / per_token
+            good = model.warp.acceptable_shifts(_per_frame(model, prev), targets)
+            losses["warp"] = shift_loss(canvas.shift_logits, good) / per_token
 
     total = torch.zeros((), device=latents.device)
     if cfg.mar_weight > 0:  # 0: the canvas path alone, no Spatial MAR or head pass at all

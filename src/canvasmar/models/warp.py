@@ -14,8 +14,10 @@ literature's warping models (DVF, Liu et al. 2017; CDNA, Finn et al. 2016) do th
 a flow field or kernels.
 
 Training target: the shift whose copy of the previous frame is closest to the true token
-(`best_shift`; ties and near-ties go to the smaller displacement), with cross-entropy; no
-gradient passes through the argmax, so training and sampling use the same hard shift.
+(`best_shift`; near-ties go to the smaller displacement) and every shift exactly as good
+(`acceptable_shifts`), with the negative log of the probability of that set (`shift_loss`);
+no gradient passes through the argmax, so training and sampling use the same hard shift.
+(The first model.warp run, session 16's phase 1, trained on `best_shift` alone.)
 
 Shifts are in the tokenizer's cells: a pixel tokenizer with patch p packs p x p pixels into a
 token (channels c*p*p, `(c p q)` order, models/tokenizer.py), so `cell_patch` = p unpacks the
@@ -36,6 +38,9 @@ _ZERO_SHIFT_BIAS = 2.0
 # Near-ties (a smooth background shifted by a pixel) go to the zero shift: a shift's error is
 # raised by this much per squared pixel of displacement over R^2 (token units, [-1, 1] pixels).
 _DISPLACEMENT_PENALTY = 1e-3
+# Shifts within this of the best one's error (mean squared, token units) are as good as it:
+# exact ties, such as the inside of a uniformly coloured object (`acceptable_shifts`).
+_TIE = 1e-6
 
 
 class ShiftWarp(nn.Module):
@@ -86,9 +91,32 @@ class ShiftWarp(nn.Module):
         index = shift[:, None, :, None].expand(-1, 1, -1, stack.shape[-1])
         return stack.gather(1, index).squeeze(1)
 
-    def best_shift(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The training target: per token, the shift of `tokens` (F, n, C) closest to
-        `targets` (F, n, C) in mean squared error, small displacements winning near-ties."""
-        error = (self.shifted(tokens) - targets[:, None]).float().pow(2).mean(-1)  # (F, K, n)
+    def _errors(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """(F, K, n): each shift's mean squared error against `targets`."""
+        return (self.shifted(tokens) - targets[:, None]).float().pow(2).mean(-1)
+
+    def _best(self, error: torch.Tensor) -> torch.Tensor:
         penalty = self.offsets.float().pow(2).sum(1) / max(self.radius, 1) ** 2
         return (error + _DISPLACEMENT_PENALTY * penalty[None, :, None]).argmin(1)
+
+    def best_shift(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Per token, the shift of `tokens` (F, n, C) closest to `targets` (F, n, C) in mean
+        squared error, small displacements winning near-ties: (F, n) indices."""
+        return self._best(self._errors(tokens, targets))
+
+    def acceptable_shifts(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The training target, (F, n, K) bool: the best shift and every shift as good as it
+        to within _TIE. The inside of a uniformly coloured moving object is copied exactly by
+        the zero shift and by the object's own displacement; accepting both lets the model
+        give a whole object one shift instead of learning where the argmin switches."""
+        error = self._errors(tokens, targets)
+        best = error.gather(1, self._best(error)[:, None])  # (F, 1, n)
+        return (error <= best + _TIE).transpose(1, 2)
+
+
+def shift_loss(logits: torch.Tensor, acceptable: torch.Tensor) -> torch.Tensor:
+    """Summed over tokens: -log of the probability the logits (F, n, K) give to the
+    acceptable shifts (F, n, K) bool (cross-entropy when one shift is acceptable)."""
+    logits = logits.float()
+    chosen = logits.masked_fill(~acceptable, float("-inf")).logsumexp(-1)
+    return (logits.logsumexp(-1) - chosen).sum()
