@@ -272,7 +272,7 @@ def test_a_format_1_config_keeps_the_format_1_model():
     saved = {"format_version": 1, "model": {"dim": 64}, "sample": {"steps": 2}}
     model = migrate(saved)["model"]
     assert model == {"dim": 64, "residual": False, "group": 1, "actions": 0,
-                     "motion_input": False, "history_noise_input": False}
+                     "motion_input": False, "history_noise_input": False, "warp": 0}
     # format 3 added model.motion_input: a format-2 model had none
     assert migrate({"format_version": 2, "model": {"dim": 64}})["model"] == {
         "dim": 64, "motion_input": False, "history_noise_input": False}
