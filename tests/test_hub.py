@@ -275,8 +275,11 @@ def test_a_format_1_config_keeps_the_format_1_model():
                      "motion_input": False, "history_noise_input": False, "warp": 0}
     # format 3 added model.motion_input: a format-2 model had none
     assert migrate({"format_version": 2, "model": {"dim": 64}})["model"] == {
-        "dim": 64, "motion_input": False, "history_noise_input": False}
+        "dim": 64, "motion_input": False, "history_noise_input": False, "warp": 0}
     # format 4 added model.history_noise_input
     assert migrate({"format_version": 3, "model": {"dim": 64}})["model"] == {
-        "dim": 64, "history_noise_input": False}
-    assert migrate({"format_version": 4, "model": {"dim": 64}})["model"] == {"dim": 64}
+        "dim": 64, "history_noise_input": False, "warp": 0}
+    # format 5 added model.warp (the shift canvas)
+    assert migrate({"format_version": 4, "model": {"dim": 64}})["model"] == {"dim": 64,
+                                                                             "warp": 0}
+    assert migrate({"format_version": 5, "model": {"dim": 64}})["model"] == {"dim": 64}
