@@ -22,6 +22,9 @@ MEANINGS = {
     "canvas_motion_precision": "share of tokens the canvas changes that do move",
     "canvas_history_gain": "share of the canvas's moving error that the frames before the last "
                            "remove (0 = unused)",
+    "warp_moving_gain": "the same as canvas_moving_gain for the previous frame moved by "
+                        "model.warp's shifts alone",
+    "warp_static_mse": "the moved previous frame's error on static tokens (wrong shifts tear)",
 }
 
 
