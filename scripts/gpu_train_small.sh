@@ -13,6 +13,9 @@
 # Usage (device tool), then join the shards into the next window's FROM here:
 #   OUT=$OUT MINUTES=7 bash scripts/gpu_train_small.sh
 #   python3 scripts/checkpoint_shards.py join FILES_AT/small checkpoints/gpu-small
+# EXTRA="key=value ..." adds overrides to both training commands; session 16 suggests
+#   EXTRA="model.warp=4 loss.history_freeze=0.2" in one window beside one without
+#   (docs/quality.md: the shift canvas and stuck-frame training, measured only on a CPU).
 # On a CPU, to check the script end to end in a few minutes:
 #   DEVICE=cpu PRECISION=fp32 BATCH=2 MINUTES=0.3 WORKERS=0 PROBE=3 EVAL_VIDEOS=2 \
 #     OUT=/tmp/gs RUNS=/tmp/gs-runs bash scripts/gpu_train_small.sh
@@ -27,12 +30,13 @@ DEVICE=${DEVICE:-cuda}
 PRECISION=${PRECISION:-bf16}
 PROBE=${PROBE:-30}
 EVAL_VIDEOS=${EVAL_VIDEOS:-64}
+read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 mkdir -p "$OUT/small" "$RUNS/export"
 export PYTHONPATH=$PWD/src:${PYTHONPATH:-} PYTHONUNBUFFERED=1
 cm() { python3 -m canvasmar.cli "$@"; }
 stamp() { echo "== $(date +%T) $*"; }
 COMMON=(train.precision="$PRECISION" train.device="$DEVICE" train.batch_size="$BATCH"
-        data.num_workers="$WORKERS" train.tensorboard=false)
+        data.num_workers="$WORKERS" train.tensorboard=false "${EXTRA_ARGS[@]}")
 INIT=()
 if [ -f "$FROM/model.safetensors" ]; then INIT=(train.init_from="$FROM"); fi
 stamp "small: ${INIT[*]:-from scratch}, $MINUTES min at batch $BATCH ($DEVICE, $PRECISION)"
