@@ -86,10 +86,19 @@ class ShiftWarp(nn.Module):
         return patchify(torch.stack(views, 1), p)
 
     def apply(self, tokens: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-        """tokens (F, n, C), shift (F, n) indices -> each token taken from its shifted frame."""
-        stack = self.shifted(tokens)  # (F, K, n, C)
-        index = shift[:, None, :, None].expand(-1, 1, -1, stack.shape[-1])
-        return stack.gather(1, index).squeeze(1)
+        """tokens (F, n, C), shift (F, n) indices -> each token taken from its shifted frame:
+        one gather from the padded frame (sampling and every training step run this; only
+        the training target needs all K shifts, `shifted`)."""
+        p, (height, width), r = self.cell_patch, self.grid, self.radius
+        frames = tokens.shape[0]
+        padded = F.pad(unpatchify(tokens, p, height, width), (r, r, r, r), mode="replicate")
+        move = self.offsets[shift].view(frames, height // p, width // p, 2)
+        move = move.repeat_interleave(p, 1).repeat_interleave(p, 2)  # (F, H, W, 2) per pixel
+        ys = torch.arange(height, device=tokens.device)[:, None] + r + move[..., 0]
+        xs = torch.arange(width, device=tokens.device)[None, :] + r + move[..., 1]
+        index = (ys * (width + 2 * r) + xs).view(frames, 1, -1)
+        moved = padded.flatten(2).gather(2, index.expand(-1, padded.shape[1], -1))
+        return patchify(moved.view(frames, -1, height, width), p)
 
     def _errors(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """(F, K, n): each shift's mean squared error against `targets`."""
