@@ -158,3 +158,16 @@ def test_the_inside_of_a_uniform_object_accepts_its_own_shift_and_none():
     loss = shift_loss(logits, good)
     expected = (torch.log(torch.tensor(25.0)) - good[0].sum(-1).float().log()).sum()
     torch.testing.assert_close(loss, expected)
+
+
+def test_shift_errors_go_a_few_rows_at_a_time_and_equal_all_shifts_at_once():
+    """Radius 8 (289 shifts, as on Pong's 64x64 frames) is built in chunks of whole rows of
+    the shift grid; the errors are those of every shift built at once, bit for bit."""
+    torch.manual_seed(0)
+    warp = ShiftWarp(16, 8, (12, 8, 8), 2)  # 16x16 pixels in 2x2-pixel tokens of 3 colours
+    tokens, targets = torch.randn(3, 64, 12), torch.randn(3, 64, 12)
+    every = (warp.shifted(tokens) - targets[:, None]).pow(2).mean(-1)
+    assert every.shape == (3, 289, 64)
+    assert torch.equal(warp._errors(tokens, targets), every)
+    rows = warp.shifted(tokens, range(16, 17))  # the last row of the grid: dy = +8
+    assert torch.equal(rows, warp.shifted(tokens)[:, 16 * 17:])

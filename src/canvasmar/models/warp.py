@@ -41,6 +41,9 @@ _DISPLACEMENT_PENALTY = 1e-3
 # Shifts within this of the best one's error (mean squared, token units) are as good as it:
 # exact ties, such as the inside of a uniformly coloured object (`acceptable_shifts`).
 _TIE = 1e-6
+# `_errors` builds this many shifts at a time (whole rows of the shift grid): radius 4 (81)
+# in one piece, larger radii in a few, so memory stays that of ~81 copies of the frames.
+_SHIFTS_PER_CHUNK = 81
 
 
 class ShiftWarp(nn.Module):
@@ -76,13 +79,18 @@ class ShiftWarp(nn.Module):
             self.logits.bias.zero_()
             self.logits.bias[self.zero_shift] = _ZERO_SHIFT_BIAS
 
-    def shifted(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens (F, n, C) -> every shift of them (F, K, n, C); borders repeat the edge."""
+    def shifted(self, tokens: torch.Tensor, rows: range | None = None) -> torch.Tensor:
+        """tokens (F, n, C) -> their shifts (F, K', n, C), K' = every shift, or those of the
+        given rows of the (2R+1)x(2R+1) grid (`_errors` goes row by row); borders repeat
+        the edge."""
         p, (height, width), r = self.cell_patch, self.grid, self.radius
+        side = 2 * r + 1
+        offsets = self._offset_list if rows is None else [
+            self._offset_list[row * side + col] for row in rows for col in range(side)]
         image = unpatchify(tokens, p, height, width)  # (F, c, H, W)
         padded = F.pad(image, (r, r, r, r), mode="replicate")
         views = [padded[..., r + dy:r + dy + height, r + dx:r + dx + width]
-                 for dy, dx in self._offset_list]
+                 for dy, dx in offsets]
         return patchify(torch.stack(views, 1), p)
 
     def apply(self, tokens: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -101,8 +109,15 @@ class ShiftWarp(nn.Module):
         return patchify(moved.view(frames, -1, height, width), p)
 
     def _errors(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """(F, K, n): each shift's mean squared error against `targets`."""
-        return (self.shifted(tokens) - targets[:, None]).float().pow(2).mean(-1)
+        """(F, K, n): each shift's mean squared error against `targets`. A few rows of the
+        shift grid at a time: all K shifts of a 64x64 frame at radius 8 (289 of them) would
+        hold ~14 MB per frame, ~0.8 GB for a batch of 8 clips of 8 frames."""
+        side = 2 * self.radius + 1
+        per_chunk = max(1, _SHIFTS_PER_CHUNK // side)
+        return torch.cat([
+            (self.shifted(tokens, range(start, min(start + per_chunk, side)))
+             - targets[:, None]).float().pow(2).mean(-1)
+            for start in range(0, side, per_chunk)], 1)
 
     def _best(self, error: torch.Tensor) -> torch.Tensor:
         penalty = self.offsets.float().pow(2).sum(1) / max(self.radius, 1) ** 2
