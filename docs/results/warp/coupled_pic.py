@@ -3,11 +3,10 @@ with model.warp's shift chosen by each of the given coupled_probe.py settings.
 python coupled_pic.py CKPT OUT.png mode:tau [...] (run from the repository root)"""
 import dataclasses, sys, types
 import torch
-import matplotlib; matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-sys.path.insert(0, "docs/results/warp")
+sys.path[:0] = ["docs/results/warp", "docs/results"]
 from coupled_probe import patched
 from canvasmar.pipeline import load_pipeline
+from frame_grid import save_grid
 from canvasmar.data import build_dataset
 
 pipe = load_pipeline(sys.argv[1]); m = pipe.model
@@ -24,11 +23,4 @@ for i in (0, 1, 2, 3):
             pred = pipe(clip[None, :2], 16, generator=torch.Generator().manual_seed(0),
                         head_temperature=0.5, keep_unchanged=0.1)[0]
         rows.append(pred[show]); labels.append(setting)
-fig, axes = plt.subplots(len(rows), len(show), figsize=(len(show) * 1.1, len(rows) * 1.15))
-for r, (row, label) in enumerate(zip(rows, labels)):
-    for c, frame in enumerate(row):
-        ax = axes[r, c]; ax.imshow(frame.clamp(0, 1).permute(1, 2, 0).numpy())
-        ax.set_xticks([]); ax.set_yticks([])
-        if r == 0: ax.set_title(f"frame {show[c] + 1}", fontsize=7)
-        if c == 0: ax.set_ylabel(label, fontsize=7)
-fig.savefig(sys.argv[2], dpi=80, bbox_inches="tight")
+save_grid(rows, labels, show, sys.argv[2], 1.1)
