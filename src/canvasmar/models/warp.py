@@ -84,9 +84,9 @@ class ShiftWarp(nn.Module):
         given rows of the (2R+1)x(2R+1) grid (`_errors` goes row by row); borders repeat
         the edge."""
         p, (height, width), r = self.cell_patch, self.grid, self.radius
-        side = 2 * r + 1
-        offsets = self._offset_list if rows is None else [
-            self._offset_list[row * side + col] for row in rows for col in range(side)]
+        side = 2 * r + 1  # shifts are row-major in the grid: rows are a slice of them
+        offsets = self._offset_list if rows is None else self._offset_list[
+            rows.start * side:rows.stop * side]
         image = unpatchify(tokens, p, height, width)  # (F, c, H, W)
         padded = F.pad(image, (r, r, r, r), mode="replicate")
         views = [padded[..., r + dy:r + dy + height, r + dx:r + dx + width]
