@@ -4,6 +4,7 @@ error per unusable folder, and training an action model through the command line
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -130,6 +131,38 @@ def test_train_an_action_model_through_the_cli(tmp_path, env, kind):
     action = env.random_action(np.random.default_rng(0))
     frame = pipe.start(_context(1, 2), flow_steps=2).step(action)
     assert frame.shape == (1, 3, 16, 16)
+
+
+def test_diagnose_gives_an_action_model_the_true_actions(tmp_path, monkeypatch, capsys):
+    """`canvasmar diagnose` on recordings: an action model's canvas is measured with each
+    clip's true actions (and `canvas_action_gain` against the last one nulled); --no-actions
+    gives it the null ones."""
+    from canvasmar.evaluation import diagnostics
+
+    rec = _record(SquareEnv(), tmp_path / "rec", episodes=4, frames=16)
+    run = tmp_path / "run"
+    assert main(["train", "tiny", "--out", str(run), "--no-progress", *TRAIN,
+                 f"data.source={rec}", "model.actions=2"]) == 0
+    seen, real = [], diagnostics.diagnose
+
+    def spy(model, latents, *args, actions=None, **kw):
+        seen.append(actions)
+        return real(model, latents, *args, actions=actions, **kw)
+
+    monkeypatch.setattr(diagnostics, "diagnose", spy)
+    command = ["diagnose", "--checkpoint", str(run), "--data", str(rec), "--clips", "2",
+               "--samples", "2"]
+    capsys.readouterr()
+    assert main(command) == 0
+    said = capsys.readouterr().out
+    assert "with their actions" in said and "canvas_action_gain" in said
+    pipe = load_pipeline(run)
+    data = build_dataset(dataclasses.replace(pipe.cfg.data, source=str(rec)), "val",
+                         actions=2)
+    assert torch.equal(seen[0], torch.stack([data[i][1] for i in range(2)]))
+    assert main([*command, "--no-actions"]) == 0
+    said = capsys.readouterr().out
+    assert seen[1] is None and "null actions" in said and "canvas_action_gain" not in said
 
 
 def test_train_refuses_a_folder_without_actions(tmp_path, capsys):

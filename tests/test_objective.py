@@ -104,7 +104,7 @@ def test_static_flow_loss_equals_the_gathered_one(micro_cfg):
     for form in (losses._mar_loss_static, losses._mar_loss_gathered):
         model.zero_grad(set_to_none=True)
         cond.grad = None
-        value = form(model, cond, targets, rnd)
+        value = form(model, cond, targets, rnd, None)
         value.backward()
         results.append((value.detach(), cond.grad.clone(),
                         [p.grad.clone() for p in model.head.parameters()]))
@@ -303,3 +303,64 @@ def test_history_freeze_out_of_range_is_one_error_line():
 
     with pytest.raises(UserError, match="loss.history_freeze"):
         load_config("tiny", ["loss.history_freeze=1"])
+
+
+def test_token_weights_mark_the_tokens_that_change():
+    """loss.moving_weight: the weight where a token's RMS change from the previous frame is
+    above losses.MOVING_RMS, 1 on frame 0, on unchanged tokens and under codec-like noise."""
+    tokens = torch.zeros(2, 3, 4, 6)
+    tokens[0, 1, 2] = 1.0  # appears at frame 1 ...
+    tokens[0, 2, 2] = 1.0  # ... and stays at frame 2
+    tokens[1, :, 0] = 5.0  # present from frame 0 on: never changes
+    tokens[1, 2, 3] = 0.5 * losses.MOVING_RMS  # below the threshold
+    tokens[1, 0] = 3.0  # frame 0 of clip 1 differs from everything: frame 0 still weighs 1
+    weights = losses.token_weights(tokens, 10.0).view(2, 3, 4)
+    expected = torch.ones(2, 3, 4)
+    expected[0, 1, 2] = 10.0
+    expected[1, 1] = 10.0  # frame 1 of clip 1 changed everywhere from frame 0 (3.0 -> 0/5)
+    expected[1, 1, 0] = 1.0 + 9.0 * float((5.0 - 3.0) > losses.MOVING_RMS)
+    torch.testing.assert_close(weights, expected)
+    assert losses.token_weights(tokens, 1.0) is None
+
+
+def test_moving_weight_scales_only_the_moving_tokens_losses(micro_cfg):
+    """With loss.moving_weight=W, each of L_MAR, L_canvas, L_static is the unweighted loss plus
+    (W-1) times its part on the moving tokens; both L_MAR forms agree; W=1 is the paper."""
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    model, tok = build_model(micro_cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    video = torch.rand(2, 4, 3, 16, 16)
+    video[:, 1:, :, :8] = video[:, :1, :, :8]  # the top half stays still
+    latents = tok.encode(video)
+    rnd = losses.draw_randomness(model, 2, 4, micro_cfg.loss, torch.Generator().manual_seed(0))
+    plain = losses.training_losses(model, latents, micro_cfg.loss, randomness=rnd)
+    heavy = losses.training_losses(model, latents, replace(micro_cfg.loss, moving_weight=5.0),
+                                   randomness=rnd)
+    weights = losses.token_weights(model.to_tokens(latents), 5.0)
+    assert 0 < (weights > 1).float().mean() < 0.6  # the moving half, minus frame 0
+    for key in ("mar", "canvas", "static"):
+        assert heavy[key] > plain[key] * 1.2, key
+    same = losses.training_losses(model, latents, replace(micro_cfg.loss, moving_weight=1.0),
+                                  randomness=rnd)
+    torch.testing.assert_close(same["loss"], plain["loss"], rtol=0, atol=0)
+    targets = model.to_tokens(latents).flatten(0, 1)
+    cond = torch.randn(8, model.num_tokens, model.cfg.dim)
+    torch.testing.assert_close(losses._mar_loss_static(model, cond, targets, rnd, weights),
+                               losses._mar_loss_gathered(model, cond, targets, rnd, weights),
+                               rtol=1e-6, atol=0)
+    # moving tokens only: the weighted loss is W x the unweighted one
+    all_moving = torch.full_like(weights, 5.0)
+    torch.testing.assert_close(losses._mar_loss_gathered(model, cond, targets, rnd, all_moving),
+                               5 * losses._mar_loss_gathered(model, cond, targets, rnd, None))
+
+
+def test_moving_weight_below_one_is_one_error_line():
+    from canvasmar.config import load_config
+    from canvasmar.errors import UserError
+
+    with pytest.raises(UserError, match="loss.moving_weight"):
+        load_config("tiny", ["loss.moving_weight=0.5"])

@@ -64,6 +64,26 @@ def staticness_target(error: torch.Tensor) -> torch.Tensor:
     return torch.exp(-error.detach())
 
 
+# A token "moves" (loss.moving_weight) where its RMS change over channels from the previous
+# frame exceeds this, in normalised units (pixels in [-1, 1], VAE latents ~unit spread):
+# above video-codec noise (~0.02 on Atari recordings), far below an object entering a token.
+MOVING_RMS = 0.05
+
+
+def token_weights(tokens: torch.Tensor, moving_weight: float) -> torch.Tensor | None:
+    """tokens (B, T, n, C) -> per-token loss weights (B*T, n) for loss.moving_weight (not in
+    the paper): the weight where a token changed from the previous frame's, 1 elsewhere and on
+    frame 0 (no previous frame). Moving objects are a few tokens of a frame (a Pong paddle: 2-4
+    of 64), so in a plain mean their error, which is what makes video move, is outweighed by
+    the flow loss's irreducible noise on the static rest (docs/world-model.md). None at 1 (the
+    paper's unweighted means, nothing computed)."""
+    if moving_weight == 1:
+        return None
+    change = (tokens[:, 1:] - tokens[:, :-1]).float().pow(2).mean(-1).sqrt()  # (B, T-1, n)
+    moving = torch.cat([torch.zeros_like(change[:, :1]), (change > MOVING_RMS).float()], 1)
+    return rearrange(1 + (moving_weight - 1) * moving, "b t n -> (b t) n")
+
+
 def previous_frames(latents: torch.Tensor) -> torch.Tensor:
     """(B, T, C, h, w) -> the frame before each target; zeros (the mean frame) before frame 0."""
     return torch.cat([torch.zeros_like(latents[:, :1]), latents[:, :-1]], dim=1)
@@ -204,24 +224,25 @@ def check_group(model: CanvasMAR, frames: int) -> None:
 
 
 def mar_loss(model: CanvasMAR, cond: torch.Tensor, targets: torch.Tensor,
-             rnd: LossRandomness, static_shapes: bool | None = None) -> torch.Tensor:
+             rnd: LossRandomness, static_shapes: bool | None = None,
+             weights: torch.Tensor | None = None) -> torch.Tensor:
     """L_MAR: flow matching at the masked tokens, each repeated k times with its own noise and
     time (MAR's diffusion batch multiplier); mean over (masked tokens x k) and channels.
 
     cond (F, n, D), targets (F, n, C). Two forms of one value, equal to float tolerance
     (tests/test_objective.py): `static_shapes` (default: off the CPU) runs the head on all
     tokens with the mask as weights; otherwise the masked tokens are gathered (module
-    docstring).
+    docstring). `weights` (F, n): `token_weights` (loss.moving_weight), or None.
     """
     if static_shapes is None:
         static_shapes = targets.device.type != "cpu"
     if static_shapes:
-        return _mar_loss_static(model, cond, targets, rnd)
-    return _mar_loss_gathered(model, cond, targets, rnd)
+        return _mar_loss_static(model, cond, targets, rnd, weights)
+    return _mar_loss_gathered(model, cond, targets, rnd, weights)
 
 
 def _mar_loss_static(model: CanvasMAR, cond: torch.Tensor, targets: torch.Tensor,
-                     rnd: LossRandomness) -> torch.Tensor:
+                     rnd: LossRandomness, weights: torch.Tensor | None) -> torch.Tensor:
     """The head on all (k, F, n) tokens, unmasked ones weighted out; no host read, one graph.
 
     The head broadcasts the one cond (F, n, D) over the k repeats (`cond_embed` once per
@@ -230,14 +251,15 @@ def _mar_loss_static(model: CanvasMAR, cond: torch.Tensor, targets: torch.Tensor
     """
     x = targets[None]  # (1, F, n, C): broadcast over the k repeats, no copy
     v = model.velocity(flow.interpolate(x, rnd.head_noise, rnd.time), rnd.time, cond)
-    sq = (v.float() - flow.velocity_target(x, rnd.head_noise)).pow(2).sum(-1)  # (k, F, n)
+    sq = _weighted((v.float() - flow.velocity_target(x, rnd.head_noise)).pow(2).sum(-1),
+                   weights)  # (k, F, n)
     # where, not a product with the mask: an unmasked token's value never reaches the loss
     masked = torch.where(rnd.mask, sq, torch.zeros((), dtype=sq.dtype, device=sq.device))
     return masked.sum() / (rnd.total_masked.clamp(min=1) * targets.shape[-1])
 
 
 def _mar_loss_gathered(model: CanvasMAR, cond: torch.Tensor, targets: torch.Tensor,
-                       rnd: LossRandomness) -> torch.Tensor:
+                       rnd: LossRandomness, weights: torch.Tensor | None) -> torch.Tensor:
     """The head on the masked tokens only (boolean indexing: nonzero, a data-dependent shape)."""
     k = rnd.time.shape[0]
     cond_m = cond[rnd.mask].repeat(k, 1)  # (k*M, D), repeat-major
@@ -245,7 +267,9 @@ def _mar_loss_gathered(model: CanvasMAR, cond: torch.Tensor, targets: torch.Tens
     time = rnd.time[:, rnd.mask].reshape(-1)  # (k*M,), same order
     noise = rnd.head_noise[:, rnd.mask].reshape(-1, x_m.shape[-1])
     v = model.velocity(flow.interpolate(x_m, noise, time), time, cond_m)
-    sq = (v.float() - flow.velocity_target(x_m, noise)).pow(2)
+    sq = (v.float() - flow.velocity_target(x_m, noise)).pow(2).sum(-1)  # (k*M,)
+    if weights is not None:
+        sq = sq * weights[rnd.mask].repeat(k)
     return sq.sum() / (rnd.total_masked.clamp(min=1) * x_m.shape[-1])
 
 
@@ -268,7 +292,9 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
     if randomness is None:
         randomness = draw_randomness(model, b, t, cfg, generator)
     rnd = randomness.to(latents.device)
-    targets = rearrange(model.to_tokens(latents), "b t n c -> (b t) n c")
+    tokens = model.to_tokens(latents)  # (B, T, n, C)
+    targets = rearrange(tokens, "b t n c -> (b t) n c")
+    weights = token_weights(tokens, cfg.moving_weight)  # None unless loss.moving_weight > 1
     # z_t and previous frame of each group's first frame (of every frame when K = 1)
     inputs = latents  # what the model reads (history, previous frame); targets stay real
     if rnd.history_freeze is not None:
@@ -286,9 +312,9 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
         canvas_base = canvas.base
         error = canvas_error(canvas.tokens.float(), targets)  # (BT, n)
         per_token = rnd.total_frames * model.num_tokens
-        losses["canvas"] = error.sum() / per_token
         static = (canvas.staticness.float() - staticness_target(error)).pow(2)
-        losses["static"] = static.sum() / per_token
+        losses["canvas"] = _weighted(error, weights).sum() / per_token
+        losses["static"] = _weighted(static, weights).sum() / per_token
         level = _per_frame(model, rnd.canvas_noise_level)
         canvas_embedding = noise_augment(canvas.embedding, level, noise=rnd.canvas_noise)
         if canvas.shift_logits is not None:  # model.warp: which shift of prev explains targets
@@ -303,7 +329,8 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
         # a group, from the frame before the group (what the sampler knows); with model.warp,
         # from it moved by the canvas's chosen shifts (no gradient through the choice)
         base = _per_frame(model, prev) if canvas_base is None else canvas_base.detach()
-        losses["mar"] = mar_loss(model, cond, model.to_head(targets, base), rnd, static_shapes)
+        losses["mar"] = mar_loss(model, cond, model.to_head(targets, base), rnd, static_shapes,
+                                 weights)
         total = cfg.mar_weight * losses["mar"]
     if model.has_canvas:
         total = total + cfg.canvas_weight * losses["canvas"] + cfg.static_weight * losses["static"]
@@ -311,6 +338,12 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
         total = total + cfg.warp_weight * losses["warp"]
     losses["loss"] = total
     return losses
+
+
+def _weighted(per_token: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """(..., F, n) per-token losses times `token_weights` (F, n); unchanged without them. The
+    means keep their unweighted counts, so a weight raises that token's share of the step."""
+    return per_token if weights is None else per_token * weights
 
 
 def _per_frame(model: CanvasMAR, x: torch.Tensor) -> torch.Tensor:

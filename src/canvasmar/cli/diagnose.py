@@ -5,6 +5,7 @@ regions and on moving ones. Prints a short table; --out writes the JSON."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -22,6 +23,7 @@ MEANINGS = {
     "canvas_motion_precision": "share of tokens the canvas changes that do move",
     "canvas_history_gain": "share of the canvas's moving error that the frames before the last "
                            "remove (0 = unused)",
+    "canvas_action_gain": "the same with the action before the frame nulled (0 = unused)",
     "warp_moving_gain": "the same as canvas_moving_gain for the previous frame moved by "
                         "model.warp's shifts alone",
     "warp_static_mse": "the moved previous frame's error on static tokens (wrong shifts tear)",
@@ -46,20 +48,35 @@ def _diagnose(args: argparse.Namespace) -> None:
     if args.out:
         claim_outputs([Path(args.out)], force=args.force)
     pipe = sampling_pipeline(args)
-    data = build_dataset(pipe.cfg.data, args.split, seed=0)
+    data_cfg = pipe.cfg.data
+    if args.data:  # the recordings moved, or other data with the same frame size
+        data_cfg = dataclasses.replace(data_cfg, source=args.data)
+    # An action model on recordings is diagnosed with each clip's true actions (its canvas
+    # under null actions is another model's); --no-actions asks for the null ones.
+    with_actions = (pipe.model.has_actions and not args.no_actions and bool(data_cfg.source)
+                    and Path(data_cfg.source).is_dir())
+    data = build_dataset(data_cfg, args.split, seed=0,
+                         actions=pipe.model.cfg.actions if with_actions else 0,
+                         action_kind=pipe.cfg.model.action_kind)
     clips = min(args.clips, len(data))
     if clips < 2:
         raise UserError(f"the {args.split} split holds {len(data)} clip(s); the swap test "
                         f"needs 2")
-    videos = torch.stack([data[i] for i in range(clips)]).to(pipe.device)
+    items = [data[i] for i in range(clips)]
+    actions = torch.stack([a for _, a in items]).to(pipe.device) if with_actions else None
+    videos = torch.stack([c for c, _ in items] if with_actions else items).to(pipe.device)
     with torch.no_grad():
         latents = pipe.tokenizer.encode(videos)
+    print(f"{clips} {args.split} clips of {data_cfg.source}"
+          + (", with their actions" if with_actions else
+             ", null actions" if pipe.model.has_actions else ""))
     result = diagnose(pipe.model, latents, pipe.cfg.sample, args.revealed, args.samples,
-                      args.seed)
+                      args.seed, actions=actions)
     for key, value in result.items():
         print(f"{key:<26} {value:>10.6f}  {MEANINGS.get(key, '')}")
     if args.out:
         record = {"checkpoint": str(args.checkpoint), "split": args.split, "clips": clips,
+                  "data": data_cfg.source, "actions": with_actions,
                   "revealed": args.revealed, "samples": args.samples, "seed": args.seed,
                   "versions": versions(), "diagnostics": result}
         write_text_atomic(Path(args.out), json.dumps(record, indent=2) + "\n")
@@ -83,5 +100,9 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--revealed", type=float, default=0.7,
                    help="share of tokens revealed in the swap test (default 0.7)")
     p.add_argument("--samples", type=int, default=8, help="head draws per token (default 8)")
+    p.add_argument("--data", help="the clips' folder or source (default: the run's "
+                                  "data.source)")
+    p.add_argument("--no-actions", action="store_true",
+                   help="an action model: null actions instead of each clip's true ones")
     p.add_argument("--out", help="also write the numbers as JSON here")
     p.set_defaults(func=_diagnose)

@@ -60,10 +60,9 @@ class ModelConfig:
     heads: int = setting(4, "attention heads (dim / heads must be even)")
     mlp_ratio: float = setting(4.0, "MLP hidden width / dim")
     temporal_layers: int = setting(2, "blocks of the Temporal ViT (causal over frames)")
-    # Latent cells per temporal token side. Table 3 uses 2 on VAE latents of a few channels;
-    # the tiny preset's pixel tokens have 48 channels, so 2x2 of them (192 values) would be
-    # squeezed into one 128-d token: measured, that bottleneck kept the canvas worse than
-    # copying the last frame after 300 steps (docs/training.md). Presets set 2.
+    # Latent cells per temporal token side. Table 3: 2 on VAE latents of a few channels; 2x2
+    # pixel tokens (192 values) squeezed into one 128-d token kept the tiny canvas worse than
+    # copy-last (docs/training.md). Presets set 2.
     temporal_patch: int = setting(1, "latent cells per temporal token side")
     canvas_layers: int = setting(2, "blocks of the Canvas ViT (the one-pass canvas)")
     # Table 3 lists "layers / depth"; we build an MAE-style encoder + decoder of `layers`
@@ -75,10 +74,9 @@ class ModelConfig:
     flow_layers: int = setting(3, "residual blocks of the flow-matching head")
     canvas: bool = setting(True, "false: the paper's non-canvas baseline (a learned mask "
                                  "token)")
-    # Not in the paper (an option of ours, off in the paper presets): the canvas head and the
-    # flow head predict each token's change from the previous frame, so a static token is a
-    # zero to predict instead of 48 values to rebuild through the network. At our scale the
-    # rebuilt background stayed ~300x worse than copying it (docs/quality.md).
+    # Not in the paper (off in the paper presets): the canvas and flow heads predict each
+    # token's change from the previous frame, so a static token is a zero to predict; rebuilt,
+    # the background stayed ~300x worse than copying it at our scale (docs/quality.md).
     residual: bool = setting(False, "predict tokens as changes from the previous frame "
                                     "(canvas and flow head)")
     # Not in the paper (docs/quality.md): each frame's change from the one before it, embedded
@@ -155,17 +153,19 @@ class LossConfig:
     canvas_noise_min: float = setting(0.0, "lowest noise level r' on the canvas "
                                            "(Eq. 12, Table 3)")
     canvas_noise_max: float = setting(0.3, "highest noise level r' on the canvas")
-    # Not in the paper (docs/quality.md): history frames are clean in training, generated at
-    # inference. Noise: r ~ U[0, max] per history frame (Eq. 11's form; none at inference).
+    # Not in the paper (docs/quality.md): history noise r ~ U[0, max] per frame (Eq. 11's form)
     history_noise_max: float = setting(0.0, "highest noise level on the Temporal ViT's history "
                                             "frames (0 = clean, the paper)")
     history_freeze: float = setting(0.0, "chance an input frame repeats the one before it, as a "
                                          "stuck generated frame would (losses.py)")
     warp_weight: float = setting(0.1, "weight of model.warp's shift cross-entropy")
+    moving_weight: float = setting(1.0, "loss weight of tokens that change from the previous "
+                                        "frame (1 = the paper; losses.token_weights)")
 
     def validate(self) -> LossConfig:
         for name in ("canvas_weight", "static_weight", "mar_weight", "warp_weight"):
             at_least(f"loss.{name}", getattr(self, name), 0)
+        at_least("loss.moving_weight", self.moving_weight, 1)
         at_least("loss.head_repeat", self.head_repeat, 1)
         in_range("loss.mask_ratio_min", self.mask_ratio_min, 0, 1)
         positive("loss.mask_ratio_std", self.mask_ratio_std)

@@ -31,6 +31,9 @@ space (pixel tokens: [-1, 1]).
   true history / with that frozen one. ~0: the canvas does not look past the last frame, so it
   cannot tell where an object is going (both models shipped before `model.motion_input`:
   0.0005 and 0.008).
+- **Action use** (model.actions, clips with their actions): `canvas_action_gain`, the same
+  with the canvas made with the action that leads to the target frame nulled instead of the
+  history frozen: ~0, the canvas ignores the action (where the paddle goes, in Pong).
 - **Shift canvas** (model.warp): `warp_moving_gain`, the gain above of the previous frame
   moved by the canvas's chosen shifts alone (models/warp.py; the oracle shift reaches ~0.83
   on the built-in clips), and `warp_static_mse`, its error on static tokens (copying: ~0;
@@ -77,6 +80,14 @@ def _last_frame_inputs(model: CanvasMAR, latents: torch.Tensor, opts: SampleConf
         frozen = latents[:, -k - 1:-k].expand(-1, latents.shape[1] - 1, -1, -1, -1)
         z_frozen = model.temporal_embeddings(frozen, actions=actions)[:, -k]
         out["frozen_canvas_tokens"] = model.predict_canvas(z_frozen, noisy_prev, prev).tokens
+        out["null_action_canvas_tokens"] = None
+        if actions is not None:  # action use: the action that leads to the target nulled
+            drop = torch.zeros(actions.shape[:2], dtype=torch.bool, device=actions.device)
+            drop[:, -1] = True
+            z_null = model.temporal_embeddings(latents[:, :-1], actions=actions,
+                                               drop_action=drop)[:, -k]
+            out["null_action_canvas_tokens"] = model.predict_canvas(z_null, noisy_prev,
+                                                                    prev).tokens
     return out
 
 
@@ -145,6 +156,10 @@ def calibration(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleC
     if inputs["canvas_tokens"] is not None:
         out |= canvas_motion(inputs["canvas_tokens"], prev, truth)
         out |= history_use(inputs["canvas_tokens"], inputs["frozen_canvas_tokens"], prev, truth)
+        if inputs.get("null_action_canvas_tokens") is not None:
+            out |= {k.replace("history", "action"): v for k, v in history_use(
+                inputs["canvas_tokens"], inputs["null_action_canvas_tokens"], prev,
+                truth).items()}
     if model.warp is not None:  # the moved previous frame alone, scored like the canvas
         gain = canvas_motion(inputs["base"], prev, truth).get("canvas_moving_gain")
         if gain is not None:
