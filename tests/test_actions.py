@@ -297,3 +297,37 @@ def test_bad_step_actions_are_clear_errors():
 def test_bad_action_settings_are_clear_errors(override, message):
     with pytest.raises(UserError, match=message):
         load_config("tiny", [override])
+
+
+def test_action_lr_mult_speeds_up_only_the_action_embedding():
+    """train.action_lr_mult: the action embedding is its own undecayed group at that multiple
+    of the schedule's rate (AdamW's first step moves each weight by ~lr, so by 10x there);
+    at 1 the optimizer has the two groups runs saved before the key have."""
+    from canvasmar.train.optim import build_optimizer, set_learning_rate
+
+    torch.manual_seed(0)
+    model = _pipe("model.actions=3").model
+    plain = build_optimizer(model, dataclasses.replace(RunConfig().train, action_lr_mult=1.0))
+    assert len(plain.param_groups) == 2
+    cfg = dataclasses.replace(RunConfig().train, action_lr_mult=10.0, weight_decay=0.0)
+    optimizer = build_optimizer(model, cfg)
+    action = optimizer.param_groups[2]
+    assert action["lr_mult"] == 10.0 and action["weight_decay"] == 0.0
+    assert [p is model.temporal.action.table.weight for p in action["params"]] == [True]
+    set_learning_rate(optimizer, 1e-3)
+    assert [g["lr"] for g in optimizer.param_groups] == [1e-3, 1e-3, 1e-2]
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    latents = torch.randn(2, 4, *model.latent_shape)
+    actions = torch.tensor([[0, 1, 2], [2, 1, 0]])
+    losses.training_losses(model, latents, RunConfig().loss, torch.Generator().manual_seed(0),
+                           actions=actions)["loss"].backward()
+    optimizer.step()
+    moved = {name: (p.detach() - before[name]).abs().max().item()
+             for name, p in model.named_parameters() if p.grad is not None}
+    assert moved["temporal.action.table.weight"] == pytest.approx(1e-2, rel=1e-3)
+    assert max(v for k, v in moved.items() if "action" not in k) <= 1e-3 * 1.001
+
+
+def test_action_lr_mult_must_be_positive():
+    with pytest.raises(UserError, match="train.action_lr_mult"):
+        load_config("tiny", ["train.action_lr_mult=0"])

@@ -230,18 +230,15 @@ class TrainConfig:
     keep_last: int = setting(3, "checkpoints kept (older ones are deleted)")
     seed: int = setting(0, "seed of the weights, batches and all training randomness")
     threads: int = setting(0, "torch intra-op threads; 0 leaves torch's default")
-    # batch_size is the global batch: per step, processes x grad_accum micro-batches of
-    # batch_size / (processes * grad_accum) clips each, whatever the launch (train/dist.py).
+    # batch_size is global: per step, processes x grad_accum micro-batches (train/dist.py).
     grad_accum: int = setting(1, "micro-batches per step and process (gradient "
                                  "accumulation)")
     device: str = setting("auto", "auto (a GPU when torch sees one), cpu, cuda or cuda:N")
     precision: str = setting("fp32", "fp32, or bf16 autocast (GPUs; ~30x slower on our CPUs)")
     parallel: str = setting("ddp", "with several processes (torchrun): ddp, or fsdp (FSDP2)")
     compile: bool = setting(False, "torch.compile the training step's network")
-    # torch.compile mode with train.compile: default; reduce-overhead (CUDA graphs: the
-    # objective is one static-shape graph, tests/test_compile.py); max-autotune (GEMM
-    # autotuning + CUDA graphs, long compile); max-autotune-no-cudagraphs. Not measured on a
-    # GPU yet (docs/training-at-scale.md); on our CPUs only default was measured.
+    # torch.compile mode: reduce-overhead = CUDA graphs (the objective is one static-shape
+    # graph, tests/test_compile.py). Only default was measured (CPU; docs/training-at-scale.md).
     compile_mode: str = setting("default", "torch.compile mode: default, reduce-overhead, "
                                            "max-autotune, max-autotune-no-cudagraphs")
     activation_checkpointing: bool = setting(False, "recompute transformer blocks in the "
@@ -262,6 +259,8 @@ class TrainConfig:
     # App. B / Sec. 5.4: a next-group model fine-tuned from a next-frame one (docs/next-group.md)
     init_from: str = setting("", "start from the matching weights of this run/checkpoint folder "
                                  "(e.g. next-1 for model.group=2)")
+    action_lr_mult: float = setting(1.0, "learning-rate multiplier of the action embedding "
+                                         "(model.actions; train/optim.py)")
 
     def validate(self) -> TrainConfig:
         all_at_least("train", self, ("steps", "batch_size", "save_every", "eval_every",
@@ -276,6 +275,7 @@ class TrainConfig:
         positive("train.grad_clip", self.grad_clip)
         in_range("train.ema_decay", self.ema_decay, 0, 1, high_open=True)
         at_least("train.time_limit_min", self.time_limit_min, 0)
+        positive("train.action_lr_mult", self.action_lr_mult)
         if self.batch_size % self.grad_accum:
             raise UserError(f"train.batch_size={self.batch_size} must be a multiple of "
                             f"train.grad_accum={self.grad_accum}")

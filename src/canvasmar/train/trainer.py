@@ -38,7 +38,7 @@ from canvasmar.config import TrainConfig
 from canvasmar.peak import matmul_peak, precision_dtype
 from canvasmar.train import dist
 from canvasmar.train.observe import RunLog
-from canvasmar.train.optim import learning_rate
+from canvasmar.train.optim import learning_rate, set_learning_rate
 from canvasmar.train.run_folder import ResumePoint, RunFolder
 from canvasmar.train.stopping import NonfiniteGuard, StopRequest
 
@@ -245,8 +245,7 @@ class Trainer:
         step = self.progress.step
         lr = learning_rate(step, self.tc)
         for optimizer in self.task.optimizers:
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            set_learning_rate(optimizer, lr)
         outcome = self.task.train_step(step, self.stop.requested)
         row = {"step": step + 1, "lr": lr, **outcome.row}
         if self.guard.check(outcome.finite):
