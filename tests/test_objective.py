@@ -344,6 +344,12 @@ def test_moving_weight_scales_only_the_moving_tokens_losses(micro_cfg):
     assert 0 < (weights > 1).float().mean() < 0.6  # the moving half, minus frame 0
     for key in ("mar", "canvas", "static"):
         assert heavy[key] > plain[key] * 1.2, key
+    from canvasmar.train.validation import validate  # validation stays unweighted
+
+    torch.manual_seed(0)
+    v1 = validate(model, tok, video, micro_cfg.loss)
+    torch.manual_seed(0)
+    assert validate(model, tok, video, replace(micro_cfg.loss, moving_weight=5.0)) == v1
     same = losses.training_losses(model, latents, replace(micro_cfg.loss, moving_weight=1.0),
                                   randomness=rnd)
     torch.testing.assert_close(same["loss"], plain["loss"], rtol=0, atol=0)

@@ -56,9 +56,11 @@ def validate(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor, loss_
         video = videos[start:start + batch_size]
         acts = None if actions is None else actions[start:start + batch_size]
         latents = tokenizer.encode(video)
-        # L_MAR is measured even while loss.mar_weight=0 trains the canvas path alone, and
-        # on real histories (no loss.history_freeze), so runs compare
-        measured = dataclasses.replace(loss_cfg, mar_weight=1.0, history_freeze=0.0)
+        # L_MAR is measured even while loss.mar_weight=0 trains the canvas path alone, on
+        # real histories (no loss.history_freeze) and unweighted (no loss.moving_weight), so
+        # runs compare
+        measured = dataclasses.replace(loss_cfg, mar_weight=1.0, history_freeze=0.0,
+                                       moving_weight=1.0)
         losses = training_losses(model, latents, measured, g, actions=acts)
         parts = {f"val_{k}": v.item() for k, v in losses.items()}
         parts["val_copy_last_mse"] = (video[:, 1:] - video[:, :-1]).pow(2).mean().item()
