@@ -21,6 +21,7 @@ from tests.conftest import micro_overrides
 
 DISCRETE = ["model.actions=3"]
 CONTINUOUS = ["model.actions=2", "model.action_kind=continuous"]
+FILM = [*DISCRETE, "model.action_film=true"]  # the action also scales and shifts z_t
 
 
 pytestmark = pytest.mark.usefixtures("isolated_data")
@@ -47,7 +48,8 @@ def _gen(seed: int = 7) -> torch.Generator:
 # ---- the model: where the action enters, what it changes
 
 
-@pytest.mark.parametrize("extra", [DISCRETE, CONTINUOUS])
+@pytest.mark.parametrize("extra", [DISCRETE, CONTINUOUS, FILM,
+                                   [*CONTINUOUS, "model.action_film=true"]])
 def test_the_action_after_frame_t_conditions_frame_t_plus_1_only(extra):
     model = _pipe(*extra).model
     history = torch.randn(2, 3, *model.latent_shape)
@@ -66,7 +68,7 @@ def test_the_action_after_frame_t_conditions_frame_t_plus_1_only(extra):
     assert not torch.allclose(null[:, 1:], za[:, 1:])
 
 
-@pytest.mark.parametrize("extra", [DISCRETE, [*CONTINUOUS, "model.residual=true"]])
+@pytest.mark.parametrize("extra", [DISCRETE, [*CONTINUOUS, "model.residual=true"], FILM])
 def test_the_action_changes_the_predicted_frame(extra):
     pipe = _pipe(*extra)
     discrete = pipe.model.cfg.action_kind == "discrete"
@@ -215,11 +217,37 @@ def test_cfg_action_of_one_costs_one_pass(monkeypatch):
     assert set(batches) == {2} and not any(peeks)
 
 
+def test_action_film_starts_as_the_model_without_it():
+    """model.action_film: zero-initialised and drawn after everything (no random draws), so
+    with the same seed the model has its twin's weights and predicts exactly its z_t; once
+    trained (here: perturbed) the action scales z_t of the next frame only, and a model
+    without actions refuses the key."""
+    torch.manual_seed(3)
+    plain = build_model(load_config("tiny", [*micro_overrides(), *DISCRETE]))[0]
+    after_plain = torch.rand(1)
+    torch.manual_seed(3)
+    film = build_model(load_config("tiny", [*micro_overrides(), *FILM]))[0]
+    assert torch.equal(torch.rand(1), after_plain)  # the global RNG is where it was
+    extra = sorted(set(film.state_dict()) - set(plain.state_dict()))
+    assert extra == ["temporal.action_film.bias", "temporal.action_film.weight"]
+    history, actions = torch.randn(2, 3, *plain.latent_shape), torch.tensor([[0, 1, 2]] * 2)
+    torch.testing.assert_close(film.temporal_embeddings(history, actions=actions),
+                               plain.temporal_embeddings(history, actions=actions),
+                               rtol=0, atol=0)
+    with torch.no_grad():
+        film.temporal.action_film.weight.normal_(std=0.5)
+    moved = film.temporal_embeddings(history, actions=actions)
+    same = plain.temporal_embeddings(history, actions=actions)
+    assert (moved - same).abs().amax() > 1e-2
+    with pytest.raises(UserError, match="model.action_film"):
+        load_config("tiny", ["model.action_film=true"])
+
+
 # ---- the interactive API
 
 
 @pytest.mark.parametrize("extra", [DISCRETE, [*CONTINUOUS, "model.residual=true"],
-                                   [*DISCRETE, "model.canvas=false"]])
+                                   [*DISCRETE, "model.canvas=false"], FILM])
 @pytest.mark.parametrize("cfg_action", [1.0, 1.5])
 def test_a_session_equals_pipe_and_recomputation(extra, cfg_action):
     pipe = _pipe(*extra)

@@ -60,13 +60,11 @@ class ModelConfig:
     heads: int = setting(4, "attention heads (dim / heads must be even)")
     mlp_ratio: float = setting(4.0, "MLP hidden width / dim")
     temporal_layers: int = setting(2, "blocks of the Temporal ViT (causal over frames)")
-    # Latent cells per temporal token side. Table 3: 2 on VAE latents of a few channels; 2x2
-    # pixel tokens (192 values) squeezed into one 128-d token kept the tiny canvas worse than
-    # copy-last (docs/training.md). Presets set 2.
+    # Table 3: 2 on VAE latents; 2x2 pixel tokens (192 values) in one 128-d token kept the
+    # tiny canvas worse than copy-last (docs/training.md).
     temporal_patch: int = setting(1, "latent cells per temporal token side")
     canvas_layers: int = setting(2, "blocks of the Canvas ViT (the one-pass canvas)")
-    # Table 3 lists "layers / depth"; we build an MAE-style encoder + decoder of `layers`
-    # blocks each as one stack (see REFERENCE.md §1), so spatial_layers = 2 x Table 3 layers.
+    # Table 3 "layers / depth": MAE-style encoder + decoder as one stack (REFERENCE.md §1).
     spatial_layers: int = setting(4, "blocks of the Spatial MAR (encoder + decoder)")
     expert_norm: bool = setting(True, "separate LayerNorm affines for condition, clean and "
                                       "canvas tokens")
@@ -79,13 +77,12 @@ class ModelConfig:
     # the background stayed ~300x worse than copying it at our scale (docs/quality.md).
     residual: bool = setting(False, "predict tokens as changes from the previous frame "
                                     "(canvas and flow head)")
-    # Not in the paper (docs/quality.md): each frame's change from the one before it, embedded
-    # and added to its Temporal ViT input, so that the canvas can see where things move.
+    # Not in the paper (docs/quality.md): each frame's change from the one before, embedded
+    # and added to its Temporal ViT input (the canvas sees where things move).
     motion_input: bool = setting(False, "add each frame's change from the previous frame to "
                                         "its Temporal ViT input")
-    # Not in the paper (docs/quality.md): with loss.history_noise_max, tell the Temporal ViT
-    # how noisy each history frame is (a learned embedding per level bucket, GameNGen), so it
-    # can trust clean history (level 0 at inference) and still learn to correct noisy frames.
+    # Not in the paper (docs/quality.md): tell the Temporal ViT each history frame's noise
+    # level (loss.history_noise_max; an embedding per level bucket, GameNGen).
     history_noise_input: bool = setting(False, "add an embedding of each history frame's noise "
                                                "level to its Temporal ViT input")
     # Not in the paper (issue 18, docs/world-model.md): the action taken after frame t,
@@ -94,8 +91,9 @@ class ModelConfig:
                               "size of a continuous action; 0 = none")
     action_kind: str = setting("discrete", "discrete (an action index, Atari) or continuous "
                                            "(a vector, dm_control)")
-    # Next-group prediction (App. B, docs/next-group.md): K canvas heads on the Canvas ViT
-    # output, light temporal attention inside the Spatial MAR, K frames per temporal step.
+    action_film: bool = setting(False, "the action also scales and shifts z_t of the frame it "
+                                       "leads to (FiLM; models/temporal_vit.py)")
+    # Next-group prediction (App. B, docs/next-group.md): K frames per temporal step.
     group: int = setting(1, "frames generated jointly per temporal step (App. B next-group "
                             "prediction); 1 = next-frame")
     # Not in the paper (models/warp.py, docs/quality.md): the canvas also picks, per token, an
@@ -113,6 +111,8 @@ class ModelConfig:
                             f"heads of even size")
         at_least("model.actions", self.actions, 0, " (0 = no actions)")
         one_of("model.action_kind", self.action_kind, ("discrete", "continuous"))
+        if self.action_film and not self.actions:
+            raise UserError("model.action_film=true needs actions: set model.actions=N")
         at_least("model.group", self.group, 1, " (1 = next-frame prediction)")
         if self.group > 1 and self.actions:
             raise UserError(f"model.group={self.group} with model.actions={self.actions}: "

@@ -67,6 +67,8 @@ class CanvasMAR(nn.Module):
             self.temporal.add_noise_level_input()
         if cfg.actions:  # drawn last: every other weight is that of the model without actions
             self.temporal.action = ActionEmbedding(cfg.actions, cfg.action_kind, cfg.dim)
+            if cfg.action_film:  # zero-initialised: no draws
+                self.temporal.add_action_film()
         if cfg.group > 1:  # App. B, also drawn after the next-1 weights (models/group.py)
             if self.canvas_vit is not None:
                 self.canvas_vit.add_group_heads(cfg.group)

@@ -89,7 +89,8 @@ def temporal(dims: Dims, inputs: int, queries: int, keys: int) -> tuple[float, f
     frames' (all per sequence)."""
     cfg, n_t, p2 = dims.cfg, dims.n_t, dims.cfg.temporal_patch ** 2
     embed = linear(inputs * n_t, dims.c * p2, dims.d) * (2 if cfg.motion_input else 1)
-    return embed, cfg.temporal_layers * block(dims, queries * n_t, keys * n_t)
+    film = linear(queries, dims.d, 2 * dims.d) if cfg.action_film else 0.0  # one per frame
+    return embed, cfg.temporal_layers * block(dims, queries * n_t, keys * n_t) + film
 
 
 def canvas(dims: Dims) -> tuple[float, float]:

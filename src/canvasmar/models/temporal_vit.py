@@ -75,6 +75,7 @@ class TemporalViT(nn.Module):
         # model.actions > 0: set by CanvasMAR after every other weight is drawn (models/actions.py)
         self.action: ActionEmbedding | None = None
         self.motion: nn.Linear | None = None  # model.motion_input: `add_motion_input`
+        self.action_film: nn.Linear | None = None  # model.action_film: `add_action_film`
         self.noise_level: nn.Embedding | None = None  # model.history_noise_input
 
     def add_motion_input(self) -> None:
@@ -82,6 +83,31 @@ class TemporalViT(nn.Module):
         self.motion = nn.Linear(self.embed.in_features, self.embed.out_features)
         nn.init.zeros_(self.motion.weight)
         nn.init.zeros_(self.motion.bias)
+
+    def add_action_film(self) -> None:
+        """model.action_film (not in the paper): the embedding of the action after a frame
+        also scales and shifts, per channel, the z_t that frame's output gives the next one
+        (FiLM, Perez et al. 2018; DIAMOND conditions its denoiser on the action the same way,
+        through adaptive norms). Added to the input only, the action is one small vector on
+        tokens ~20x its size, and moving an object by it needs the network to learn the
+        product "the object is here" x "this action": at our scale it did not (Pong's paddle
+        did not follow the key, docs/world-model.md). A product with z_t, which already says
+        what is at each place, is that interaction in one layer. After the blocks, so the KV
+        cache is unchanged; zero-initialised, so a model fine-tuned from one without it
+        starts from that model's predictions."""
+        d = self.embed.out_features
+        with torch.random.fork_rng(devices=[]):  # its random init is zeroed: leave no draws
+            self.action_film = nn.Linear(d, 2 * d)
+        nn.init.zeros_(self.action_film.weight)
+        nn.init.zeros_(self.action_film.bias)
+
+    def _film(self, actions: torch.Tensor | None, lead: tuple[int, int],
+              drop: torch.Tensor | None = None) -> torch.Tensor | None:
+        """(scale, shift) (B, F, 1, 2D) of the outputs whose next frame follows these actions
+        (None: the null action); None without model.action_film."""
+        if self.action_film is None:
+            return None
+        return self.action_film(self.action(actions, lead, drop))[:, :, None]
 
     def add_noise_level_input(self) -> None:
         """The zero-initialised embedding of each history frame's noise level bucket."""
@@ -123,10 +149,15 @@ class TemporalViT(nn.Module):
             raise ValueError("actions given to a model without actions (model.actions=0)")
         return x
 
-    def _to_cells(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, n_t, D) -> (B, T, n, D), one embedding per latent cell in raster order."""
+    def _to_cells(self, x: torch.Tensor, film: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, n_t, D) -> (B, T, n, D), one embedding per latent cell in raster order;
+        `film` (B, T, 1, 2D): model.action_film's scale and shift of each frame's output."""
         gh, gw = self.grid[0] // self.patch, self.grid[1] // self.patch
-        cells = self.norm(x)[..., None, :] + self.sub_cell  # (B, T, n_t, p*p, D)
+        x = self.norm(x)
+        if film is not None:
+            scale, shift = film.chunk(2, dim=-1)
+            x = x * (1 + scale) + shift
+        cells = x[..., None, :] + self.sub_cell  # (B, T, n_t, p*p, D)
         return rearrange(cells, "b t (gh gw) (p q) d -> b t (gh p gw q) d",
                          gh=gh, gw=gw, p=self.patch, q=self.patch)
 
@@ -188,7 +219,12 @@ class TemporalViT(nn.Module):
         `noise_level` (B, T-1): the history noise on each frame (training; None: clean).
         """
         tokens = self._with_bos(history, actions, drop_action, noise_level)
-        return self._to_cells(self._run(tokens, 0, None, True, window, keep_bos))
+        film = None
+        if self.action_film is not None:  # BOS's output leads to frame 0: no action before it
+            b, t = history.shape[:2]
+            film = torch.cat([self._film(None, (b, 1)), self._film(actions, (b, t), drop_action)],
+                             dim=1)
+        return self._to_cells(self._run(tokens, 0, None, True, window, keep_bos), film)
 
     def new_cache(self, window: int | None = None, keep_bos: bool = False, group: int = 1
                   ) -> TemporalCache:
@@ -233,7 +269,11 @@ class TemporalViT(nn.Module):
         group = cache.meta.get("group", 1)
         for start in range(fits, tokens.shape[1], group):
             out = self._run(tokens[:, start:start + group], start, cache, causal=True)
-        return self._to_cells(out[:, -1:])[:, 0]
+        film = None
+        if self.action_film is not None:  # the action after the last frame leads on
+            last = None if actions is None or not history.shape[1] else actions[:, -1:]
+            film = self._film(last, (history.shape[0], 1))
+        return self._to_cells(out[:, -1:], film)[:, 0]
 
     def step(self, frame: torch.Tensor, cache: TemporalCache,
              action: torch.Tensor | None = None, append: bool = True,
@@ -260,10 +300,13 @@ class TemporalViT(nn.Module):
             tokens = self._frame_tokens(frames, None if action is None else action[:, None],
                                         before=before, noise_level=level)
             out = self._run(tokens, cache.next_position, cache, causal=False)
+        film = None
+        if self.action_film is not None and frame.dim() == 4:
+            film = self._film(None if action is None else action[:, None], (frame.shape[0], 1))
         if append:
             cache.meta["last_frame"] = frame if frame.dim() == 4 else frame[:, -1]
         else:  # KVCache.append builds new tensors: the old ones are still whole
             for layer, (k, v) in zip(cache.layers, saved[0], strict=True):
                 layer.k, layer.v = k, v
             cache.next_position = saved[1]
-        return self._to_cells(out)[:, 0]
+        return self._to_cells(out, film)[:, 0]
