@@ -342,6 +342,8 @@ def test_action_lr_mult_speeds_up_only_the_action_embedding():
     action = optimizer.param_groups[2]
     assert action["lr_mult"] == 10.0 and action["weight_decay"] == 0.0
     assert [p is model.temporal.action.table.weight for p in action["params"]] == [True]
+    film = _pipe(*FILM).model
+    assert len(build_optimizer(film, cfg).param_groups[2]["params"]) == 3  # + FiLM's W, b
     set_learning_rate(optimizer, 1e-3)
     assert [g["lr"] for g in optimizer.param_groups] == [1e-3, 1e-3, 1e-2]
     before = {name: p.detach().clone() for name, p in model.named_parameters()}

@@ -13,19 +13,19 @@ from canvasmar.config import TrainConfig
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     """No decay on biases, norms, positional tables and learned tokens (1-D or 'pos'/'token').
 
-    train.action_lr_mult != 1: the action embedding (models/actions.py) is a third group
-    whose learning rate is that multiple of the schedule's (`lr_mult`, read by the trainer)
-    and that is not decayed. Why: it is added to frame tokens ~20x its initial size, and
-    AdamW moves a weight by ~lr per step whatever its gradient, so at the network's rate it
-    stays too small to steer the prediction (docs/world-model.md). At 1 the groups are as
-    before, so runs saved before the key existed resume."""
+    train.action_lr_mult != 1: the action embedding (models/actions.py) and model.action_film's
+    layer are a third group whose learning rate is that multiple of the schedule's (`lr_mult`,
+    read by the trainer) and that is not decayed. Why: the embedding is added to frame tokens
+    ~20x its initial size, and AdamW moves a weight by ~lr per step whatever its gradient, so
+    at the network's rate it stays too small to steer the prediction (docs/world-model.md).
+    At 1 the groups are as before, so runs saved before the key existed resume."""
     decay, no_decay, action = [], [], []
     split_action = cfg.action_lr_mult != 1
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
         skip = param.dim() < 2 or any(k in name for k in ("pos", "bos", "token", "null", "norm"))
-        if split_action and ".action." in f".{name}":
+        if split_action and {"action", "action_film"} & set(name.split(".")):
             action.append(param)
         else:
             (no_decay if skip else decay).append(param)
