@@ -305,27 +305,28 @@ def test_history_freeze_out_of_range_is_one_error_line():
         load_config("tiny", ["loss.history_freeze=1"])
 
 
-def test_token_weights_mark_the_tokens_that_change():
-    """loss.moving_weight: the weight where a token's RMS change from the previous frame is
-    above losses.MOVING_RMS, 1 on frame 0, on unchanged tokens and under codec-like noise."""
-    tokens = torch.zeros(2, 3, 4, 6)
-    tokens[0, 1, 2] = 1.0  # appears at frame 1 ...
-    tokens[0, 2, 2] = 1.0  # ... and stays at frame 2
-    tokens[1, :, 0] = 5.0  # present from frame 0 on: never changes
-    tokens[1, 2, 3] = 0.5 * losses.MOVING_RMS  # below the threshold
-    tokens[1, 0] = 3.0  # frame 0 of clip 1 differs from everything: frame 0 still weighs 1
-    weights = losses.token_weights(tokens, 10.0).view(2, 3, 4)
-    expected = torch.ones(2, 3, 4)
-    expected[0, 1, 2] = 10.0
-    expected[1, 1] = 10.0  # frame 1 of clip 1 changed everywhere from frame 0 (3.0 -> 0/5)
-    expected[1, 1, 0] = 1.0 + 9.0 * float((5.0 - 3.0) > losses.MOVING_RMS)
+def test_token_weights_follow_the_motion_in_the_history():
+    """loss.moving_weight: target frame t's tokens within one token of a token that moved
+    from frame t-2 to t-1 (RMS change above losses.MOVING_RMS) get the weight, the rest 1;
+    frames 0 and 1 (no two frames before them) and codec-like changes stay at 1; what the
+    target frame itself does never counts (a target-side weight biases the optimum)."""
+    grid = (4, 4)
+    tokens = torch.zeros(2, 4, 16, 6)
+    tokens[0, 1, 5] = 1.0  # clip 0: token (1, 1) lights up at frame 1 and stays
+    tokens[0, 2:, 5] = 1.0
+    tokens[0, 3, 15] = 1.0  # a change at the last target: not in its own weights
+    tokens[1, 2, 0] = 0.5 * losses.MOVING_RMS  # clip 1: below the threshold
+    weights = losses.token_weights(tokens, 10.0, grid).view(2, 4, 4, 4)
+    expected = torch.ones(2, 4, 4, 4)
+    expected[0, 2, 0:3, 0:3] = 10.0  # frame 2: the 3x3 around (1, 1), moved from 0 to 1
     torch.testing.assert_close(weights, expected)
-    assert losses.token_weights(tokens, 1.0) is None
+    assert losses.token_weights(tokens, 1.0, grid) is None
+    assert torch.equal(losses.token_weights(tokens[:, :2], 10.0, grid), torch.ones(4, 16))
 
 
 def test_moving_weight_scales_only_the_moving_tokens_losses(micro_cfg):
-    """With loss.moving_weight=W, each of L_MAR, L_canvas, L_static is the unweighted loss plus
-    (W-1) times its part on the moving tokens; both L_MAR forms agree; W=1 is the paper."""
+    """With loss.moving_weight=W, each of L_MAR, L_canvas, L_static grows by (W-1) times its
+    part on the weighted tokens; both L_MAR forms agree; W=1 is the paper."""
     from dataclasses import replace
 
     torch.manual_seed(0)
@@ -340,8 +341,8 @@ def test_moving_weight_scales_only_the_moving_tokens_losses(micro_cfg):
     plain = losses.training_losses(model, latents, micro_cfg.loss, randomness=rnd)
     heavy = losses.training_losses(model, latents, replace(micro_cfg.loss, moving_weight=5.0),
                                    randomness=rnd)
-    weights = losses.token_weights(model.to_tokens(latents), 5.0)
-    assert 0 < (weights > 1).float().mean() < 0.6  # the moving half, minus frame 0
+    weights = losses.token_weights(model.to_tokens(latents), 5.0, model.latent_shape[1:])
+    assert 0 < (weights > 1).float().mean() < 0.6  # near the moving half, frames 2 and 3
     for key in ("mar", "canvas", "static"):
         assert heavy[key] > plain[key] * 1.2, key
     from canvasmar.train.validation import validate  # validation stays unweighted

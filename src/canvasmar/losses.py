@@ -44,6 +44,7 @@ from dataclasses import dataclass, fields
 import torch
 from einops import rearrange
 from torch import nn
+from torch.nn import functional as F
 
 from canvasmar import flow
 from canvasmar.augment import condition_dropout, noise_augment, uniform
@@ -64,24 +65,38 @@ def staticness_target(error: torch.Tensor) -> torch.Tensor:
     return torch.exp(-error.detach())
 
 
-# A token "moves" (loss.moving_weight) where its RMS change over channels from the previous
-# frame exceeds this, in normalised units (pixels in [-1, 1], VAE latents ~unit spread):
-# above video-codec noise (~0.02 on Atari recordings), far below an object entering a token.
+# A token "moves" (loss.moving_weight) where its RMS change over channels from the frame before
+# exceeds this, in normalised units (pixels in [-1, 1], VAE latents ~unit spread): above
+# video-codec noise (~0.02 on Atari recordings), far below an object entering a token.
 MOVING_RMS = 0.05
 
 
-def token_weights(tokens: torch.Tensor, moving_weight: float) -> torch.Tensor | None:
-    """tokens (B, T, n, C) -> per-token loss weights (B*T, n) for loss.moving_weight (not in
-    the paper): the weight where a token changed from the previous frame's, 1 elsewhere and on
-    frame 0 (no previous frame). Moving objects are a few tokens of a frame (a Pong paddle: 2-4
-    of 64), so in a plain mean their error, which is what makes video move, is outweighed by
-    the flow loss's irreducible noise on the static rest (docs/world-model.md). None at 1 (the
-    paper's unweighted means, nothing computed)."""
+def token_weights(tokens: torch.Tensor, moving_weight: float, grid: tuple[int, int]
+                  ) -> torch.Tensor | None:
+    """tokens (B, T, n, C) on a `grid` (h, w) of n tokens -> per-token loss weights (B*T, n)
+    for loss.moving_weight (not in the paper): the weight on target frame t's tokens within
+    one token (3x3) of a token that moved from frame t-2 to t-1, 1 elsewhere and on frames
+    0 and 1. Why: moving objects are a few tokens of a frame (a Pong paddle: 2-4 of 64), so
+    in a plain mean their error, which is what makes video move, is outweighed by the flow
+    loss's irreducible noise on the static rest.
+
+    Why from the history and not from the target: a weight that depends on the target tilts
+    what the model learns toward the targets it weighs (the minimiser of E[w(y) |f - y|^2]
+    is E[w(y) y] / E[w(y)]): weighting the tokens that *did* change teaches the canvas and the
+    head to paint a moving object everywhere it *might* go, streaks a session-19 run showed
+    (docs/world-model.md). A weight the model's inputs determine leaves each token's optimum
+    where it was and only spends more of the step on the places where things move.
+    None at 1 (the paper's unweighted means, nothing computed)."""
     if moving_weight == 1:
         return None
-    change = (tokens[:, 1:] - tokens[:, :-1]).float().pow(2).mean(-1).sqrt()  # (B, T-1, n)
-    moving = torch.cat([torch.zeros_like(change[:, :1]), (change > MOVING_RMS).float()], 1)
-    return rearrange(1 + (moving_weight - 1) * moving, "b t n -> (b t) n")
+    b, t, n = tokens.shape[:3]
+    if t < 3:  # no target has two frames before it
+        return tokens.new_ones(b * t, n, dtype=torch.float32)
+    change = (tokens[:, 1:-1] - tokens[:, :-2]).float().pow(2).mean(-1).sqrt()  # (B, T-2, n)
+    moved = (change > MOVING_RMS).float().view(-1, 1, *grid)
+    near = F.max_pool2d(moved, 3, stride=1, padding=1).view(b, t - 2, n)
+    near = torch.cat([near.new_zeros(b, min(t, 2), n), near], dim=1)[:, :t]
+    return rearrange(1 + (moving_weight - 1) * near, "b t n -> (b t) n")
 
 
 def previous_frames(latents: torch.Tensor) -> torch.Tensor:
@@ -294,7 +309,7 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
     rnd = randomness.to(latents.device)
     tokens = model.to_tokens(latents)  # (B, T, n, C)
     targets = rearrange(tokens, "b t n c -> (b t) n c")
-    weights = token_weights(tokens, cfg.moving_weight)  # None unless loss.moving_weight > 1
+    weights = token_weights(tokens, cfg.moving_weight, model.latent_shape[1:])  # None at 1
     # z_t and previous frame of each group's first frame (of every frame when K = 1)
     inputs = latents  # what the model reads (history, previous frame); targets stay real
     if rnd.history_freeze is not None:

@@ -159,8 +159,8 @@ class LossConfig:
     history_freeze: float = setting(0.0, "chance an input frame repeats the one before it, as a "
                                          "stuck generated frame would (losses.py)")
     warp_weight: float = setting(0.1, "weight of model.warp's shift cross-entropy")
-    moving_weight: float = setting(1.0, "loss weight of tokens that change from the previous "
-                                        "frame (1 = the paper; losses.token_weights)")
+    moving_weight: float = setting(1.0, "loss weight of tokens near motion in the two frames "
+                                        "before (1 = the paper; losses.token_weights)")
 
     def validate(self) -> LossConfig:
         for name in ("canvas_weight", "static_weight", "mar_weight", "warp_weight"):
