@@ -95,7 +95,7 @@ def token_weights(tokens: torch.Tensor, moving_weight: float, grid: tuple[int, i
     change = (tokens[:, 1:-1] - tokens[:, :-2]).float().pow(2).mean(-1).sqrt()  # (B, T-2, n)
     moved = (change > MOVING_RMS).float().view(-1, 1, *grid)
     near = F.max_pool2d(moved, 3, stride=1, padding=1).view(b, t - 2, n)
-    near = torch.cat([near.new_zeros(b, min(t, 2), n), near], dim=1)[:, :t]
+    near = torch.cat([near.new_zeros(b, 2, n), near], dim=1)  # frames 0 and 1: weight 1
     return rearrange(1 + (moving_weight - 1) * near, "b t n -> (b t) n")
 
 

@@ -156,10 +156,9 @@ def calibration(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleC
     if inputs["canvas_tokens"] is not None:
         out |= canvas_motion(inputs["canvas_tokens"], prev, truth)
         out |= history_use(inputs["canvas_tokens"], inputs["frozen_canvas_tokens"], prev, truth)
-        if inputs.get("null_action_canvas_tokens") is not None:
-            out |= {k.replace("history", "action"): v for k, v in history_use(
-                inputs["canvas_tokens"], inputs["null_action_canvas_tokens"], prev,
-                truth).items()}
+        if inputs["null_action_canvas_tokens"] is not None:
+            out |= history_use(inputs["canvas_tokens"], inputs["null_action_canvas_tokens"],
+                               prev, truth, key="canvas_action_gain")
     if model.warp is not None:  # the moved previous frame alone, scored like the canvas
         gain = canvas_motion(inputs["base"], prev, truth).get("canvas_moving_gain")
         if gain is not None:
@@ -170,14 +169,15 @@ def calibration(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleC
 
 
 def history_use(canvas: torch.Tensor, frozen: torch.Tensor, prev: torch.Tensor,
-                truth: torch.Tensor) -> dict[str, float]:
+                truth: torch.Tensor, key: str = "canvas_history_gain") -> dict[str, float]:
     """`canvas_history_gain` of the module docstring from the canvases (B, n, C) made with the
-    true and with the frozen history; nothing when no token moves."""
+    true and with the frozen history (or `canvas_action_gain`: with the last action nulled
+    instead); nothing when no token moves."""
     moving = (truth - prev).pow(2).mean(-1) >= STATIC_CHANGE
     if not moving.any():
         return {}
     frozen_error = _masked_mean((frozen - truth).pow(2), moving)
-    return {"canvas_history_gain": 1 - _masked_mean((canvas - truth).pow(2), moving)
+    return {key: 1 - _masked_mean((canvas - truth).pow(2), moving)
             / max(frozen_error, 1e-12)}
 
 

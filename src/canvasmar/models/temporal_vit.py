@@ -269,10 +269,8 @@ class TemporalViT(nn.Module):
         group = cache.meta.get("group", 1)
         for start in range(fits, tokens.shape[1], group):
             out = self._run(tokens[:, start:start + group], start, cache, causal=True)
-        film = None
-        if self.action_film is not None:  # the action after the last frame leads on
-            last = None if actions is None or not history.shape[1] else actions[:, -1:]
-            film = self._film(last, (history.shape[0], 1))
+        last = None if actions is None or not history.shape[1] else actions[:, -1:]
+        film = self._film(last, (history.shape[0], 1))  # the action after the last frame
         return self._to_cells(out[:, -1:], film)[:, 0]
 
     def step(self, frame: torch.Tensor, cache: TemporalCache,
@@ -300,9 +298,8 @@ class TemporalViT(nn.Module):
             tokens = self._frame_tokens(frames, None if action is None else action[:, None],
                                         before=before, noise_level=level)
             out = self._run(tokens, cache.next_position, cache, causal=False)
-        film = None
-        if self.action_film is not None and frame.dim() == 4:
-            film = self._film(None if action is None else action[:, None], (frame.shape[0], 1))
+        film = None if frame.dim() == 5 else self._film(  # groups carry no actions
+            None if action is None else action[:, None], (frame.shape[0], 1))
         if append:
             cache.meta["last_frame"] = frame if frame.dim() == 4 else frame[:, -1]
         else:  # KVCache.append builds new tensors: the old ones are still whole
