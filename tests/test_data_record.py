@@ -62,6 +62,21 @@ def test_record_sticky_policy_holds_actions_and_episode_end(tmp_path):
         record(FakeEnv(), tmp_path, episodes=1, frames=5, policy="smart")
 
 
+def test_record_mixed_policy_alternates_sticky_and_random_episodes(tmp_path):
+    paths = record(SquareEnv(), tmp_path, episodes=2, frames=40, policy="mixed", seed=0,
+                   progress=False)
+    metas = [json.loads(p.with_suffix(".actions.json").read_text()) for p in paths]
+    assert [m["policy"] for m in metas] == ["sticky", "random"]
+
+    def runs(actions: list) -> list[int]:  # lengths of the stretches of one repeated action
+        return np.diff(np.flatnonzero(np.diff([-1, *actions, -1]))).tolist()
+
+    # a random binary action switches often; a sticky hold is 4-15 steps (a draw may repeat
+    # the held action, so a run can be longer, and the episode may cut the last one short)
+    assert min(runs(metas[0]["actions"])[:-1]) >= 4
+    assert min(runs(metas[1]["actions"])) < 4
+
+
 def test_real_atari_recording(tmp_path, capsys):
     out = tmp_path / "pong"
     assert main(["data", "record", "atari", "--game", "pong", "--out", str(out), "--episodes",

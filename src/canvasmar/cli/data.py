@@ -36,8 +36,9 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     dsub = data.add_subparsers(dest="data_command", required=True)
 
     rec = dsub.add_parser("record", parents=[common], help="record simulator episodes",
-                          description="Record episodes of a simulator with a random or sticky "
-                                      "(hold a random action 4-15 steps) policy as videos plus "
+                          description="Record episodes of a simulator with a random, sticky "
+                                      "(hold a random action 4-15 steps) or mixed (alternate "
+                                      "them by episode) policy as videos plus "
                                       ".actions.json files, in the folder format.")
     rsub = rec.add_subparsers(dest="sim", required=True)
     shared = argparse.ArgumentParser(add_help=False)
@@ -45,7 +46,7 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     shared.add_argument("--episodes", type=int, default=20, help="episodes (default 20)")
     shared.add_argument("--frames", type=int, default=300,
                         help="frames per episode, fewer if it ends (default 300)")
-    shared.add_argument("--policy", choices=["random", "sticky"], default="sticky")
+    shared.add_argument("--policy", choices=["random", "sticky", "mixed"], default="sticky")
     shared.add_argument("--seed", type=int, default=0)
     shared.add_argument("--fps", type=int, default=15, help="fps written in the videos")
     shared.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -8,7 +8,10 @@ CPU through EGL; docs/data.md).
 
 Policies: `random` draws a fresh action every step; `sticky` holds a random action for 4-15
 steps, which gives longer coherent motions (a simple scripted behaviour that works for any
-game or task).
+game or task); `mixed` alternates them by episode (even episodes sticky, odd random). A world
+model needs the random episodes: under `sticky` the history already predicts the next move
+(in Pong the paddle's last two moves explain 90% of the variance of its next one, 41% under
+`random`), so the model can ignore the action (docs/world-model.md, session 20).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from canvasmar.errors import UserError
 from canvasmar.media import write_video
 from canvasmar.outputs import claim_outputs
 
-POLICIES = ("random", "sticky")
+POLICIES = ("random", "sticky", "mixed")
 
 
 class SimEnv(Protocol):
@@ -64,9 +67,10 @@ def record(env: SimEnv, out: str | Path, *, episodes: int, frames: int, policy: 
         video = [env.reset(seed * 100_003 + episode)]
         actions: list = []
         action, hold = None, 0
+        random_steps = policy == "random" or (policy == "mixed" and episode % 2 == 1)
         bar.update(1)
         while len(video) < frames:
-            if policy == "random" or hold == 0:
+            if random_steps or hold == 0:
                 action, hold = env.random_action(rng), int(rng.integers(4, 16))
             hold -= 1
             frame, done = env.step(action)
@@ -80,8 +84,8 @@ def record(env: SimEnv, out: str | Path, *, episodes: int, frames: int, policy: 
         written.append(write_video(stem.with_suffix(".mp4"), np.stack(video), fps=fps,
                                    keyframe_interval=16))
         stem.with_suffix(".actions.json").write_text(json.dumps(
-            {"env": env.name, "policy": policy, "seed": seed, "episode": episode,
-             "frames": len(video), "actions": actions}))
+            {"env": env.name, "policy": "random" if random_steps else "sticky", "seed": seed,
+             "episode": episode, "frames": len(video), "actions": actions}))
     bar.close()
     return written
 
