@@ -63,9 +63,11 @@ def test_diagnose_command_prints_and_writes_json(micro_pipe, tmp_path, capsys):
     assert main(["diagnose", "--checkpoint", str(tmp_path / "run"), "--clips", "1",
                  "--device", "cpu"]) == 2
     assert main(["diagnose", "--checkpoint", str(tmp_path / "run"), "--clips", "4",
+                 "--samples", "1", "--device", "cpu"]) == 2  # no spread from one draw
+    assert main(["diagnose", "--checkpoint", str(tmp_path / "run"), "--clips", "4",
                  "--device", "cpu", "--out", str(out)]) == 2  # exists: needs --force
     err = capsys.readouterr().err
-    assert err.count("error:") == 2 and "Traceback" not in err
+    assert err.count("error:") == 3 and "Traceback" not in err and "--samples 1" in err
     assert out.read_bytes() == before
 
 

@@ -37,9 +37,11 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT / "data/pong"))
     parser.add_argument("--out")
     parser.add_argument("--set", default="{}", help="JSON of sampling settings for start()")
+    parser.add_argument("--no-ema", action="store_true",
+                        help="the raw weights (a short fine-tune's EMA is mostly its start)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    pipe = load_pipeline(args.checkpoint, device="cpu")
+    pipe = load_pipeline(args.checkpoint, device="cpu", use_ema=not args.no_ema)
     settings = json.loads(args.set)
     ds = folder_dataset(args.data, "val", frames=pipe.cfg.data.frames, resolution=64,
                         stride=1, actions=6)
@@ -62,7 +64,7 @@ def main() -> None:
     both = ~np.isnan(arr["up"]) & ~np.isnan(arr["down"])
     seen = ~np.isnan(arr["model"])
     summary = {
-        "checkpoint": args.checkpoint, "clips": len(rows), "settings": settings,
+        "checkpoint": args.checkpoint, "ema": not args.no_ema, "clips": len(rows), "settings": settings,
         "up_minus_down_px": float(np.mean(arr["up"][both] - arr["down"][both])),
         "up_px": float(np.nanmean(arr["up"])), "down_px": float(np.nanmean(arr["down"])),
         "paddle_lost_share": float(1 - both.mean()),

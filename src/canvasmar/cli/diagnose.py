@@ -43,6 +43,9 @@ def _diagnose(args: argparse.Namespace) -> None:
 
     if args.clips < 2:
         raise UserError(f"--clips {args.clips}: the swap test needs at least 2 clips")
+    if args.samples < 2:
+        raise UserError(f"--samples {args.samples}: the calibration compares the spread of "
+                        f"the head's draws with their error, which needs at least 2")
     if not 0 < args.revealed < 1:
         raise UserError(f"--revealed {args.revealed}: a share strictly between 0 and 1")
     if args.out:
