@@ -9,7 +9,10 @@
 #     train.action_lr_mult=30, lr 5e-4); only the data differs from pong-moving-w1-a30-film.
 #   ARM=scratch: the shipped recipe (scripts/pong_model.sh step 2, lr 1e-3) from scratch,
 #     plus model.action_film and train.action_lr_mult=10.
-# MINUTES (default 90); RESUME=1 continues the run.
+# MINUTES (default 90); RESUME=1 continues the run; THREADS (default 1).
+# Run: both arms 08:54-08:46 side by side (SIGTERM at finetune step 939, scratch 922; the
+# scratch arm's action gain was a fifth of the fine-tune's at 750), then the fine-tune alone:
+#   ARM=finetune RESUME=1 THREADS=2 MINUTES=65 bash docs/results/pong-mixed/train.sh
 cd "$(dirname "$0")/../../.."
 arm=${ARM:-finetune}
 name=pong-mixed-$arm
@@ -19,10 +22,10 @@ if [ "$arm" = finetune ]; then
 else
   extra="train.lr=1e-3 train.warmup_steps=100 train.action_lr_mult=10"
 fi
-OMP_NUM_THREADS=1 PYTHONPATH=${SNAP:-/tmp/snap20}/src .venv/bin/python -m canvasmar \
+OMP_NUM_THREADS=${THREADS:-1} PYTHONPATH=${SNAP:-/tmp/snap20}/src .venv/bin/python -m canvasmar \
   train tiny --out runs/$name --data data/pong-mixed --no-progress $mode model.actions=6 \
   model.residual=true model.action_film=true tokenizer.patch=8 data.resolution=64 \
-  data.frames=8 train.batch_size=8 train.threads=1 train.ema_decay=0.999 \
+  data.frames=8 train.batch_size=8 train.threads=${THREADS:-1} train.ema_decay=0.999 \
   train.eval_every=250 train.save_every=250 train.eval_clips=16 sample.steps=2 \
   sample.flow_steps=10 train.tensorboard=false train.device=cpu $extra \
   train.seed=${SEED:-3} train.steps=${STEPS:-5000} train.time_limit_min=${MINUTES:-90} \

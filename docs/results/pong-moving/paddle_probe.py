@@ -63,9 +63,12 @@ def main() -> None:
     arr = {k: np.array([r[k] for r in rows], dtype=float) for k in ("true", "model", "up", "down")}
     both = ~np.isnan(arr["up"]) & ~np.isnan(arr["down"])
     seen = ~np.isnan(arr["model"])
+    gap = arr["up"][both] - arr["down"][both]
+    half = 1.96 * gap.std(ddof=1) / np.sqrt(len(gap))  # normal 95% interval over the clips
     summary = {
-        "checkpoint": args.checkpoint, "ema": not args.no_ema, "clips": len(rows), "settings": settings,
-        "up_minus_down_px": float(np.mean(arr["up"][both] - arr["down"][both])),
+        "checkpoint": args.checkpoint, "ema": not args.no_ema, "clips": len(rows),
+        "settings": settings, "up_minus_down_px": float(gap.mean()),
+        "up_minus_down_ci95": [float(gap.mean() - half), float(gap.mean() + half)],
         "up_px": float(np.nanmean(arr["up"])), "down_px": float(np.nanmean(arr["down"])),
         "paddle_lost_share": float(1 - both.mean()),
         "corr_model_true": float(np.corrcoef(arr["model"][seen], arr["true"][seen])[0, 1]),
