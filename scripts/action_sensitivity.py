@@ -116,11 +116,17 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({
             "real_dy": paddle_height(real[down][-1]) - paddle_height(real[up][-1]),
             "model_dy": paddle_height(model[down][-1]) - paddle_height(model[up][-1]),
+            # every step's gap too: a paddle that moves, then is lost, shows here only
+            "real_dy_steps": [paddle_height(d) - paddle_height(u)
+                              for u, d in zip(real[up], real[down], strict=True)],
+            "model_dy_steps": [paddle_height(d) - paddle_height(u)
+                               for u, d in zip(model[up], model[down], strict=True)],
             "model_gap_inside": float(gap[moved].mean()) if moved.any() else float("nan"),
             "model_gap_outside": float(gap[~moved].mean())})
         if shown is None and moved.any():
             shown = (frames, real, model)
     table = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    steps_valid = ~np.isnan(table["real_dy_steps"]) & ~np.isnan(table["model_dy_steps"])
     valid = ~np.isnan(table["real_dy"]) & ~np.isnan(table["model_dy"])
     summary = {
         "checkpoint": str(args.checkpoint), "starts": args.starts, "steps": args.steps,
@@ -132,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
                                             table["model_dy"][valid])[0, 1]),
         "same_direction": float((np.sign(table["real_dy"][valid])
                                  == np.sign(table["model_dy"][valid])).mean()),
+        # per step k = 1..steps, over the starts with the paddle found in all four frames
+        "valid_by_step": steps_valid.sum(0).tolist(),
+        "real_dy_by_step": [float(table["real_dy_steps"][ok, k].mean()) if ok.any() else None
+                            for k, ok in enumerate(steps_valid.T)],
+        "model_dy_by_step": [float(table["model_dy_steps"][ok, k].mean()) if ok.any() else None
+                             for k, ok in enumerate(steps_valid.T)],
         "gap_inside_mean": float(np.nanmean(table["model_gap_inside"])),
         "gap_outside_mean": float(np.nanmean(table["model_gap_outside"])),
         "per_start": rows}

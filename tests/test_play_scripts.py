@@ -65,3 +65,9 @@ def test_action_sensitivity_measures_both_futures(pong_model, tmp_path):
     assert len(result["per_start"]) == 3 and (tmp_path / "sens.png").stat().st_size > 0
     # the real paddle moves: up-future minus down-future is not zero in some start
     assert any(abs(r["real_dy"]) > 1 for r in result["per_start"] if r["real_dy"] == r["real_dy"])
+    # every step's gap: the last step's is the final frames' (the same starts where valid)
+    assert len(result["valid_by_step"]) == 3 and len(result["model_dy_by_step"]) == 3
+    last = [r for r in result["per_start"]
+            if r["real_dy"] == r["real_dy"] and r["model_dy"] == r["model_dy"]]
+    assert result["valid_by_step"][-1] == len(last) > 0
+    assert abs(result["real_dy_by_step"][-1] - result["real_dy_mean"]) < 1e-9
