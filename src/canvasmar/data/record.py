@@ -10,7 +10,7 @@ Policies: `random` draws a fresh action every step; `sticky` holds a random acti
 steps, which gives longer coherent motions (a simple scripted behaviour that works for any
 game or task); `mixed` alternates them by episode (even episodes sticky, odd random). A world
 model needs the random episodes: under `sticky` the history already predicts the next move
-(in Pong the paddle's last two moves explain 90% of the variance of its next one, 41% under
+(in Pong the paddle's last two moves explain 87% of the variance of its next one, 39% under
 `random`), so the model can ignore the action (docs/world-model.md, session 20).
 """
 
