@@ -10,9 +10,10 @@
 #   ARM=scratch: the shipped recipe (scripts/pong_model.sh step 2, lr 1e-3) from scratch,
 #     plus model.action_film and train.action_lr_mult=10.
 # MINUTES (default 90); RESUME=1 continues the run; THREADS (default 1).
-# Run: both arms 08:54-08:46 side by side (SIGTERM at finetune step 939, scratch 922; the
+# Run: both arms 07:54-08:46 side by side (SIGTERM at finetune step 939, scratch 922; the
 # scratch arm's action gain was a fifth of the fine-tune's at 750), then the fine-tune alone:
 #   ARM=finetune RESUME=1 THREADS=2 MINUTES=65 bash docs/results/pong-mixed/train.sh
+# (stopped at step 2945 by the time limit), then final_eval.sh finetune-2945 runs/pong-mixed-finetune.
 cd "$(dirname "$0")/../../.."
 arm=${ARM:-finetune}
 name=pong-mixed-$arm
