@@ -113,14 +113,15 @@ def main(argv: list[str] | None = None) -> int:
                  for a in (up, down)}
         moved = np.abs(real[up][-1].astype(int) - real[down][-1]).sum(-1) > 30
         gap = np.abs(model[up][-1].astype(int) - model[down][-1]).mean(-1)
+        # every step's gap (a paddle that moves, then is lost, shows only there); the last
+        # step's is the start's result
+        real_steps = [paddle_height(d) - paddle_height(u)
+                      for u, d in zip(real[up], real[down], strict=True)]
+        model_steps = [paddle_height(d) - paddle_height(u)
+                       for u, d in zip(model[up], model[down], strict=True)]
         rows.append({
-            "real_dy": paddle_height(real[down][-1]) - paddle_height(real[up][-1]),
-            "model_dy": paddle_height(model[down][-1]) - paddle_height(model[up][-1]),
-            # every step's gap too: a paddle that moves, then is lost, shows here only
-            "real_dy_steps": [paddle_height(d) - paddle_height(u)
-                              for u, d in zip(real[up], real[down], strict=True)],
-            "model_dy_steps": [paddle_height(d) - paddle_height(u)
-                               for u, d in zip(model[up], model[down], strict=True)],
+            "real_dy": real_steps[-1], "model_dy": model_steps[-1],
+            "real_dy_steps": real_steps, "model_dy_steps": model_steps,
             "model_gap_inside": float(gap[moved].mean()) if moved.any() else float("nan"),
             "model_gap_outside": float(gap[~moved].mean())})
         if shown is None and moved.any():

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "scripts"))
 from action_sensitivity import paddle_height  # noqa: E402
 
-from canvasmar.media import read_video, resize_video  # noqa: E402
+from canvasmar.media import read_video, resize_video, to_uint8  # noqa: E402
 
 
 def steps(folder: Path, episodes: int, policy: str | None) -> np.ndarray:
@@ -28,9 +28,7 @@ def steps(folder: Path, episodes: int, policy: str | None) -> np.ndarray:
         if policy and meta["policy"] != policy:
             continue
         video = read_video(meta_path.with_name(meta_path.name.replace(".actions.json", ".mp4")))
-        video = resize_video(video[None], 64)[0]
-        frames = (video.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
-        y = np.array([paddle_height(f) for f in frames])
+        y = np.array([paddle_height(f) for f in to_uint8(resize_video(video[None], 64)[0])])
         a = meta["actions"]
         for t in range(2, len(y) - 1):
             if np.isfinite(y[t - 2:t + 2]).all():

@@ -3,7 +3,8 @@
 # the Pong model to move its paddle with the key? data/pong-mixed: `canvasmar data record atari
 # --game pong --policy mixed` (even episodes sticky, odd random; 96 train seed 0, 16 val seed 1,
 # 16 test seed 2, 400 steps). Under the sticky policy alone the paddle's last two moves explain
-# 90% of the variance of its next move (41% under random), so the action was nearly redundant.
+# 87% of the variance of its next move (39% under random; paddle_dynamics.py), so the action
+# was nearly redundant.
 # Two arms side by side, one thread each, code snapshot in $SNAP (default /tmp/snap20):
 #   ARM=finetune: from checkpoints/atari-pong with session 19's best arm (model.action_film,
 #     train.action_lr_mult=30, lr 5e-4); only the data differs from pong-moving-w1-a30-film.
