@@ -3,7 +3,8 @@
 # evaluate.sh's numbers, the 8-step sensitivity with action guidance 3, the action gain on
 # the mixed validation clips (half of them random-policy), and the shipped model card's
 # held-out test (data/pong test, 32 clips x 2 samples, 16 frames from 2, T 0.5,
-# keep_unchanged 0.1: the card's command, so its numbers are the shipped model's; the test alone took ~17 minutes on one thread beside the rest).
+# keep_unchanged 0.1: the card's command, so its numbers are the shipped model's; the test
+# alone took ~17 minutes on one thread beside the rest).
 #   bash docs/results/pong-mixed/final_eval.sh NAME CHECKPOINT
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
