@@ -112,3 +112,37 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
         stats.save(tmp_path / "ref.pkl")
     with pytest.raises(ValueError, match="shape"):
         frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
+
+
+def test_few_vectors_are_kept_not_a_dims_squared_sum_and_fold_exactly():
+    # an eval's FID per frame position sees tens of 2048-d vectors: a D x D float64 sum per
+    # position made a 32-clip eval hold 3.6 GB (session 20); N x D is what it needs
+    x = _features(30, 12, seed=8, offset=1e4)
+    stats = FeatureStats().update(x[:5]).update(x[5:12])  # 12 vectors, 12 dims: still kept
+    state = stats.state_dict()
+    assert set(state) == {"count", "rows"} and state["rows"].shape == (12, 12)
+    np.testing.assert_allclose(stats.cov.numpy(), np.cov(x[:12].numpy(), rowvar=False),
+                               rtol=1e-9, atol=1e-9)
+    stats.update(x[12:13])  # the 13th folds them into mean and centred sum
+    assert set(stats.state_dict()) == {"count", "mean", "m2"}
+    stats.update(x[13:])
+    np.testing.assert_allclose(stats.mean.numpy(), x.mean(0).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(stats.cov.numpy(), np.cov(x.numpy(), rowvar=False),
+                               rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+def test_kept_vectors_round_trip_and_merge_both_ways(tmp_path, suffix):
+    x = _features(40, 16, seed=9)
+    few, many = FeatureStats().update(x[:6]), FeatureStats().update(x[6:])
+    loaded, _ = FeatureStats.load(few.save(tmp_path / f"few{suffix}"))
+    assert loaded.count == 6 and set(loaded.state_dict()) == {"count", "rows"}
+    torch.testing.assert_close(loaded.cov, few.cov, rtol=0, atol=0)
+    whole = FeatureStats().update(x)
+    for merged in (FeatureStats.from_state_dict(few.state_dict()).merge(many),
+                   FeatureStats.from_state_dict(many.state_dict()).merge(few)):
+        assert merged.count == 40
+        torch.testing.assert_close(merged.mean, whole.mean)
+        torch.testing.assert_close(merged.cov, whole.cov)
+    empty = FeatureStats(16)
+    assert FeatureStats.from_state_dict(empty.state_dict()).count == 0

@@ -31,20 +31,20 @@ def _as_f64(x: ArrayLike) -> torch.Tensor:
 
 
 class FeatureStats:
-    """Running count, mean and covariance of feature vectors (N, D), in float64 on the CPU."""
+    """Running count, mean and covariance of feature vectors (N, D), in float64 on the CPU.
+
+    While no more vectors than dimensions have arrived, the vectors themselves are kept: N x D
+    is then smaller than the D x D centred sum (an evaluation's FID per predicted-frame
+    position over 64 frames of 2048-d Inception features holds 1 MB per position, not 34 MB,
+    in memory and in its resumable partial file). Past D they are folded into the running mean
+    and centred sum, which no longer grow."""
 
     def __init__(self, dim: int | None = None) -> None:
         self.dim = dim
         self.count = 0
-        self._mean: torch.Tensor | None = None
-        self._m2: torch.Tensor | None = None  # sum of centred outer products (D, D)
-        if dim is not None:
-            self._reset(dim)
-
-    def _reset(self, dim: int) -> None:
-        self.dim = dim
-        self._mean = torch.zeros(dim, dtype=torch.float64)
-        self._m2 = torch.zeros(dim, dim, dtype=torch.float64)
+        self._rows: list[torch.Tensor] = []  # the vectors themselves, until count > dim
+        self._mean: torch.Tensor | None = None  # set once folded
+        self._m2: torch.Tensor | None = None  # sum of centred outer products (D, D), once folded
 
     def update(self, features: ArrayLike) -> FeatureStats:
         """Add a batch of features (N, D); returns self so calls can be chained."""
@@ -52,7 +52,7 @@ class FeatureStats:
         if x.ndim != 2:
             raise ValueError(f"features must be (N, D), got shape {tuple(x.shape)}")
         if self.dim is None:
-            self._reset(x.shape[1])
+            self.dim = x.shape[1]
         if x.shape[1] != self.dim:
             raise ValueError(f"feature dim {x.shape[1]} != accumulated dim {self.dim}")
         if not torch.isfinite(x).all():
@@ -60,56 +60,85 @@ class FeatureStats:
         n = x.shape[0]
         if n == 0:
             return self
-        mean_b = x.mean(0)
-        centred = x - mean_b
-        self._merge(n, mean_b, centred.T @ centred)
+        if self._m2 is None and self.count + n <= self.dim:
+            self._rows.append(x.clone())
+            self.count += n
+            return self
+        self._fold()
+        self._merge_moments(n, *_moments(x))
         return self
 
     def merge(self, other: FeatureStats) -> FeatureStats:
         """Fold another accumulator in (e.g. one per worker); returns self."""
         if other.count == 0:
             return self
-        if self.dim is None:
-            self._reset(other.dim)
-        if other.dim != self.dim:
+        if self.dim is not None and other.dim != self.dim:
             raise ValueError(f"cannot merge dim {other.dim} into dim {self.dim}")
-        self._merge(other.count, other._mean, other._m2)
+        if other._m2 is None:
+            return self.update(torch.cat(other._rows))
+        if self.dim is None:
+            self.dim = other.dim
+        self._fold()
+        self._merge_moments(other.count, other._mean, other._m2)
         return self
 
-    def _merge(self, n_b: int, mean_b: torch.Tensor, m2_b: torch.Tensor) -> None:
+    def _fold(self) -> None:
+        """From kept vectors to running moments (Chan et al.'s merge from then on)."""
+        if self._m2 is not None:
+            return
+        rows, n = self._rows, self.count
+        self._mean = torch.zeros(self.dim, dtype=torch.float64)
+        self._m2 = torch.zeros(self.dim, self.dim, dtype=torch.float64)
+        self._rows, self.count = [], 0
+        if n:
+            self._merge_moments(n, *_moments(torch.cat(rows)))
+
+    def _merge_moments(self, n_b: int, mean_b: torch.Tensor, m2_b: torch.Tensor) -> None:
         n_a, n = self.count, self.count + n_b
         delta = mean_b - self._mean
         self._mean = self._mean + delta * (n_b / n)
         self._m2 = self._m2 + m2_b + torch.outer(delta, delta) * (n_a * n_b / n)
         self.count = n
 
+    def _mean_and_m2(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._m2 is None:
+            return _moments(torch.cat(self._rows))
+        return self._mean, self._m2
+
     @property
     def mean(self) -> torch.Tensor:
         """Mean feature (D,), float64."""
         if self.count == 0:
             raise ValueError("no features accumulated yet")
-        return self._mean.clone()
+        return self._mean_and_m2()[0].clone()
 
     @property
     def cov(self) -> torch.Tensor:
         """Unbiased covariance (D, D) with the N-1 denominator, as numpy.cov; float64."""
         if self.count < 2:
             raise ValueError(f"covariance needs at least 2 samples, have {self.count}")
-        return self._m2 / (self.count - 1)
+        return self._mean_and_m2()[1] / (self.count - 1)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """Tensors that fully describe the accumulator (count, mean, centred sum m2)."""
+        """Tensors that fully describe the accumulator: count and the kept vectors `rows`
+        (N, D) while count <= D, else count, mean and the centred sum `m2`."""
         if self.dim is None:
             raise ValueError("an empty accumulator with unknown dim has no state")
-        return {"count": torch.tensor(self.count, dtype=torch.int64),
-                "mean": self._mean.clone(), "m2": self._m2.clone()}
+        count = torch.tensor(self.count, dtype=torch.int64)
+        if self._m2 is None:
+            rows = torch.cat(self._rows) if self._rows else torch.zeros(0, self.dim,
+                                                                        dtype=torch.float64)
+            return {"count": count, "rows": rows}
+        return {"count": count, "mean": self._mean.clone(), "m2": self._m2.clone()}
 
     @classmethod
     def from_state_dict(cls, state: dict[str, ArrayLike]) -> FeatureStats:
-        mean = _as_f64(state["mean"])
-        stats = cls(mean.shape[0])
+        if "rows" in state:
+            rows = _as_f64(state["rows"])
+            return cls(rows.shape[1]).update(rows)
+        stats = cls(_as_f64(state["mean"]).shape[0])
         stats.count = int(torch.as_tensor(state["count"]).item())
-        stats._mean, stats._m2 = mean, _as_f64(state["m2"])
+        stats._mean, stats._m2 = _as_f64(state["mean"]), _as_f64(state["m2"])
         return stats
 
     def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
@@ -141,11 +170,18 @@ class FeatureStats:
                 meta = (f.metadata() or {}).get("canvasmar_meta", "{}")
         elif path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
-                state = {k: z[k] for k in ("count", "mean", "m2")}
+                state = {k: z[k] for k in z.files if k != "meta"}
                 meta = str(z["meta"])
         else:
             raise ValueError(f"unknown stats format {path.suffix!r}: use .safetensors or .npz")
         return cls.from_state_dict(state), json.loads(meta)
+
+
+def _moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (D,) and centred sum of outer products (D, D) of vectors x (N, D)."""
+    mean = x.mean(0)
+    centred = x - mean
+    return mean, centred.T @ centred
 
 
 def _denoise(w: torch.Tensor) -> torch.Tensor:
