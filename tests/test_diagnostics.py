@@ -29,6 +29,8 @@ def test_swap_test_is_zero_for_a_mar_that_ignores_revealed_tokens(micro_pipe, on
         micro_pipe.model.spatial.token_embed.weight.zero_()
     ignoring = diagnose(micro_pipe.model, latents, micro_pipe.cfg.sample, samples=2)
     assert ignoring["swap_mse"] == 0 and ignoring["swap_gain"] == 0
+    # the moving tokens' share of help: defined (built-in clips move) and 0 when ignored
+    assert using["swap_moving_gain"] != 0 and ignoring["swap_moving_gain"] == 0
     # the calibration part does not depend on the revealed tokens (nothing is revealed)
     assert ignoring["spread_over_error_moving"] == pytest.approx(
         using["spread_over_error_moving"], rel=1e-5)

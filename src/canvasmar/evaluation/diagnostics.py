@@ -12,7 +12,11 @@ space (pixel tokens: [-1, 1]).
   tokens is compared. `swap_mse` is how far the prediction moves; a MAR that ignores what it
   revealed moves by ~0 (the shipped tiny model: ~2e-5 in pixel units). `swap_gain` is the
   error of the prediction with the other clip's tokens minus the error with the true ones:
-  positive when the revealed tokens help.
+  positive when the revealed tokens help. `swap_moving_gain` is the same help as a share, on
+  the masked tokens that move (1 - error with the true revealed tokens / error with the other
+  clip's): in a game, where most tokens are the same background in every clip, the moving
+  ones are where a revealed neighbour says where the paddle went (0: it is ignored, and each
+  token of the paddle's column draws "paddle here?" on its own; docs/world-model.md).
 - **Calibration.** `samples` draws of the head at temperature 1 for each masked token (full
   mask, the first MAR step): the spread (mean variance over draws) against the error of the
   draws' mean, `spread_over_error` = sqrt(spread / error), on static and on moving tokens.
@@ -124,8 +128,13 @@ def swap_test(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleCon
         preds.append(_head_prediction(model, cond, opts, zeros, inputs["base"]))
     true_error = (preds[0] - truth).pow(2)
     swapped_error = (preds[1] - truth).pow(2)
-    return {"swap_mse": _masked_mean((preds[0] - preds[1]).pow(2), mask),
-            "swap_gain": _masked_mean(swapped_error - true_error, mask)}
+    out = {"swap_mse": _masked_mean((preds[0] - preds[1]).pow(2), mask),
+           "swap_gain": _masked_mean(swapped_error - true_error, mask)}
+    moving = mask & ((truth - inputs["prev"]).pow(2).mean(-1) >= STATIC_CHANGE)
+    if moving.any():
+        out["swap_moving_gain"] = 1 - _masked_mean(true_error, moving) / max(
+            _masked_mean(swapped_error, moving), 1e-12)
+    return out
 
 
 @torch.no_grad()
