@@ -7,6 +7,9 @@ the same sampling noise). Measured:
 
 - paddle displacement: the player's paddle (green, columns 54-58 of a 64x64 frame) height
   after F steps, up-future minus down-future, real vs model, per start (pixels);
+- paddle pieces: how many separate runs of non-background rows the paddle's columns hold at
+  each step (the real paddle: 1, 0 off screen; a model that cannot decide where the paddle
+  is draws it as several pieces down its column, docs/world-model.md session 21);
 - where the futures differ: mean |up - down| of the model's frames inside the pixels where
   the real futures differ and outside them (a model that moves the paddle, not the
   background, has a large inside/outside ratio).
@@ -32,6 +35,8 @@ from canvasmar.errors import UserError
 from canvasmar.pipeline import load_pipeline
 
 PADDLE_COLUMNS = slice(54, 59)  # the player's paddle at 64x64 (x = 140-143 of 160)
+BACKGROUND = np.array([144, 72, 17])  # Pong's brown field at 64x64
+WALL_ROWS = 4  # the white wall above the field
 
 
 def paddle_height(frame: np.ndarray) -> float:
@@ -41,6 +46,17 @@ def paddle_height(frame: np.ndarray) -> float:
     if green.sum() < 20:
         return float("nan")
     return float((green * np.arange(len(green))).sum() / green.sum())
+
+
+def paddle_pieces(frame: np.ndarray) -> int:
+    """Separate runs of rows, below the top wall, in which the paddle's columns of (H, W, 3)
+    uint8 hold anything but the background: the real paddle is 1 (0 off screen, 2 while the
+    ball crosses); a model unsure where the paddle is draws pieces down the column. Gaps of
+    one row are bridged, so a paddle with one faint row is still one piece."""
+    strip = frame[WALL_ROWS:, PADDLE_COLUMNS].astype(np.int64)
+    rows = (np.abs(strip - BACKGROUND).sum(-1) > 40).any(1)
+    rows[1:-1] |= rows[:-2] & rows[2:]  # bridge one-row gaps
+    return int((rows[1:] & ~rows[:-1]).sum() + rows[0])
 
 
 def start_state(env: AtariEnv, seed: int, context: int, size: int, rng: np.random.Generator
@@ -120,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         model_steps = [paddle_height(d) - paddle_height(u)
                        for u, d in zip(model[up], model[down], strict=True)]
         rows.append({
+            "real_pieces_steps": [paddle_pieces(f) for f in real[up] + real[down]],
+            "model_pieces_steps": [paddle_pieces(f) for f in model[up] + model[down]],
             "real_dy": real_steps[-1], "model_dy": model_steps[-1],
             "real_dy_steps": real_steps, "model_dy_steps": model_steps,
             "model_gap_inside": float(gap[moved].mean()) if moved.any() else float("nan"),
@@ -145,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
                             for k, ok in enumerate(steps_valid.T)],
         "model_dy_by_step": [float(table["model_dy_steps"][ok, k].mean()) if ok.any() else None
                              for k, ok in enumerate(steps_valid.T)],
+        # mean over starts and both futures (real: 1 where on screen)
+        **{f"{who}_pieces_by_step": table[f"{who}_pieces_steps"].reshape(
+            len(rows), 2, args.steps).mean((0, 1)).tolist() for who in ("real", "model")},
         "gap_inside_mean": float(np.nanmean(table["model_gap_inside"])),
         "gap_outside_mean": float(np.nanmean(table["model_gap_outside"])),
         "per_start": rows}

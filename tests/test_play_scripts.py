@@ -71,3 +71,22 @@ def test_action_sensitivity_measures_both_futures(pong_model, tmp_path):
             if r["real_dy"] == r["real_dy"] and r["model_dy"] == r["model_dy"]]
     assert result["valid_by_step"][-1] == len(last) > 0
     assert abs(result["real_dy_by_step"][-1] - result["real_dy_mean"]) < 1e-9
+    # the real paddle is one piece (or off screen) at every step
+    assert all(0 <= n <= 1 for n in result["real_pieces_by_step"])
+    assert len(result["model_pieces_by_step"]) == 3
+
+
+def test_paddle_pieces_counts_separate_runs_in_the_paddle_column():
+    pieces = _script("action_sensitivity").paddle_pieces
+    frame = torch.tensor([144, 72, 17], dtype=torch.uint8).expand(64, 64, 3).clone()
+    frame[:4] = 236  # the wall above the field is not a piece
+    assert pieces(frame.numpy()) == 0
+    frame[10:18, 54:58] = torch.tensor([92, 186, 92], dtype=torch.uint8)  # the paddle
+    assert pieces(frame.numpy()) == 1
+    frame[13, 54:58] = frame[20, 54]  # a one-row gap: still one paddle
+    assert pieces(frame.numpy()) == 1
+    frame[30:33, 56] = torch.tensor([120, 20, 10], dtype=torch.uint8)  # dark red speckle
+    frame[62:64, 58] = frame[10, 54]  # and a green piece at the bottom
+    assert pieces(frame.numpy()) == 3
+    frame[40, 20] = 255  # elsewhere in the frame: not the paddle's column
+    assert pieces(frame.numpy()) == 3
