@@ -9,6 +9,9 @@
 # model's, whose action input it drops) + 2945. A watcher stops it with SIGTERM (a clean
 # checkpoint) once it has logged STOP_AT steps (default 2945).
 #   THREADS=2 MINUTES=110 bash docs/results/pong-mixed/twin.sh   (code snapshot in $SNAP)
+# Run: 10:54-12:34 on our 2 cores (1.7-2.0 s/step alone), stopped by hand with SIGTERM after
+# its step-2750 checkpoint (at 2765) to leave session time for the evaluation; both models
+# are compared at step 2750 (twin_eval.sh).
 cd "$(dirname "$0")/../../.."
 init=runs/pong-noaction-init
 if [ ! -f $init/model.safetensors ]; then
