@@ -146,3 +146,18 @@ def test_kept_vectors_round_trip_and_merge_both_ways(tmp_path, suffix):
         torch.testing.assert_close(merged.cov, whole.cov)
     empty = FeatureStats(16)
     assert FeatureStats.from_state_dict(empty.state_dict()).count == 0
+
+
+def test_distance_from_kept_vectors_equals_the_covariance_formula():
+    # fewer vectors than dims (FID per frame position): computed from the vectors themselves
+    a, b = _features(20, 48, seed=10), _features(35, 48, seed=11, offset=0.3)
+    kept = frechet_distance_stats(FeatureStats().update(a), FeatureStats().update(b))
+    full = frechet_distance(a.mean(0), np.cov(a.numpy(), rowvar=False),
+                            b.mean(0), np.cov(b.numpy(), rowvar=False))
+    assert kept == pytest.approx(full, rel=1e-8)
+    # one side folded (more vectors than dims): the covariance path, the same number
+    many = _features(60, 48, seed=12)
+    folded = frechet_distance_stats(FeatureStats().update(a), FeatureStats().update(many))
+    assert folded == pytest.approx(frechet_distance(
+        a.mean(0), np.cov(a.numpy(), rowvar=False),
+        many.mean(0), np.cov(many.numpy(), rowvar=False)), rel=1e-8)
