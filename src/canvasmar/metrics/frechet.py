@@ -74,8 +74,8 @@ class FeatureStats:
             return self
         if self.dim is not None and other.dim != self.dim:
             raise ValueError(f"cannot merge dim {other.dim} into dim {self.dim}")
-        if other._m2 is None:
-            return self.update(torch.cat(other._rows))
+        if other.vectors is not None:
+            return self.update(other.vectors)
         if self.dim is None:
             self.dim = other.dim
         self._fold()
@@ -86,12 +86,12 @@ class FeatureStats:
         """From kept vectors to running moments (Chan et al.'s merge from then on)."""
         if self._m2 is not None:
             return
-        rows, n = self._rows, self.count
+        kept, n = self.vectors, self.count
         self._mean = torch.zeros(self.dim, dtype=torch.float64)
         self._m2 = torch.zeros(self.dim, self.dim, dtype=torch.float64)
         self._rows, self.count = [], 0
         if n:
-            self._merge_moments(n, *_moments(torch.cat(rows)))
+            self._merge_moments(n, *_moments(kept))
 
     def _merge_moments(self, n_b: int, mean_b: torch.Tensor, m2_b: torch.Tensor) -> None:
         n_a, n = self.count, self.count + n_b
@@ -100,24 +100,32 @@ class FeatureStats:
         self._m2 = self._m2 + m2_b + torch.outer(delta, delta) * (n_a * n_b / n)
         self.count = n
 
-    def _mean_and_m2(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._m2 is None:
-            return _moments(torch.cat(self._rows))
-        return self._mean, self._m2
+    @property
+    def vectors(self) -> torch.Tensor | None:
+        """The kept vectors (N, D) while count <= D (joined once), None once folded."""
+        if self._m2 is not None:
+            return None
+        if len(self._rows) != 1:
+            self._rows = [torch.cat(self._rows) if self._rows
+                          else torch.zeros(0, self.dim or 0, dtype=torch.float64)]
+        return self._rows[0]
 
     @property
     def mean(self) -> torch.Tensor:
         """Mean feature (D,), float64."""
         if self.count == 0:
             raise ValueError("no features accumulated yet")
-        return self._mean_and_m2()[0].clone()
+        kept = self.vectors
+        return kept.mean(0) if kept is not None else self._mean.clone()
 
     @property
     def cov(self) -> torch.Tensor:
         """Unbiased covariance (D, D) with the N-1 denominator, as numpy.cov; float64."""
         if self.count < 2:
             raise ValueError(f"covariance needs at least 2 samples, have {self.count}")
-        return self._mean_and_m2()[1] / (self.count - 1)
+        kept = self.vectors
+        m2 = _moments(kept)[1] if kept is not None else self._m2
+        return m2 / (self.count - 1)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Tensors that fully describe the accumulator: count and the kept vectors `rows`
@@ -125,10 +133,8 @@ class FeatureStats:
         if self.dim is None:
             raise ValueError("an empty accumulator with unknown dim has no state")
         count = torch.tensor(self.count, dtype=torch.int64)
-        if self._m2 is None:
-            rows = torch.cat(self._rows) if self._rows else torch.zeros(0, self.dim,
-                                                                        dtype=torch.float64)
-            return {"count": count, "rows": rows}
+        if self.vectors is not None:
+            return {"count": count, "rows": self.vectors.clone()}
         return {"count": count, "mean": self._mean.clone(), "m2": self._m2.clone()}
 
     @classmethod
@@ -229,8 +235,9 @@ def frechet_distance_stats(a: FeatureStats, b: FeatureStats) -> float:
     """Frechet distance between the Gaussians of two accumulators. When both still hold
     their vectors (fewer than dims, e.g. FID per frame position), the same number from them
     without any D x D matrix (`_frechet_from_rows`)."""
-    if a.count >= 2 and b.count >= 2 and a.dim == b.dim and a._m2 is None and b._m2 is None:
-        return _frechet_from_rows(torch.cat(a._rows), torch.cat(b._rows))
+    if (a.count >= 2 and b.count >= 2 and a.dim == b.dim and a.vectors is not None
+            and b.vectors is not None):
+        return _frechet_from_rows(a.vectors, b.vectors)
     return frechet_distance(a.mean, a.cov, b.mean, b.cov)
 
 
