@@ -68,6 +68,7 @@ TRAINING_CASES = [
     ("micro", "loss.head_repeat=2", "model.expert_norm=false", "model.mlp_ratio=2.5"),
     ("micro", "loss.mar_weight=0"),  # the canvas path alone: no Spatial MAR, no head
     ("micro", "model.residual=true", "model.warp=2"),  # the shift logits (models/warp.py)
+    ("micro", "model.residual=true", "model.reveal_change=true"),  # the change embedding
     ("micro", "data.frames=6", "data.resolution=24", "loss.mask_ratio_min=0.5"),
     # next-group models (App. B): the Canvas ViT per group, K canvas heads, temporal attention
     ("micro", "model.group=2"),
@@ -116,6 +117,7 @@ SAMPLING_CASES = [  # (config overrides, sample settings, context, frames, windo
     (("model.group=2", "model.spatial_layers=4"), {}, 2, 4, 0),
     (("model.motion_input=true",), {"steps": 2}, 2, 3, 3),
     (("model.residual=true", "model.warp=1"), {"steps": 2, "cfg_canvas": 1.5}, 2, 3, 3),
+    (("model.residual=true", "model.reveal_change=true"), {"steps": 2, "cfg_canvas": 1.5}, 2, 3, 0),
 ]
 
 

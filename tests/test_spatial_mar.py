@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from canvasmar.config import load_config
 from canvasmar.models.factory import build_model
+from tests.conftest import micro_overrides
 
 
 def _inputs(model, d):
@@ -52,3 +54,30 @@ def test_dropped_conditions_are_ignored(micro_cfg):
 def test_expert_norm_has_three_affine_sets(micro_cfg):
     model, _ = build_model(micro_cfg)
     assert model.spatial.blocks[0].norm1.weight.shape == (3, micro_cfg.model.dim)
+
+
+def test_reveal_change_starts_as_the_model_without_it_and_reads_the_change(micro_cfg):
+    """model.reveal_change: zero-initialised, so the same weights predict the same conditions
+    as the model without it; once trained, a revealed token's change from the base reaches the
+    masked tokens, and masked tokens' values still do not."""
+    plain, _ = build_model(micro_cfg)
+    with_change, _ = build_model(load_config("tiny", micro_overrides() +
+                                             ["model.reveal_change=true"]))
+    missing = with_change.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == ["spatial.change_embed.bias", "spatial.change_embed.weight"]
+    plain.eval(), with_change.eval()
+    z_t, tokens, mask, canvas = _inputs(plain, micro_cfg.model.dim)
+    base = torch.randn_like(tokens)
+    expected = plain.predict_tokens(z_t, tokens, mask, canvas)
+    torch.testing.assert_close(with_change.predict_tokens(z_t, tokens, mask, canvas, base=base),
+                               expected)
+    torch.nn.init.normal_(with_change.spatial.change_embed.weight)
+    before = with_change.predict_tokens(z_t, tokens, mask, canvas, base=base)
+    moved = base.clone()
+    moved[~mask] += 1.0  # the same revealed values, another change from the base
+    after = with_change.predict_tokens(z_t, tokens, mask, canvas, base=moved)
+    assert (after - before)[mask].abs().max() > 1e-3
+    at_masked = base.clone()
+    at_masked[mask] += 1.0  # the base under masked tokens reaches them only through the canvas
+    torch.testing.assert_close(
+        with_change.predict_tokens(z_t, tokens, mask, canvas, base=at_masked), before)

@@ -338,12 +338,12 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
 
     total = torch.zeros((), device=latents.device)
     if cfg.mar_weight > 0:  # 0: the canvas path alone, no Spatial MAR or head pass at all
-        cond = model.predict_tokens(z_t, targets, rnd.mask, canvas_embedding,
-                                    rnd.drop_temporal, rnd.drop_canvas)
         # the head learns the change from the previous frame with model.residual (to_head); in
         # a group, from the frame before the group (what the sampler knows); with model.warp,
         # from it moved by the canvas's chosen shifts (no gradient through the choice)
         base = _per_frame(model, prev) if canvas_base is None else canvas_base.detach()
+        cond = model.predict_tokens(z_t, targets, rnd.mask, canvas_embedding,
+                                    rnd.drop_temporal, rnd.drop_canvas, base)
         losses["mar"] = mar_loss(model, cond, model.to_head(targets, base), rnd, static_shapes,
                                  weights)
         total = cfg.mar_weight * losses["mar"]

@@ -181,6 +181,7 @@ def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
     base = prev_tokens if k == 1 else prev_tokens.repeat(1, k, 1)
     if canvas is not None:
         base = canvas.base.reshape(b, m, c)
+    base_rows = batched(base)  # model.reveal_change reads each revealed token's change from it
     tokens = torch.zeros(b, m, c, device=device, dtype=z_t.dtype)
     mask = torch.ones(b, m, dtype=torch.bool, device=device)
     reveal_step = torch.zeros(b, m, dtype=torch.long, device=device)
@@ -194,7 +195,7 @@ def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
         idx = tokens_to_reveal(mask, scores, count)  # (B, count) positions in the group
         cond = model.predict_tokens(cond_in.z_t, batched(tokens), batched(mask),
                                     cond_in.canvas_embedding, cond_in.drop_temporal,
-                                    cond_in.drop_canvas)  # (P*B*K, n, D)
+                                    cond_in.drop_canvas, base_rows)  # (P*B*K, n, D)
         cond = cond.reshape(n_pass, b, m, -1)  # (P*B*K, n, D) -> a row per pass and group
         cond = torch.gather(cond, 2, idx[None, :, :, None].expand(n_pass, -1, -1,
                                                                    cond.shape[-1]))

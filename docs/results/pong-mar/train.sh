@@ -1,5 +1,5 @@
 #!/bin/bash
-# Next experiment (written in session 21, not yet run): make the Spatial MAR use the tokens it
+# Next experiment (written in session 21, run in sessions 21-22): make the Spatial MAR use the tokens it
 # has already revealed, so that a moving paddle is drawn once instead of as fragments in every
 # token of its column. Session 21 measured (docs/world-model.md, "Session 21") that the mixed
 # fine-tune (runs/pong-mixed-finetune, 2945 steps) draws the same fragmented paddles at 2, 8
@@ -14,6 +14,9 @@
 #     so each token's optimum is unchanged: docs/world-model.md, session 19)
 #   ARM=nocanvas: loss.drop_canvas=0.5 (half the frames' masked tokens hold the mask token,
 #     not the canvas guess, so the MAR must complete them from what is revealed)
+#   ARM=change (session 22): model.reveal_change=true (each revealed token also enters the
+#     Spatial MAR as its change from the previous frame, zero-initialised: a revealed moving
+#     token says "the paddle is here" at the input layer instead of through z_t)
 #   ARM=control: the same fine-tune continued unchanged
 # Watch diag_swap_moving_gain (new in session 21; 0.0005 at the start: the true revealed
 # neighbours remove 0.05% of the moving tokens' error) and diag_swap_mse in
@@ -25,8 +28,9 @@ arm=${ARM:-reveal}
 case $arm in
   reveal) extra="loss.mask_ratio_min=0.3 loss.moving_weight=10" ;;
   nocanvas) extra="loss.drop_canvas=0.5" ;;
+  change) extra="model.reveal_change=true" ;;
   control) extra="" ;;
-  *) echo "error: ARM=$arm: use reveal, nocanvas or control" >&2; exit 2 ;;
+  *) echo "error: ARM=$arm: use reveal, nocanvas, change or control" >&2; exit 2 ;;
 esac
 mode=--force; [ -n "$RESUME" ] && mode=--resume
 OMP_NUM_THREADS=${THREADS:-1} PYTHONPATH=${SNAP:-.}/src .venv/bin/python -m canvasmar \

@@ -93,6 +93,11 @@ class ModelConfig:
                                            "(a vector, dm_control)")
     action_film: bool = setting(False, "the action also scales and shifts z_t of the frame it "
                                        "leads to (FiLM; models/temporal_vit.py)")
+    # Not in the paper (docs/world-model.md, session 22): each revealed token also enters the
+    # Spatial MAR as its change from what the residual heads add to (Canvas.base), so that a
+    # revealed moving token says "something arrived here" at the input layer; zero-initialised.
+    reveal_change: bool = setting(False, "revealed tokens also enter the Spatial MAR as their "
+                                         "change from the previous frame")
     # Next-group prediction (App. B, docs/next-group.md): K frames per temporal step.
     group: int = setting(1, "frames generated jointly per temporal step (App. B next-group "
                             "prediction); 1 = next-frame")

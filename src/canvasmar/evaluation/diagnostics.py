@@ -124,7 +124,8 @@ def swap_test(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleCon
     zeros = torch.zeros(b, n, c, device=truth.device, dtype=truth.dtype)
     preds = []
     for tokens in (truth, other):
-        cond = model.predict_tokens(inputs["z_t"], tokens, mask, inputs["canvas"])
+        cond = model.predict_tokens(inputs["z_t"], tokens, mask, inputs["canvas"],
+                                    base=inputs["base"])
         preds.append(_head_prediction(model, cond, opts, zeros, inputs["base"]))
     true_error = (preds[0] - truth).pow(2)
     swapped_error = (preds[1] - truth).pow(2)
@@ -145,7 +146,8 @@ def calibration(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleC
     truth, prev = inputs["truth"], inputs["prev"]
     b, n, c = truth.shape
     mask = torch.ones(b, n, dtype=torch.bool, device=truth.device)
-    cond = model.predict_tokens(inputs["z_t"], torch.zeros_like(truth), mask, inputs["canvas"])
+    cond = model.predict_tokens(inputs["z_t"], torch.zeros_like(truth), mask, inputs["canvas"],
+                                base=inputs["base"])
     noise = torch.randn((samples, b, n, c), generator=generator).to(truth.device, truth.dtype)
     draws = _head_prediction(model, cond.expand(samples, -1, -1, -1), opts, noise,
                              inputs["base"])

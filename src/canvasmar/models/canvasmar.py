@@ -11,7 +11,7 @@ sampling loop: training (`losses.py`) and generation (the sampler) call these pu
     predict_canvas(z_t, prev_tokens, base)    z_c, canvas tokens, staticness (and, with
                                         model.warp, the shift logits and the moved base)
     to_head / from_head                 token values <-> what the heads predict (residual)
-    predict_tokens(z_t, tokens, mask, canvas, ...)  one condition vector per token
+    predict_tokens(z_t, tokens, mask, canvas, ..., base)  one condition vector per token
     velocity(x_t, t, cond)              the flow head
 """
 
@@ -69,6 +69,8 @@ class CanvasMAR(nn.Module):
             self.temporal.action = ActionEmbedding(cfg.actions, cfg.action_kind, cfg.dim)
             if cfg.action_film:  # zero-initialised: no draws
                 self.temporal.add_action_film()
+        if cfg.reveal_change:  # zeros: draws nothing, starts as the model without it
+            self.spatial.add_change_input()
         if cfg.group > 1:  # App. B, also drawn after the next-1 weights (models/group.py)
             if self.canvas_vit is not None:
                 self.canvas_vit.add_group_heads(cfg.group)
@@ -181,10 +183,12 @@ class CanvasMAR(nn.Module):
     def predict_tokens(self, z_t: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
                        canvas: torch.Tensor | None = None,
                        drop_temporal: torch.Tensor | None = None,
-                       drop_canvas: torch.Tensor | None = None) -> torch.Tensor:
+                       drop_canvas: torch.Tensor | None = None,
+                       base: torch.Tensor | None = None) -> torch.Tensor:
         """One condition vector (B, n, D) per token; see SpatialMAR.forward. Next-K model:
-        z_t and the dropout flags per group (B), the rest per frame (B*K)."""
-        return self.spatial(z_t, tokens, mask, canvas, drop_temporal, drop_canvas)
+        z_t and the dropout flags per group (B), the rest per frame (B*K). `base` (like
+        `tokens`): what the residual heads add to (Canvas.base), read by model.reveal_change."""
+        return self.spatial(z_t, tokens, mask, canvas, drop_temporal, drop_canvas, base)
 
     def velocity(self, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Flow-head velocity (..., C) for noisy tokens x_t (..., C) at times t (...); cond

@@ -119,7 +119,7 @@ def spatial(dims: Dims) -> tuple[float, float]:
     if k > 1:
         layers = len(attention_after(dims.cfg.spatial_layers))
         rest += layers * (linear(n, d, 3 * d) + linear(n, d, d) + 4.0 * n * k * d)
-    return linear(n, dims.c, d), rest
+    return linear(n, dims.c, d) * (2 if dims.cfg.reveal_change else 1), rest
 
 
 def head(dims: Dims, tokens: float, conditions: float | None = None) -> tuple[float, float]:

@@ -1,10 +1,11 @@
 """Spatial MAR (paper Sec. 4.2, Fig. 2 right): one frame's tokens -> one condition per token.
 
 Sequence = [condition prefix (n tokens, from z_t, as NOVA does); frame tokens]. A frame token
-is the embedded clean value where it is already known and, where it is masked, the projected
-(noise-augmented) canvas token instead of MAR's single learned mask token. The prefix is
-stripped at the output. Condition dropout for guidance (Sec. 4.4): the canvas is replaced by
-the learned uniform mask token, the temporal sequence by a learned null vector.
+is the embedded clean value where it is already known (with model.reveal_change, plus an
+embedding of its change from the base the residual heads add to) and, where it is masked,
+the projected (noise-augmented) canvas token instead of MAR's single learned mask token. The
+prefix is stripped at the output. Condition dropout for guidance (Sec. 4.4): the canvas is
+replaced by the learned uniform mask token, the temporal sequence by a learned null vector.
 
 Next-group models (model.group = K, App. B): the K frames of a group are K sequences, each with
 the group's z_t as prefix and its own canvas embedding, and light temporal attention layers
@@ -43,6 +44,15 @@ class SpatialMAR(nn.Module):
         self.norm = ExpertLayerNorm(d, experts)
         self.group, self.heads = 1, cfg.heads
         self.group_attention: nn.ModuleDict | None = None
+        self.change_embed: nn.Linear | None = None
+
+    def add_change_input(self) -> None:
+        """model.reveal_change: a zero-initialised embedding of each revealed token's change
+        from the base, added to its clean embedding (a model fine-tuned from one without it
+        starts from that model's predictions)."""
+        self.change_embed = nn.Linear(self.token_embed.in_features, self.pos.shape[-1])
+        nn.init.zeros_(self.change_embed.weight)
+        nn.init.zeros_(self.change_embed.bias)
 
     def add_group_layers(self, group: int) -> None:
         """The temporal attention layers of a next-`group` model (App. B), keyed by the block
@@ -62,6 +72,7 @@ class SpatialMAR(nn.Module):
         canvas: torch.Tensor | None = None,  # (B*K, n, D) canvas embedding z_c, None = baseline
         drop_temporal: torch.Tensor | None = None,  # (B,) bool
         drop_canvas: torch.Tensor | None = None,  # (B,) bool
+        base: torch.Tensor | None = None,  # (B*K, n, C) what the residual heads add to
     ) -> torch.Tensor:
         b, n, _ = tokens.shape  # K = 1: one frame per row; K > 1: rows (group, frame)
         k = self.group
@@ -77,7 +88,12 @@ class SpatialMAR(nn.Module):
             if drop_canvas is not None:
                 filled = torch.where(drop_canvas[:, None, None], masked_value, filled)
             masked_value = filled
-        frame = torch.where(mask[..., None], masked_value, self.token_embed(tokens))
+        clean = self.token_embed(tokens)
+        if self.change_embed is not None:
+            if base is None:
+                raise RuntimeError("a model.reveal_change model needs the base tokens")
+            clean = clean + self.change_embed(tokens - base)
+        frame = torch.where(mask[..., None], masked_value, clean)
         x = torch.cat([cond + self.cond_pos, frame + self.pos], dim=1)  # (B, 2n, D)
         token_type = None
         if self.expert_norm:
