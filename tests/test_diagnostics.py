@@ -29,11 +29,36 @@ def test_swap_test_is_zero_for_a_mar_that_ignores_revealed_tokens(micro_pipe, on
         micro_pipe.model.spatial.token_embed.weight.zero_()
     ignoring = diagnose(micro_pipe.model, latents, micro_pipe.cfg.sample, samples=2)
     assert ignoring["swap_mse"] == 0 and ignoring["swap_gain"] == 0
+    assert using["swap_mse_unconditional"] > 1e-6 and ignoring["swap_mse_unconditional"] == 0
     # the moving tokens' share of help: defined (built-in clips move) and 0 when ignored
     assert using["swap_moving_gain"] != 0 and ignoring["swap_moving_gain"] == 0
     # the calibration part does not depend on the revealed tokens (nothing is revealed)
     assert ignoring["spread_over_error_moving"] == pytest.approx(
         using["spread_over_error_moving"], rel=1e-5)
+
+
+def test_unconditional_swap_reads_revealed_changes(micro_pipe, one_thread):
+    """model.reveal_change: revealed tokens read only through their change from the base still
+    move the masked predictions with both conditions dropped; without it they do not."""
+    from canvasmar.config import load_config
+    from canvasmar.models.factory import build_model
+    from tests.conftest import micro_overrides
+
+    cfg = load_config("tiny", micro_overrides() + ["model.residual=true",
+                                                   "model.reveal_change=true"])
+    model, _ = build_model(cfg)
+    latents = _latents(micro_pipe)
+    with torch.no_grad():
+        for p in model.parameters():  # as micro_pipe: a zero-initialised head predicts nothing
+            p.add_(torch.randn_like(p) * 0.05)
+        model.spatial.token_embed.weight.zero_()  # absolute values ignored
+        torch.nn.init.normal_(model.spatial.change_embed.weight)
+    reading = diagnose(model, latents, cfg.sample, samples=2)
+    with torch.no_grad():
+        model.spatial.change_embed.weight.zero_()
+    blind = diagnose(model, latents, cfg.sample, samples=2)
+    assert reading["swap_mse_unconditional"] > 1e-6
+    assert blind["swap_mse_unconditional"] == 0 and blind["swap_mse"] == 0
 
 
 def test_calibration_numbers_follow_their_definitions(micro_pipe, one_thread):

@@ -12,6 +12,10 @@ from pathlib import Path
 MEANINGS = {
     "swap_mse": "prediction change when the revealed tokens are another clip's (0 = ignored)",
     "swap_gain": "error with another clip's revealed tokens minus with the true ones (> 0: used)",
+    "swap_moving_gain": "share of the moving masked tokens' error the true revealed ones remove",
+    "swap_mse_unconditional": "swap_mse with both conditions dropped (revealed tokens only)",
+    "swap_gain_unconditional": "swap_gain with both conditions dropped",
+    "swap_moving_gain_unconditional": "swap_moving_gain with both conditions dropped",
     "spread_over_error_static": "head draws' spread / error on static tokens (1 = calibrated)",
     "spread_over_error_moving": "the same on moving tokens",
     "canvas_static_mse": "canvas error on static tokens",

@@ -17,6 +17,10 @@ space (pixel tokens: [-1, 1]).
   clip's): in a game, where most tokens are the same background in every clip, the moving
   ones are where a revealed neighbour says where the paddle went (0: it is ignored, and each
   token of the paddle's column draws "paddle here?" on its own; docs/world-model.md).
+  The same three with both conditions dropped (`*_unconditional`): the revealed tokens are
+  then the MAR's only information, so ~0 there means it cannot read them at all (session 22:
+  with model.residual the head predicts each token's change, and absolute revealed values
+  without the previous frame say nothing about it; model.reveal_change gives the change).
 - **Calibration.** `samples` draws of the head at temperature 1 for each masked token (full
   mask, the first MAR step): the spread (mean variance over draws) against the error of the
   draws' mean, `spread_over_error` = sqrt(spread / error), on static and on moving tokens.
@@ -115,16 +119,30 @@ def _masked_mean(x: torch.Tensor, where: torch.Tensor) -> float:
 @torch.no_grad()
 def swap_test(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleConfig,
               revealed: float, generator: torch.Generator) -> dict[str, float]:
-    """The swap test of the module docstring on one batch (B >= 2)."""
+    """The swap test of the module docstring on one batch (B >= 2), with the conditions and
+    (keys ending in `_unconditional`) with both dropped, as the unconditional branch of Eq. 9
+    sees the frame: there the revealed tokens are all the MAR has."""
     truth = inputs["truth"]
-    b, n, c = truth.shape
+    b, n, _ = truth.shape
     ranks = torch.rand(b, n, generator=generator).argsort(-1).argsort(-1).to(truth.device)
     mask = ranks >= round(revealed * n)  # True = masked, the rest revealed
+    dropped = torch.ones(inputs["z_t"].shape[0], dtype=torch.bool, device=truth.device)
+    out = _swap(model, inputs, opts, mask)
+    out |= {f"{k}_unconditional": v for k, v in
+            _swap(model, inputs, opts, mask, dropped).items()}
+    return out
+
+
+def _swap(model: CanvasMAR, inputs: dict[str, torch.Tensor], opts: SampleConfig,
+          mask: torch.Tensor, drop: torch.Tensor | None = None) -> dict[str, float]:
+    """swap_mse, swap_gain and swap_moving_gain for one reveal `mask`; `drop` (per z_t row):
+    both conditions dropped."""
+    truth = inputs["truth"]
     other = truth.roll(model.group, dims=0)  # another clip's frame, token for token
-    zeros = torch.zeros(b, n, c, device=truth.device, dtype=truth.dtype)
+    zeros = torch.zeros_like(truth)
     preds = []
     for tokens in (truth, other):
-        cond = model.predict_tokens(inputs["z_t"], tokens, mask, inputs["canvas"],
+        cond = model.predict_tokens(inputs["z_t"], tokens, mask, inputs["canvas"], drop, drop,
                                     base=inputs["base"])
         preds.append(_head_prediction(model, cond, opts, zeros, inputs["base"]))
     true_error = (preds[0] - truth).pow(2)
