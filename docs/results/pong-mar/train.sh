@@ -17,7 +17,9 @@
 #   ARM=change (session 22): model.reveal_change=true (each revealed token also enters the
 #     Spatial MAR as its change from the previous frame, zero-initialised: a revealed moving
 #     token says "the paddle is here" at the input layer instead of through z_t)
-#   ARM=change-nocanvas (session 22): both of the above
+#   ARM=change-nocanvas (session 22): change and nocanvas together
+#   ARM=change-reveal (session 22): change and reveal together (more revealed tokens, so that
+#     a masked moving token often has a revealed moving neighbour whose change it can read)
 #   ARM=control: the same fine-tune continued unchanged
 # Watch diag_swap_moving_gain (new in session 21; 0.0005 at the start: the true revealed
 # neighbours remove 0.05% of the moving tokens' error) and diag_swap_mse in
@@ -31,8 +33,9 @@ case $arm in
   nocanvas) extra="loss.drop_canvas=0.5" ;;
   change) extra="model.reveal_change=true" ;;
   change-nocanvas) extra="model.reveal_change=true loss.drop_canvas=0.5" ;;
+  change-reveal) extra="model.reveal_change=true loss.mask_ratio_min=0.3 loss.moving_weight=10" ;;
   control) extra="" ;;
-  *) echo "error: ARM=$arm: use reveal, nocanvas, change, change-nocanvas or control" >&2; exit 2 ;;
+  *) echo "error: ARM=$arm: use reveal, nocanvas, change, change-nocanvas, change-reveal or control" >&2; exit 2 ;;
 esac
 mode=--force; [ -n "$RESUME" ] && mode=--resume
 OMP_NUM_THREADS=${THREADS:-1} PYTHONPATH=${SNAP:-.}/src .venv/bin/python -m canvasmar \
