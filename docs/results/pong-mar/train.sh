@@ -20,6 +20,9 @@
 #   ARM=change-nocanvas (session 22): change and nocanvas together
 #   ARM=change-reveal (session 22): change and reveal together (more revealed tokens, so that
 #     a masked moving token often has a revealed moving neighbour whose change it can read)
+#   ARM=change-uncond (session 22): change with half the frames unconditional (loss.drop_both
+#     0.5: canvas and z_t dropped, so the revealed tokens are all the MAR has): can it learn
+#     to read revealed changes at all, when it must? (swap_*_unconditional)
 #   ARM=control: the same fine-tune continued unchanged
 # Watch diag_swap_moving_gain (new in session 21; 0.0005 at the start: the true revealed
 # neighbours remove 0.05% of the moving tokens' error) and diag_swap_mse in
@@ -34,8 +37,10 @@ case $arm in
   change) extra="model.reveal_change=true" ;;
   change-nocanvas) extra="model.reveal_change=true loss.drop_canvas=0.5" ;;
   change-reveal) extra="model.reveal_change=true loss.mask_ratio_min=0.3 loss.moving_weight=10" ;;
+  change-uncond) extra="model.reveal_change=true loss.drop_both=0.5" ;;
   control) extra="" ;;
-  *) echo "error: ARM=$arm: use reveal, nocanvas, change, change-nocanvas, change-reveal or control" >&2; exit 2 ;;
+  *) echo "error: ARM=$arm is not an arm: use one of those listed at the top of $0" >&2
+     exit 2 ;;
 esac
 mode=--force; [ -n "$RESUME" ] && mode=--resume
 OMP_NUM_THREADS=${THREADS:-1} PYTHONPATH=${SNAP:-.}/src .venv/bin/python -m canvasmar \

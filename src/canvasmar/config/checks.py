@@ -55,3 +55,23 @@ def check_group_frames(group: int, latent: int, frames: int) -> None:
         raise UserError(f"data.frames={frames} gives {latent} latent frames per clip, not a "
                         f"multiple of model.group={group}: {hint} (each clip trains on "
                         f"{group}-frame groups)")
+
+
+def check_across_sections(run: Any) -> None:
+    """The settings of a RunConfig that must agree across its sections: the frame size
+    against the patches, and what a loss setting needs of the model."""
+    res, tp, mp = run.data.resolution, run.tokenizer.patch, run.model.temporal_patch
+    if res % tp:
+        raise UserError(f"data.resolution={res} is not divisible by tokenizer.patch={tp}: "
+                        f"choose a resolution that is a multiple of {tp}")
+    if (res // tp) % mp:
+        raise UserError(f"the latent grid {res // tp}x{res // tp} is not divisible by "
+                        f"model.temporal_patch={mp}: use a resolution that is a multiple "
+                        f"of {tp * mp}")
+    if run.model.history_noise_input and not run.loss.history_noise_max:
+        raise UserError("model.history_noise_input=true needs loss.history_noise_max > 0 "
+                        "(e.g. 0.3): without noise in training its level embedding learns "
+                        "nothing")
+    if not run.loss.mar_weight and not run.model.canvas:
+        raise UserError("loss.mar_weight=0 leaves nothing to train in a model without a "
+                        "canvas (model.canvas=false): set loss.mar_weight above 0")

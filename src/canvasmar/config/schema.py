@@ -13,6 +13,7 @@ from typing import Any
 from canvasmar.config.checks import (
     all_at_least,
     at_least,
+    check_across_sections,
     check_group_frames,
     finite,
     in_range,
@@ -384,21 +385,7 @@ class RunConfig:
         for section in (self.model, self.tokenizer, self.loss, self.data, self.train,
                         self.sample):
             section.validate()
-        res, tp, mp = self.data.resolution, self.tokenizer.patch, self.model.temporal_patch
-        if res % tp:
-            raise UserError(f"data.resolution={res} is not divisible by tokenizer.patch={tp}: "
-                            f"choose a resolution that is a multiple of {tp}")
-        if (res // tp) % mp:
-            raise UserError(f"the latent grid {res // tp}x{res // tp} is not divisible by "
-                            f"model.temporal_patch={mp}: use a resolution that is a multiple "
-                            f"of {tp * mp}")
-        if self.model.history_noise_input and not self.loss.history_noise_max:
-            raise UserError("model.history_noise_input=true needs loss.history_noise_max > 0 "
-                            "(e.g. 0.3): without noise in training its level embedding learns "
-                            "nothing")
-        if not self.loss.mar_weight and not self.model.canvas:
-            raise UserError("loss.mar_weight=0 leaves nothing to train in a model without a "
-                            "canvas (model.canvas=false): set loss.mar_weight above 0")
+        check_across_sections(self)
         if self.tokenizer.kind != "vae":  # one latent frame per frame (a VAE: at build time)
             check_group_frames(self.model.group, self.data.frames, self.data.frames)
         return self
