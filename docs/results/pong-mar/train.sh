@@ -23,6 +23,9 @@
 #   ARM=change-uncond (session 22): change with half the frames unconditional (loss.drop_both
 #     0.5: canvas and z_t dropped, so the revealed tokens are all the MAR has): can it learn
 #     to read revealed changes at all, when it must? (swap_*_unconditional)
+#   ARM=change-noisy (session 22): change with the canvas embedding noised up to r' = 1 in
+#     training (0.3 before; sampling keeps its own level), so that on some frames the canvas
+#     is unreliable and the revealed neighbours' changes carry what it lacks
 #   ARM=control: the same fine-tune continued unchanged
 # Watch diag_swap_moving_gain (new in session 21; 0.0005 at the start: the true revealed
 # neighbours remove 0.05% of the moving tokens' error) and diag_swap_mse in
@@ -38,6 +41,7 @@ case $arm in
   change-nocanvas) extra="model.reveal_change=true loss.drop_canvas=0.5" ;;
   change-reveal) extra="model.reveal_change=true loss.mask_ratio_min=0.3 loss.moving_weight=10" ;;
   change-uncond) extra="model.reveal_change=true loss.drop_both=0.5" ;;
+  change-noisy) extra="model.reveal_change=true loss.canvas_noise_max=1.0" ;;
   control) extra="" ;;
   *) echo "error: ARM=$arm is not an arm: use one of those listed at the top of $0" >&2
      exit 2 ;;
