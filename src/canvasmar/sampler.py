@@ -181,7 +181,8 @@ def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
     base = prev_tokens if k == 1 else prev_tokens.repeat(1, k, 1)
     if canvas is not None:
         base = canvas.base.reshape(b, m, c)
-    base_rows = batched(base)  # model.reveal_change reads each revealed token's change from it
+    # model.reveal_change reads each revealed token's change from the base: one copy per pass
+    base_rows = batched(base) if model.cfg.reveal_change else None
     tokens = torch.zeros(b, m, c, device=device, dtype=z_t.dtype)
     mask = torch.ones(b, m, dtype=torch.bool, device=device)
     reveal_step = torch.zeros(b, m, dtype=torch.long, device=device)
