@@ -222,3 +222,25 @@ def test_sampling_bench_reports_flops_and_mfu(micro_pipe):
     assert result["table"][1]["gflop_per_frame"] > plain["gflop_per_frame"]  # 3 passes
     assert all(row["mfu"] > 0 and row["tflops_per_s"] > 0 for row in result["table"])
     assert "| MFU |" in to_markdown(result)
+
+
+def test_own_history_flops_are_the_draws_matmuls(one_thread):
+    """loss.own_history adds its forward-only draw of frames 1..T-1 (keep_unchanged 0: every
+    head row integrated) to the objective's count: the FlopCounter's difference, exactly."""
+    cfg = _cfg("micro", "sample.keep_unchanged=0", "sample.steps=2", "sample.cfg_canvas=1.5")
+    own = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, own_history=0.5))
+    model, _ = build_model(cfg)
+    c, h, w = model.latent_shape
+    latents = torch.randn(1, cfg.data.frames, c, h, w)
+    counts = []
+    for run in (cfg, own):
+        rnd = draw_randomness(model, 1, cfg.data.frames, run.loss,
+                              torch.Generator().manual_seed(0))
+        with counter() as count:
+            TrainingObjective(model, run.loss, static_shapes=False, sample=run.sample)(
+                latents, rnd)["loss"].backward()
+        counts.append(count.get_total_flops())
+    added = flops.own_history_flops(cfg.model, model.latent_shape, cfg.data.frames, cfg.sample)
+    assert counts[1] - counts[0] == pytest.approx(added, rel=1e-9)
+    assert flops.run_training_flops(own, "cpu") - flops.run_training_flops(cfg, "cpu") == \
+        pytest.approx(added, rel=1e-9)

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from canvasmar import flow, losses
+from canvasmar import flow, history_inputs, losses
 from canvasmar.augment import condition_dropout, noise_augment
 from canvasmar.masking import masked_after_step, random_masks, sample_mask_ratios
 from canvasmar.models.factory import build_model
@@ -263,7 +263,7 @@ def test_mar_weight_zero_without_a_canvas_is_one_error_line():
 def test_freeze_frames_repeats_the_last_unfrozen_frame():
     latents = torch.arange(2 * 5, dtype=torch.float32).view(2, 5, 1, 1, 1).expand(-1, -1, 2, 3, 3)
     freeze = torch.tensor([[False, True, True, False, True], [False, False, True, False, False]])
-    out = losses.freeze_frames(latents, freeze)
+    out = history_inputs.freeze_frames(latents, freeze)
     assert out[:, :, 0, 0, 0].tolist() == [[0, 0, 0, 3, 3], [5, 6, 6, 8, 9]]
     assert torch.equal(out[:, :, 1], out[:, :, 0]) and out.shape == latents.shape
 

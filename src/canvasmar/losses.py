@@ -48,8 +48,9 @@ from torch.nn import functional as F
 
 from canvasmar import flow
 from canvasmar.augment import condition_dropout, noise_augment, uniform
-from canvasmar.config import LossConfig
+from canvasmar.config import LossConfig, SampleConfig
 from canvasmar.errors import UserError
+from canvasmar.history_inputs import freeze_frames, own_history_inputs, previous_frames
 from canvasmar.masking import random_masks, sample_mask_ratios
 from canvasmar.models.canvasmar import CanvasMAR
 from canvasmar.models.warp import shift_loss
@@ -99,11 +100,6 @@ def token_weights(tokens: torch.Tensor, moving_weight: float, grid: tuple[int, i
     return rearrange(1 + (moving_weight - 1) * near, "b t n -> (b t) n")
 
 
-def previous_frames(latents: torch.Tensor) -> torch.Tensor:
-    """(B, T, C, h, w) -> the frame before each target; zeros (the mean frame) before frame 0."""
-    return torch.cat([torch.zeros_like(latents[:, :1]), latents[:, :-1]], dim=1)
-
-
 # per group (F / K rows) with model.group = K; every other tensor has one row per frame
 GROUP_FIELDS = ("frame_noise_level", "frame_noise", "canvas_noise_level", "drop_temporal",
                 "drop_canvas")
@@ -142,6 +138,10 @@ class LossRandomness:
     # loss.history_freeze > 0: (F,) bool, frame i enters as an input (history and previous
     # frame) as a copy of input frame i-1 (never frame 0 of a clip); None otherwise
     history_freeze: torch.Tensor | None = None
+    # loss.own_history > 0: (F,) bool, frame i enters as an input as the model's own one-step
+    # draw of it (never frame 0), and the 0-d seed of that draw; None otherwise
+    own_history: torch.Tensor | None = None
+    own_history_seed: torch.Tensor | None = None
     group: int = 1  # model.group: frames per group (App. B)
 
     def clips(self, start: int, count: int) -> LossRandomness:
@@ -209,25 +209,12 @@ def _draw(model: CanvasMAR, clips: int, frames_per_clip: int, cfg: LossConfig,
         freeze = torch.rand((clips, frames_per_clip), generator=generator) < cfg.history_freeze
         freeze[:, 0] = False  # frame 0 has no frame before it to repeat
         rnd = dataclasses.replace(rnd, history_freeze=freeze.flatten())
+    if cfg.own_history > 0:  # the same, after history_freeze
+        own = torch.rand((clips, frames_per_clip), generator=generator) < cfg.own_history
+        own[:, 0] = False  # frame 0 is never generated in a rollout
+        seed = torch.randint(2**62, (), generator=generator)
+        rnd = dataclasses.replace(rnd, own_history=own.flatten(), own_history_seed=seed)
     return rnd
-
-
-def freeze_frames(latents: torch.Tensor, freeze: torch.Tensor) -> torch.Tensor:
-    """latents (B, T, ...), freeze (B, T) bool -> each frozen frame replaced by the last
-    unfrozen one before it (runs of frozen frames repeat the same frame).
-
-    loss.history_freeze (not in the paper): in a rollout, once a generated frame fails to move
-    an object, the history shows no motion and every later frame stays frozen (docs/quality.md,
-    session 15: the shipped model's motion falls from 0.65 of the real one at the first
-    predicted frame to 0.13 at the second and 0 from the fourth). Trained only on real
-    histories, the model never saw a stuck frame followed by a moving target; with this it
-    does: frozen input frames, real targets. Gathers by index: static shapes, no host sync.
-    """
-    b, t = freeze.shape
-    index = torch.arange(t, device=freeze.device).expand(b, t)
-    source = torch.where(freeze, torch.zeros_like(index), index).cummax(1).values
-    return latents.gather(1, source.view(b, t, *[1] * (latents.dim() - 2))
-                          .expand(-1, -1, *latents.shape[2:]))
 
 
 def check_group(model: CanvasMAR, frames: int) -> None:
@@ -292,9 +279,11 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
                     generator: torch.Generator | None = None,
                     randomness: LossRandomness | None = None,
                     static_shapes: bool | None = None,
-                    actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                    actions: torch.Tensor | None = None,
+                    sample: SampleConfig | None = None) -> dict[str, torch.Tensor]:
     """latents (B, T, C, h, w), normalised -> {'loss', 'mar', 'canvas', 'static'} scalars
-    (and 'warp' with model.warp).
+    (and 'warp' with model.warp). `sample`: the run's sampling settings, with which
+    loss.own_history draws the model's own frames (needed only then).
 
     With `randomness` (a slice of a global batch's draws) the values are this slice's shares
     of the global means; without it the draws come from `generator` for this batch alone.
@@ -314,6 +303,12 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
     inputs = latents  # what the model reads (history, previous frame); targets stay real
     if rnd.history_freeze is not None:
         inputs = freeze_frames(latents, rnd.history_freeze.view(b, t))
+    if rnd.own_history is not None:
+        if sample is None:
+            raise ValueError("loss.own_history draws frames with the run's sample settings: "
+                             "pass sample=")
+        inputs = own_history_inputs(model, inputs, latents, rnd.own_history,
+                                    rnd.own_history_seed, sample, actions)
     z_t = rearrange(model.group_starts(_temporal(model, inputs, rnd, actions)),
                     "b g n d -> (b g) n d")
     losses: dict[str, torch.Tensor] = {}
@@ -389,12 +384,14 @@ class TrainingObjective(nn.Module):
     """The network and Eq. 10 as one module: what DDP, FSDP2 and torch.compile wrap, since
     they act on a module's forward (the network itself is a set of steps, not one forward)."""
 
-    def __init__(self, model: CanvasMAR, cfg: LossConfig, static_shapes: bool | None = None
-                 ) -> None:
+    def __init__(self, model: CanvasMAR, cfg: LossConfig, static_shapes: bool | None = None,
+                 sample: SampleConfig | None = None) -> None:
         super().__init__()
         self.model, self.cfg, self.static_shapes = model, cfg, static_shapes
+        self.sample = sample  # loss.own_history's draws
 
     def forward(self, latents: torch.Tensor, randomness: LossRandomness,
                 actions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         return training_losses(self.model, latents, self.cfg, randomness=randomness,
-                               static_shapes=self.static_shapes, actions=actions)
+                               static_shapes=self.static_shapes, actions=actions,
+                               sample=self.sample)

@@ -26,6 +26,10 @@
 #   ARM=change-noisy (session 22): change with the canvas embedding noised up to r' = 1 in
 #     training (0.3 before; sampling keeps its own level), so that on some frames the canvas
 #     is unreliable and the revealed neighbours' changes carry what it lacks
+#   ARM=own (session 23): loss.own_history=0.5 (each input frame is, with chance 0.5, the
+#     model's own one-step draw of it at the rollout's settings, T 0.5 and 2 MAR steps;
+#     the targets stay real: parallel scheduled sampling, src/canvasmar/history_inputs.py), so
+#     that the model learns to repair its own fragments instead of extrapolating them
 #   ARM=control: the same fine-tune continued unchanged
 # Watch diag_swap_moving_gain (new in session 21; 0.0005 at the start: the true revealed
 # neighbours remove 0.05% of the moving tokens' error) and diag_swap_mse in
@@ -42,6 +46,7 @@ case $arm in
   change-reveal) extra="model.reveal_change=true loss.mask_ratio_min=0.3 loss.moving_weight=10" ;;
   change-uncond) extra="model.reveal_change=true loss.drop_both=0.5" ;;
   change-noisy) extra="model.reveal_change=true loss.canvas_noise_max=1.0" ;;
+  own) extra="loss.own_history=0.5 sample.head_temperature=0.5" ;;
   control) extra="" ;;
   *) echo "error: ARM=$arm is not an arm: use one of those listed at the top of $0" >&2
      exit 2 ;;

@@ -75,3 +75,7 @@ def check_across_sections(run: Any) -> None:
     if not run.loss.mar_weight and not run.model.canvas:
         raise UserError("loss.mar_weight=0 leaves nothing to train in a model without a "
                         "canvas (model.canvas=false): set loss.mar_weight above 0")
+    if run.loss.own_history and run.model.group > 1:
+        raise UserError(f"loss.own_history draws one frame at a time; a model.group="
+                        f"{run.model.group} model draws groups: use loss.own_history=0 or "
+                        f"model.group=1")

@@ -164,6 +164,8 @@ class LossConfig:
                                             "frames (0 = clean, the paper)")
     history_freeze: float = setting(0.0, "chance an input frame repeats the one before it, as a "
                                          "stuck generated frame would (losses.py)")
+    own_history: float = setting(0.0, "chance an input frame is the model's own one-step draw "
+                                      "of it (scheduled sampling; history_inputs.py)")
     warp_weight: float = setting(0.1, "weight of model.warp's shift cross-entropy")
     moving_weight: float = setting(1.0, "loss weight of tokens near motion in the two frames "
                                         "before (1 = the paper; losses.token_weights)")
@@ -183,6 +185,7 @@ class LossConfig:
             raise UserError(f"condition dropout probabilities add up to {drops} > 1")
         in_range("loss.history_noise_max", self.history_noise_max, 0, 1)
         in_range("loss.history_freeze", self.history_freeze, 0, 1, high_open=True)
+        in_range("loss.own_history", self.own_history, 0, 1)
         for kind in ("frame_noise", "canvas_noise"):  # Eq. 11, 12: r ~ U[min, max] in [0, 1]
             low, high = getattr(self, f"{kind}_min"), getattr(self, f"{kind}_max")
             in_range(f"loss.{kind}_min", low, 0, 1)

@@ -58,7 +58,7 @@ import torch
 from canvasmar import flow
 from canvasmar.augment import noise_augment
 from canvasmar.config import SampleConfig
-from canvasmar.losses import previous_frames
+from canvasmar.history_inputs import previous_frames
 from canvasmar.models import CanvasMAR
 
 STATIC_CHANGE = 1e-3  # mean squared change per token value (token space) below which it is static

@@ -198,9 +198,22 @@ def run_training_flops(cfg: RunConfig, device_type: str, latent_shape: tuple[int
     """Training FLOPs per clip (data.frames pixel frames) of a run config on a device type,
     in the form of the objective it runs there."""
     shape = latent_shape or pixel_latent_shape(cfg)
-    return training_flops(cfg.model, cfg.loss, shape,
-                          latent_frames(cfg.data.frames, temporal_factor),
-                          static_objective(device_type))
+    frames = latent_frames(cfg.data.frames, temporal_factor)
+    total = training_flops(cfg.model, cfg.loss, shape, frames, static_objective(device_type))
+    if cfg.loss.own_history > 0:
+        total += own_history_flops(cfg.model, shape, frames, cfg.sample)
+    return total
+
+
+def own_history_flops(model: ModelConfig, latent_shape: tuple[int, int, int], frames: int,
+                      opts: SampleConfig) -> float:
+    """Forward FLOPs of loss.own_history's draw for one clip (history_inputs.one_step_samples):
+    one teacher-forced Temporal ViT pass, then frames 1..T-1 drawn as a rollout draws a frame
+    whose z_t is given. With sample.keep_unchanged > 0 the head skips the kept tokens, so this
+    is then an upper bound."""
+    dims = Dims.of(model, latent_shape)
+    return (sum(temporal(dims, frames - 1, frames, frames))
+            + (frames - 1) * frame_flops(model, latent_shape, opts, None))
 
 
 # ---- sampling

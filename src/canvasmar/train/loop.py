@@ -129,7 +129,8 @@ class CanvasMARTask:
             init_from(self.model, tc.init_from, ctx.is_main)
         self.model.to(ctx.device)
         self.tokenizer.to(ctx.device)
-        self.wrapped = dist.wrap_for_training(TrainingObjective(self.model, cfg.loss), tc, ctx,
+        self.wrapped = dist.wrap_for_training(TrainingObjective(self.model, cfg.loss,
+                                                                sample=cfg.sample), tc, ctx,
                                               Block)
         self.optimizer = build_optimizer(self.model, tc)
         self.optimizers = [self.optimizer]

@@ -16,7 +16,8 @@ from einops import rearrange
 from canvasmar.augment import noise_augment
 from canvasmar.config import LossConfig, SampleConfig
 from canvasmar.evaluation.diagnostics import diagnose
-from canvasmar.losses import previous_frames, training_losses
+from canvasmar.history_inputs import previous_frames
+from canvasmar.losses import training_losses
 from canvasmar.models import CanvasMAR, Tokenizer
 
 SAMPLING_FRAME_NOISE = 0.3  # r at inference, Table 3 (BAIR / UCF-101)
@@ -57,10 +58,10 @@ def validate(model: CanvasMAR, tokenizer: Tokenizer, videos: torch.Tensor, loss_
         acts = None if actions is None else actions[start:start + batch_size]
         latents = tokenizer.encode(video)
         # L_MAR is measured even while loss.mar_weight=0 trains the canvas path alone, on
-        # real histories (no loss.history_freeze) and unweighted (no loss.moving_weight), so
-        # runs compare
+        # real histories (no loss.history_freeze or own_history) and unweighted (no
+        # loss.moving_weight), so runs compare
         measured = dataclasses.replace(loss_cfg, mar_weight=1.0, history_freeze=0.0,
-                                       moving_weight=1.0)
+                                       own_history=0.0, moving_weight=1.0)
         losses = training_losses(model, latents, measured, g, actions=acts)
         parts = {f"val_{k}": v.item() for k, v in losses.items()}
         parts["val_copy_last_mse"] = (video[:, 1:] - video[:, :-1]).pow(2).mean().item()
