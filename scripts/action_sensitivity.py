@@ -10,6 +10,9 @@ the same sampling noise). Measured:
 - paddle pieces: how many separate runs of non-background rows the paddle's columns hold at
   each step (the real paddle: 1, 0 off screen; a model that cannot decide where the paddle
   is draws it as several pieces down its column, docs/world-model.md session 21);
+- spurious pixels: the share of the field (below the wall) where the model draws something
+  other than the background while the real future, under the same actions, shows the
+  background: fragments and speckles that a rollout piles up (session 23);
 - where the futures differ: mean |up - down| of the model's frames inside the pixels where
   the real futures differ and outside them (a model that moves the paddle, not the
   background, has a large inside/outside ratio).
@@ -57,6 +60,20 @@ def paddle_pieces(frame: np.ndarray) -> int:
     rows = (np.abs(strip - BACKGROUND).sum(-1) > 40).any(1)
     rows[1:-1] |= rows[:-2] & rows[2:]  # bridge one-row gaps
     return int((rows[1:] & ~rows[:-1]).sum() + rows[0])
+
+
+def field(frame: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixels of (H, W, 3) uint8, below the wall, that are not background
+    (the paddle's threshold)."""
+    drawn = (np.abs(frame.astype(np.int64) - BACKGROUND).sum(-1) > 40)
+    drawn[:WALL_ROWS] = False
+    return drawn
+
+
+def spurious_pixels(model: np.ndarray, real: np.ndarray) -> float:
+    """Share of the field below the wall where `model` draws something and `real` (the same
+    moment of the emulator) is background: fragments and speckles (0 for a perfect frame)."""
+    return float((field(model) & ~field(real))[WALL_ROWS:].mean())
 
 
 def start_state(env: AtariEnv, seed: int, context: int, size: int, rng: np.random.Generator
@@ -138,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({
             "real_pieces_steps": [paddle_pieces(f) for f in real[up] + real[down]],
             "model_pieces_steps": [paddle_pieces(f) for f in model[up] + model[down]],
+            "spurious_steps": [spurious_pixels(m, r) for m, r in zip(
+                model[up] + model[down], real[up] + real[down], strict=True)],
             "real_dy": real_steps[-1], "model_dy": model_steps[-1],
             "real_dy_steps": real_steps, "model_dy_steps": model_steps,
             "model_gap_inside": float(gap[moved].mean()) if moved.any() else float("nan"),
@@ -166,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         # mean over starts and both futures (real: 1 where on screen)
         **{f"{who}_pieces_by_step": table[f"{who}_pieces_steps"].reshape(
             len(rows), 2, args.steps).mean((0, 1)).tolist() for who in ("real", "model")},
+        "spurious_by_step": table["spurious_steps"].reshape(len(rows), 2, args.steps)
+        .mean((0, 1)).tolist(),
         "gap_inside_mean": float(np.nanmean(table["model_gap_inside"])),
         "gap_outside_mean": float(np.nanmean(table["model_gap_outside"])),
         "per_start": rows}

@@ -74,6 +74,8 @@ def test_action_sensitivity_measures_both_futures(pong_model, tmp_path):
     # the real paddle is one piece (or off screen) at every step
     assert all(0 <= n <= 1 for n in result["real_pieces_by_step"])
     assert len(result["model_pieces_by_step"]) == 3
+    assert len(result["spurious_by_step"]) == 3 and all(
+        0 <= v <= 1 for v in result["spurious_by_step"])
 
 
 def test_paddle_pieces_counts_separate_runs_in_the_paddle_column():
@@ -90,3 +92,17 @@ def test_paddle_pieces_counts_separate_runs_in_the_paddle_column():
     assert pieces(frame.numpy()) == 3
     frame[40, 20] = 255  # elsewhere in the frame: not the paddle's column
     assert pieces(frame.numpy()) == 3
+
+
+
+def test_spurious_pixels_count_what_the_model_adds_to_the_field():
+    script = _script("action_sensitivity")
+    real = torch.tensor([144, 72, 17], dtype=torch.uint8).expand(64, 64, 3).clone()
+    real[:4] = 236  # the wall: never counted
+    real[10:18, 54:58] = torch.tensor([92, 186, 92], dtype=torch.uint8)  # the real paddle
+    model = real.clone()
+    assert script.spurious_pixels(model.numpy(), real.numpy()) == 0
+    model[30:33, 56] = torch.tensor([120, 20, 10], dtype=torch.uint8)  # 3 speckle pixels
+    model[10:12, 54:58] = real[40, 40]  # a missing paddle part is not spurious
+    model[0, 0] = 0  # nor anything on the wall
+    assert script.spurious_pixels(model.numpy(), real.numpy()) == pytest.approx(3 / (60 * 64))
