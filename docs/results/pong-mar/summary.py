@@ -1,6 +1,7 @@
 """Session 22: one markdown row per pong-mar eval (eval.sh): swap tests, paddle pieces and
 starts with the paddle found per rollout step; session 23: spurious pixels (% of the field
-where the model draws and the emulator shows background; evals before session 23 lack it).  python docs/results/pong-mar/summary.py"""
+where the model draws and the emulator shows background; evals before session 23 lack it).
+    python docs/results/pong-mar/summary.py"""
 import json
 from pathlib import Path
 
