@@ -10,7 +10,7 @@
 #        30 flow steps, T 0.5, keep_unchanged 0.1)
 #   control: the same fine-tune without it
 #   ARM=own MINUTES=60 bash docs/results/own-history/builtin_train.sh   (from a src snapshot:
-#   SNAP=/tmp/snapN runs it with PYTHONPATH=$SNAP/src)
+#   SNAP=/tmp/snapN runs it with PYTHONPATH=$SNAP/src; RESUME=1 continues a stopped run)
 cd "$(dirname "$0")/../../.."
 arm=${ARM:-own}
 case $arm in
@@ -18,12 +18,13 @@ case $arm in
   control) extra="" ;;
   *) echo "error: ARM=$arm is not an arm: use own or control" >&2; exit 2 ;;
 esac
+mode=--force; [ -n "$RESUME" ] && mode=--resume
 OMP_NUM_THREADS=1 PYTHONPATH=${SNAP:-.}/src .venv/bin/python -m canvasmar train tiny \
-  --out runs/builtin-own-$arm --no-progress --force \
+  --out runs/builtin-own-$arm --no-progress $mode \
   train.init_from=checkpoints/builtin train.seed=2 train.steps=2000 train.lr=3e-4 \
   train.warmup_steps=50 train.ema_decay=0.999 train.eval_every=250 train.eval_clips=16 \
   train.save_every=250 train.threads=1 train.time_limit_min=${MINUTES:-60} \
   train.tensorboard=false train.device=cpu loss.head_repeat=1 \
   model.residual=true model.motion_input=true \
   sample.steps=4 sample.flow_steps=30 sample.head_temperature=0.5 sample.keep_unchanged=0.1 \
-  $extra > runs/builtin-own-$arm.log 2>&1
+  $extra >> runs/builtin-own-$arm.log 2>&1
