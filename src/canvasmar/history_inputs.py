@@ -2,7 +2,7 @@
 paper): stuck frames (loss.history_freeze, `freeze_frames`) and the model's own samples
 (loss.own_history, `own_history_inputs`).
 
-Why loss.own_history (docs/world-model.md, session 23): in a rollout every frame after the
+Why loss.own_history (docs/quality.md, session 23): in a rollout every frame after the
 context is the model's own sample, with its errors (a fragment of a paddle, a speckle on the
 background); trained on real histories only, the model never sees such a frame and never
 learns to repair it, so the errors of one step become the inputs of the next and pile up
