@@ -1,7 +1,7 @@
 """What the training step keeps for backward, per part of the network, without running it.
 
 The network is built on the `meta` device (no memory, no compute) and one clip's training
-objective runs forward in its GPU form (static shapes, `losses.mar_loss`), under
+objective runs forward in its GPU form (static shapes, `mar_losses.mar_loss`), under
 `torch.autograd.graph.saved_tensors_hooks`: every tensor autograd saves for backward is
 counted once (by storage) and charged to the innermost module running when it was saved. So
 any preset, bair and bigger included, is measured on our CPU in a second.

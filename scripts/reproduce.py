@@ -43,6 +43,13 @@ STEPS_SWEEP = (1, 2, 4, 8, 16)
 MICRO = ["model.dim=32", "model.heads=2", "model.temporal_layers=2", "model.canvas_layers=1",
          "model.spatial_layers=2", "model.flow_width=32", "model.flow_layers=2",
          "data.resolution=16", "tokenizer.patch=2"]
+# Both arms of every comparison get the settings of our shipped built-in model
+# (checkpoints/builtin/README.md): residual heads and the motion input, without which the tiny
+# models drew worse than copying the last frame (docs/quality.md), one flow-head repeat (more
+# steps per CPU minute at this size) and head temperature 0.5 (chosen on val by FID; at 1 the
+# moving regions fill with coloured noise). They are not the paper's; they change both arms alike.
+OURS = ["model.residual=true", "model.motion_input=true", "loss.head_repeat=1",
+        "sample.head_temperature=0.5"]
 
 
 @dataclass
@@ -69,8 +76,8 @@ class Scale:
 SCALES = {
     "cpu": Scale(
         train_steps={"builtin": 2000, "pong": 1600},
-        model={"builtin": ["data.frames=8"],
-               "pong": ["tokenizer.patch=8", "data.resolution=64", "data.frames=8"]},
+        model={"builtin": [*OURS, "data.frames=8"],
+               "pong": [*OURS, "tokenizer.patch=8", "data.resolution=64", "data.frames=8"]},
         videos=64, samples=2, val_videos=32, sweep=STEPS_SWEEP,
         grid_canvas=(1.0, 1.5, 2.0), grid_temporal=(1.0, 1.2),
         latency_batches=(1, 4, 16), latency_repeats=3, pong_episodes=(48, 8, 8),

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from canvasmar import flow, history_inputs, losses
+from canvasmar import flow, history_inputs, losses, mar_losses
 from canvasmar.augment import condition_dropout, noise_augment
 from canvasmar.masking import masked_after_step, random_masks, sample_mask_ratios
 from canvasmar.models.factory import build_model
@@ -88,7 +88,7 @@ def test_staticness_target_carries_no_gradient(micro_cfg):
 
 
 def test_static_flow_loss_equals_the_gathered_one(micro_cfg):
-    """L_MAR's two forms (losses.mar_loss): the head on all tokens with a mask-weighted mean
+    """L_MAR's two forms (mar_losses.mar_loss): the head on all tokens with a mask-weighted mean
     (GPU, torch.compile: static shapes) and on the gathered masked tokens (eager CPU) are the
     same function: equal to float tolerance in value and in every gradient (not bitwise: the
     sums run in another order)."""
@@ -101,7 +101,7 @@ def test_static_flow_loss_equals_the_gathered_one(micro_cfg):
     targets = model.to_tokens(tok.encode(torch.rand(3, 4, 3, 16, 16))).flatten(0, 1)
     cond = torch.randn(12, model.num_tokens, model.cfg.dim, requires_grad=True)
     results = []
-    for form in (losses._mar_loss_static, losses._mar_loss_gathered):
+    for form in (mar_losses._mar_loss_static, mar_losses._mar_loss_gathered):
         model.zero_grad(set_to_none=True)
         cond.grad = None
         value = form(model, cond, targets, rnd, None)
@@ -356,13 +356,13 @@ def test_moving_weight_scales_only_the_moving_tokens_losses(micro_cfg):
     torch.testing.assert_close(same["loss"], plain["loss"], rtol=0, atol=0)
     targets = model.to_tokens(latents).flatten(0, 1)
     cond = torch.randn(8, model.num_tokens, model.cfg.dim)
-    torch.testing.assert_close(losses._mar_loss_static(model, cond, targets, rnd, weights),
-                               losses._mar_loss_gathered(model, cond, targets, rnd, weights),
+    torch.testing.assert_close(mar_losses._mar_loss_static(model, cond, targets, rnd, weights),
+                               mar_losses._mar_loss_gathered(model, cond, targets, rnd, weights),
                                rtol=1e-6, atol=0)
     # moving tokens only: the weighted loss is W x the unweighted one
     all_moving = torch.full_like(weights, 5.0)
-    torch.testing.assert_close(losses._mar_loss_gathered(model, cond, targets, rnd, all_moving),
-                               5 * losses._mar_loss_gathered(model, cond, targets, rnd, None))
+    torch.testing.assert_close(mar_losses._mar_loss_gathered(model, cond, targets, rnd, all_moving),
+                               5 * mar_losses._mar_loss_gathered(model, cond, targets, rnd, None))
 
 
 def test_moving_weight_below_one_is_one_error_line():

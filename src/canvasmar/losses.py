@@ -51,6 +51,7 @@ from canvasmar.augment import condition_dropout, noise_augment, uniform
 from canvasmar.config import LossConfig, SampleConfig
 from canvasmar.errors import UserError
 from canvasmar.history_inputs import freeze_frames, own_history_inputs, previous_frames
+from canvasmar.mar_losses import mar_loss, mean_loss, weighted
 from canvasmar.masking import random_masks, sample_mask_ratios
 from canvasmar.models.canvasmar import CanvasMAR
 from canvasmar.models.warp import shift_loss
@@ -225,56 +226,6 @@ def check_group(model: CanvasMAR, frames: int) -> None:
                         f"{model.group} frames (data.frames)")
 
 
-def mar_loss(model: CanvasMAR, cond: torch.Tensor, targets: torch.Tensor,
-             rnd: LossRandomness, static_shapes: bool | None = None,
-             weights: torch.Tensor | None = None) -> torch.Tensor:
-    """L_MAR: flow matching at the masked tokens, each repeated k times with its own noise and
-    time (MAR's diffusion batch multiplier); mean over (masked tokens x k) and channels.
-
-    cond (F, n, D), targets (F, n, C). Two forms of one value, equal to float tolerance
-    (tests/test_objective.py): `static_shapes` (default: off the CPU) runs the head on all
-    tokens with the mask as weights; otherwise the masked tokens are gathered (module
-    docstring). `weights` (F, n): `token_weights` (loss.moving_weight), or None.
-    """
-    if static_shapes is None:
-        static_shapes = targets.device.type != "cpu"
-    if static_shapes:
-        return _mar_loss_static(model, cond, targets, rnd, weights)
-    return _mar_loss_gathered(model, cond, targets, rnd, weights)
-
-
-def _mar_loss_static(model: CanvasMAR, cond: torch.Tensor, targets: torch.Tensor,
-                     rnd: LossRandomness, weights: torch.Tensor | None) -> torch.Tensor:
-    """The head on all (k, F, n) tokens, unmasked ones weighted out; no host read, one graph.
-
-    The head broadcasts the one cond (F, n, D) over the k repeats (`cond_embed` once per
-    token); the mean's count is a tensor. Not bitwise equal to the gathered form: the sum
-    runs in another order.
-    """
-    x = targets[None]  # (1, F, n, C): broadcast over the k repeats, no copy
-    v = model.velocity(flow.interpolate(x, rnd.head_noise, rnd.time), rnd.time, cond)
-    sq = _weighted((v.float() - flow.velocity_target(x, rnd.head_noise)).pow(2).sum(-1),
-                   weights)  # (k, F, n)
-    # where, not a product with the mask: an unmasked token's value never reaches the loss
-    masked = torch.where(rnd.mask, sq, torch.zeros((), dtype=sq.dtype, device=sq.device))
-    return masked.sum() / (rnd.total_masked.clamp(min=1) * targets.shape[-1])
-
-
-def _mar_loss_gathered(model: CanvasMAR, cond: torch.Tensor, targets: torch.Tensor,
-                       rnd: LossRandomness, weights: torch.Tensor | None) -> torch.Tensor:
-    """The head on the masked tokens only (boolean indexing: nonzero, a data-dependent shape)."""
-    k = rnd.time.shape[0]
-    cond_m = cond[rnd.mask].repeat(k, 1)  # (k*M, D), repeat-major
-    x_m = targets[rnd.mask].repeat(k, 1)  # (k*M, C)
-    time = rnd.time[:, rnd.mask].reshape(-1)  # (k*M,), same order
-    noise = rnd.head_noise[:, rnd.mask].reshape(-1, x_m.shape[-1])
-    v = model.velocity(flow.interpolate(x_m, noise, time), time, cond_m)
-    sq = (v.float() - flow.velocity_target(x_m, noise)).pow(2).sum(-1)  # (k*M,)
-    if weights is not None:
-        sq = sq * weights[rnd.mask].repeat(k)
-    return sq.sum() / (rnd.total_masked.clamp(min=1) * x_m.shape[-1])
-
-
 def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
                     generator: torch.Generator | None = None,
                     randomness: LossRandomness | None = None,
@@ -282,8 +233,8 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
                     actions: torch.Tensor | None = None,
                     sample: SampleConfig | None = None) -> dict[str, torch.Tensor]:
     """latents (B, T, C, h, w), normalised -> {'loss', 'mar', 'canvas', 'static'} scalars
-    (and 'warp' with model.warp). `sample`: the run's sampling settings, with which
-    loss.own_history draws the model's own frames (needed only then).
+    (and 'warp' with model.warp, 'mean' with loss.mean_weight). `sample`: the run's sampling
+    settings, with which loss.own_history draws the model's own frames (needed only then).
 
     With `randomness` (a slice of a global batch's draws) the values are this slice's shares
     of the global means; without it the draws come from `generator` for this batch alone.
@@ -323,8 +274,8 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
         error = canvas_error(canvas.tokens.float(), targets)  # (BT, n)
         per_token = rnd.total_frames * model.num_tokens
         static = (canvas.staticness.float() - staticness_target(error)).pow(2)
-        losses["canvas"] = _weighted(error, weights).sum() / per_token
-        losses["static"] = _weighted(static, weights).sum() / per_token
+        losses["canvas"] = weighted(error, weights).sum() / per_token
+        losses["static"] = weighted(static, weights).sum() / per_token
         level = _per_frame(model, rnd.canvas_noise_level)
         canvas_embedding = noise_augment(canvas.embedding, level, noise=rnd.canvas_noise)
         if canvas.shift_logits is not None:  # model.warp: which shift of prev explains targets
@@ -339,21 +290,18 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
         base = _per_frame(model, prev) if canvas_base is None else canvas_base.detach()
         cond = model.predict_tokens(z_t, targets, rnd.mask, canvas_embedding,
                                     rnd.drop_temporal, rnd.drop_canvas, base)
-        losses["mar"] = mar_loss(model, cond, model.to_head(targets, base), rnd, static_shapes,
-                                 weights)
+        head_targets = model.to_head(targets, base)
+        losses["mar"] = mar_loss(model, cond, head_targets, rnd, static_shapes, weights)
         total = cfg.mar_weight * losses["mar"]
+        if cfg.mean_weight > 0:  # the head's mean readout (mar_losses.py: why)
+            losses["mean"] = mean_loss(model, cond, head_targets, rnd, weights)
+            total = total + cfg.mean_weight * losses["mean"]
     if model.has_canvas:
         total = total + cfg.canvas_weight * losses["canvas"] + cfg.static_weight * losses["static"]
     if "warp" in losses:
         total = total + cfg.warp_weight * losses["warp"]
     losses["loss"] = total
     return losses
-
-
-def _weighted(per_token: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
-    """(..., F, n) per-token losses times `token_weights` (F, n); unchanged without them. The
-    means keep their unweighted counts, so a weight raises that token's share of the step."""
-    return per_token if weights is None else per_token * weights
 
 
 def _per_frame(model: CanvasMAR, x: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,10 @@ arm=${ARM:-own}
 case $arm in
   own) extra="loss.own_history=0.5" ;;
   control) extra="" ;;
-  *) echo "error: ARM=$arm is not an arm: use own or control" >&2; exit 2 ;;
+  # session 24: the flow head's mean readout (src/canvasmar/mar_losses.py), against the same
+  # control: does a draw-free squared error make the Spatial MAR read its revealed tokens?
+  mean) extra="loss.mean_weight=1" ;;
+  *) echo "error: ARM=$arm is not an arm: use own, control or mean" >&2; exit 2 ;;
 esac
 mode=--force; [ -n "$RESUME" ] && mode=--resume
 OMP_NUM_THREADS=1 PYTHONPATH=${SNAP:-.}/src .venv/bin/python -m canvasmar train tiny \

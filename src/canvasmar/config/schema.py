@@ -167,11 +167,14 @@ class LossConfig:
     own_history: float = setting(0.0, "chance an input frame is the model's own one-step draw "
                                       "of it (scheduled sampling; history_inputs.py)")
     warp_weight: float = setting(0.1, "weight of model.warp's shift cross-entropy")
+    mean_weight: float = setting(0.0, "weight of the flow head's mean readout at the noise "
+                                      "end (0 = the paper; mar_losses.mean_loss)")
     moving_weight: float = setting(1.0, "loss weight of tokens near motion in the two frames "
                                         "before (1 = the paper; losses.token_weights)")
 
     def validate(self) -> LossConfig:
-        for name in ("canvas_weight", "static_weight", "mar_weight", "warp_weight"):
+        for name in ("canvas_weight", "static_weight", "mar_weight", "warp_weight",
+                     "mean_weight"):
             at_least(f"loss.{name}", getattr(self, name), 0)
         at_least("loss.moving_weight", self.moving_weight, 1)
         at_least("loss.head_repeat", self.head_repeat, 1)

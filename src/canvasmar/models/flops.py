@@ -19,7 +19,7 @@ Training (`losses.training_losses`, one clip of T latent frames): one Temporal V
 [condition prefix; frame] (2n tokens) of every frame; the flow head on k = loss.head_repeat
 copies of each masked token. On the CPU the objective gathers the masked tokens, whose count
 is random (a truncated-normal ratio per frame, masking.random_masks): its expectation is used.
-On a GPU it runs the head on all tokens for static shapes (losses.mar_loss), 1 / E[ratio] ~
+On a GPU it runs the head on all tokens for static shapes (mar_losses.mar_loss), 1 / E[ratio] ~
 1.15x the head's work with the default ratios, and that work is counted too: the count is what
 the run computes (`static_objective`).
 
@@ -150,7 +150,7 @@ def expected_masked(num_tokens: int, ratio_min: float, ratio_std: float) -> floa
 
 
 def static_objective(device_type: str) -> bool:
-    """Which form of L_MAR a run computes (losses.mar_loss's default): the static-shaped one
+    """Which form of L_MAR a run computes (mar_losses.mar_loss's default): the static-shaped one
     (the head on every token) on any device but the CPU, the gathered one (masked tokens) on
     the CPU, compiled or not."""
     return device_type != "cpu"
@@ -177,6 +177,8 @@ def training_flops(model: ModelConfig, loss: LossConfig, latent_shape: tuple[int
         if masked_per_frame is None:
             masked_per_frame = expected_masked(dims.n, loss.mask_ratio_min, loss.mask_ratio_std)
         parts.append(head(dims, k * frames * masked_per_frame))
+    if loss.mar_weight and loss.mean_weight > 0:  # the mean readout: one pass on every token
+        parts.append(head(dims, frames * dims.n))
     fed = sum(p[0] for p in parts)
     rest = sum(p[1] for p in parts)
     return 2 * fed + 3 * rest  # forward + backward (1x for input-fed layers, else 2x)

@@ -51,7 +51,7 @@ from canvasmar.train.trainer import (
 )
 from canvasmar.train.validation import diagnostics_row, validate
 
-LOSS_KEYS = ("loss", "mar", "canvas", "static", "warp")
+LOSS_KEYS = ("loss", "mar", "canvas", "static", "warp", "mean")
 
 
 def _keyed_by_position(optimizer_state: dict) -> bool:
