@@ -62,6 +62,24 @@ def test_extract_features_accepts_videos_images_and_gray():
     assert extract_features(videos[:, :, :1], ext).shape == (12, 16)  # gray -> RGB
 
 
+def test_identical_frames_go_through_the_extractor_once():
+    """Copy-last repeats one frame per video: its features are computed once, placed back at
+    every repeat, and equal the ones each frame gets on its own."""
+    ext, seen = _extractor(), []
+
+    def counting(images: torch.Tensor) -> torch.Tensor:
+        seen.append(images.shape[0])
+        return ext(images)
+
+    videos = _videos(3, seed=2)
+    copy_last = videos[:, -1:].expand(-1, 4, -1, -1, -1)  # 3 distinct frames, 12 in all
+    frames = torch.cat([copy_last, copy_last, videos], 0)  # 36 frames, 12 distinct
+    feats = extract_features(frames, counting, batch_size=4)
+    assert feats.shape == (36, 16) and sum(seen) == 12
+    one_by_one = torch.cat([ext(f[None]) for f in frames.flatten(0, 1)]).double()
+    torch.testing.assert_close(feats, one_by_one, atol=1e-6, rtol=1e-5)  # float32 batches
+
+
 def test_kid_matches_the_unbiased_mmd_formula_on_one_full_subset():
     x, y = _features(30, seed=2).numpy(), _features(30, seed=3, shift=0.5).numpy()
     d, m = x.shape[1], 30

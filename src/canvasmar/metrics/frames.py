@@ -42,11 +42,20 @@ def as_frames(images: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def extract_features(images: torch.Tensor, extractor: Extractor,
                      batch_size: int = 64) -> torch.Tensor:
-    """Features (N, D) in float64 of all frames of `images`, `batch_size` frames at a time."""
+    """Features (N, D) in float64 of all frames of `images`, `batch_size` frames at a time.
+
+    Identical frames go through the extractor once: the copy-last baseline repeats one frame
+    per video 16 times (and once more per sample), and Inception at 299x299 is most of an
+    evaluation's time on a CPU (~60-80 ms a frame on our 2 cores)."""
     frames = as_frames(images)
-    feats = [extractor(frames[i:i + batch_size]).detach().to("cpu", torch.float64)
-             for i in range(0, frames.shape[0], batch_size)]
-    return torch.cat(feats) if feats else torch.empty(0, 0, dtype=torch.float64)
+    if frames.shape[0] == 0:
+        return torch.empty(0, 0, dtype=torch.float64)
+    distinct, where = torch.unique(frames.reshape(frames.shape[0], -1), dim=0,
+                                   return_inverse=True)
+    distinct = distinct.view(-1, *frames.shape[1:])
+    feats = [extractor(distinct[i:i + batch_size]).detach().to("cpu", torch.float64)
+             for i in range(0, distinct.shape[0], batch_size)]
+    return torch.cat(feats)[where]
 
 
 def frame_feature_stats(images: torch.Tensor, extractor: Extractor, batch_size: int = 64,
@@ -146,6 +155,8 @@ def load_fid_inception(device: str | torch.device = "cpu",
     def extract(images: torch.Tensor) -> torch.Tensor:
         x = images.to(device, torch.float32).clamp(0, 1).mul(255).round()
         x = tf_bilinear_resize(x, (INCEPTION_RESOLUTION, INCEPTION_RESOLUTION))
+        # channels-last convolutions: 1.4x faster on our CPU (80 -> 57 ms a frame, batch 32)
+        x = x.contiguous(memory_format=torch.channels_last)
         feats = net(((x - 128) / 128).clamp(-1, 127 / 128))  # fid-helper clamps here too
         return feats.flatten(2).mean(2) if feats.ndim > 2 else feats
 
