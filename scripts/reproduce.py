@@ -68,9 +68,14 @@ class Scale:
     pong_episodes: tuple[int, int, int]  # train, val, test
     pong_frames: int
     metrics: str = "mse,psnr,ssim,fid,kid"
-    # seconds per unit on our 2-core CPU (2 threads), for the estimate only
+    # seconds per unit on our 2-core CPU (2 threads), for the estimate only. A generated frame
+    # costs a fixed part (Temporal ViT, canvas, the flow head on every token) and a part per
+    # MAR step; then every generated and real frame goes through Inception at 299x299 for
+    # FID/KID, which is most of an evaluation's time.
     s_per_train_step: dict[str, float] = field(default_factory=dict)
-    ms_per_frame_step: float = 15.0
+    ms_per_frame: float = 14.0
+    ms_per_frame_step: float = 2.0
+    ms_per_fid_frame: float = 60.0
 
 
 # `cpu` fits one dataset into about two hours of our 2-core machines (its runs do not outlive a
@@ -84,8 +89,7 @@ SCALES = {
         videos=32, samples=2, val_videos=16, sweep=STEPS_SWEEP,
         grid_canvas=(1.0, 1.5, 2.0), grid_temporal=(1.0, 1.2),
         latency_batches=(1, 4, 16), latency_repeats=3, pong_episodes=(48, 8, 8),
-        pong_frames=400, s_per_train_step={"builtin": 1.6, "pong": 1.5},
-        ms_per_frame_step=30.0),
+        pong_frames=400, s_per_train_step={"builtin": 1.6, "pong": 1.5}),
     "full": Scale(
         train_steps={"builtin": 2000, "pong": 1600},
         model={"builtin": [*OURS, "data.frames=8"],
@@ -93,8 +97,7 @@ SCALES = {
         videos=64, samples=2, val_videos=32, sweep=STEPS_SWEEP,
         grid_canvas=(1.0, 1.5, 2.0), grid_temporal=(1.0, 1.2),
         latency_batches=(1, 4, 16), latency_repeats=3, pong_episodes=(48, 8, 8),
-        pong_frames=400, s_per_train_step={"builtin": 1.6, "pong": 1.5},
-        ms_per_frame_step=30.0),
+        pong_frames=400, s_per_train_step={"builtin": 1.6, "pong": 1.5}),
     "smoke": Scale(
         train_steps={"builtin": 4, "pong": 4},
         model={"builtin": [*MICRO, "data.frames=4"], "pong": [*MICRO, "data.frames=4"]},
@@ -150,9 +153,19 @@ def evaluate(s: Setup, dataset: str, run: Path, out: Path, steps: tuple,
             "--force", *extra]
 
 
-def eval_seconds(scale: Scale, steps: tuple, passes: int = 1) -> float:
-    frames = scale.videos * scale.samples * 16
-    return frames * sum(steps) * passes * scale.ms_per_frame_step / 1000
+def eval_seconds(scale: Scale, steps: tuple, passes: int = 1, videos: int | None = None,
+                 samples: int | None = None, baselines: bool = True) -> float:
+    """Estimated seconds of one `canvasmar eval` (or `choose` point): generating, at
+    `passes` forward passes per step (3 with both guidance branches), then Inception on the
+    generated frames, the canvas-only baseline's and the real ones (copy-last's repeated
+    frame costs almost nothing: identical frames go through Inception once)."""
+    videos = videos or scale.videos
+    frames = videos * (samples or scale.samples) * 16
+    generate = frames * passes * (len(steps) * scale.ms_per_frame
+                                  + sum(steps) * scale.ms_per_frame_step)
+    settings = len(steps) + (1 if baselines else 0)
+    inception = (frames * settings + videos * 16) * scale.ms_per_fid_frame
+    return (generate + inception) / 1000
 
 
 def dataset_stages(s: Setup, dataset: str) -> list[Stage]:
@@ -198,8 +211,8 @@ def guidance_stage(s: Setup, dataset: str, d: Path, canvas: Path) -> Stage:
                          json.dumps(evaluate(s, dataset, canvas, out, (4,), []))])
         outputs.append(out)
     grid = len(scale.grid_canvas) * len(scale.grid_temporal)
-    seconds = (eval_seconds(scale, (4,), 3) * scale.val_videos / scale.videos / scale.samples
-               * grid + 4 * eval_seconds(scale, (4,), 3))
+    seconds = (grid * eval_seconds(scale, (4,), 3, scale.val_videos, 1, baselines=False)
+               + 4 * eval_seconds(scale, (4,), 3))
     return Stage(f"{dataset}: guidance chosen on val, branches on test", outputs, commands,
                  seconds)
 
