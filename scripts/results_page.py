@@ -200,30 +200,50 @@ def latency_table(d: Path) -> list[str]:
     return lines
 
 
+def _kept(root: Path, raw: Path) -> tuple[dict, dict | None]:
+    """Stage times and machine facts: those of earlier runs kept beside the raw JSONs, updated
+    with this root's, and kept again (one session may run the builtin half, a later one on a
+    fresh checkout the Pong half: the page still shows both)."""
+    raw.mkdir(parents=True, exist_ok=True)
+    times = {**(_load(raw / "times.json") or {}), **(_load(root / "times.json") or {})}
+    machine = _load(root / "machine.json") or _load(raw / "machine.json")
+    (raw / "times.json").write_text(json.dumps(times, indent=2) + "\n")
+    if machine:
+        (raw / "machine.json").write_text(json.dumps(machine) + "\n")
+    return times, machine
+
+
+def _outputs(root: Path, raw: Path, dataset: str) -> Path:
+    """Where a dataset's outputs are: this root's, copied beside the page, or, if this root
+    has none (it ran the other dataset), the copies an earlier run left there."""
+    d, kept = root / dataset, raw / dataset
+    if not d.exists():
+        return kept
+    kept.mkdir(parents=True, exist_ok=True)
+    for path in sorted(d.glob("*.json")):
+        shutil.copyfile(path, kept / path.name)
+    return d
+
+
 def write_page(root: Path, page: Path, scale: str = "cpu") -> None:
     from results_plots import plot_latency, plot_sweep
 
     raw, img = page.parent / "results" / "reproduce", page.parent / "img"
     img.mkdir(parents=True, exist_ok=True)
-    times = _load(root / "times.json") or {}
-    machine = _load(root / "machine.json")
+    times, machine = _kept(root, raw)
+    sources = {dataset: _outputs(root, raw, dataset) for dataset in ("builtin", "pong")}
     lines = ["# The paper's claims at our scale", "",
              f"Written by `scripts/results_page.py` from `make reproduce` "
              f"(scripts/reproduce.py, {scale} scale) on {datetime.now(UTC):%Y-%m-%d}. Raw "
              f"evaluation JSONs: `{raw.relative_to(page.parent)}/`.", "",
              "| claim | dataset | verdict | evidence (A - B, paired 95% interval) |",
              "|---|---|---|---|"]
-    for dataset in ("builtin", "pong"):
-        d = root / dataset
+    for dataset, d in sources.items():
         claims = dataset_claims(d) + (next_group_claims(d) if dataset == "builtin" else [])
         lines += [f"| {c} | {dataset} | **{v}** | {e} |" for c, v, e in claims]
-    for dataset in ("builtin", "pong"):
-        d = root / dataset
+    for dataset, d in sources.items():
         if not d.exists():
             continue
-        (raw / dataset).mkdir(parents=True, exist_ok=True)
-        for path in sorted(d.glob("*.json")):
-            shutil.copyfile(path, raw / dataset / path.name)
         lines += ["", f"## {dataset}", "", *sweep_table(d), ""]
         if plot_sweep(d, img / f"results-{dataset}-sweep.png"):
             lines += [f"![{dataset}: FID and best-of-K PSNR against N_AR]"

@@ -61,6 +61,20 @@ def test_reproduce_runs_every_stage_resumes_and_writes_the_page(tmp_path, monkey
     times = json.loads((tmp_path / "root" / "times.json").read_text())
     assert len(times) == 16
 
+    # a later run on a fresh checkout (the builtin half's root gone, its copies beside the
+    # page kept): the page still has the builtin claims, tables and times
+    from results_page import write_page
+
+    shutil.move(tmp_path / "root", tmp_path / "earlier")
+    (tmp_path / "root" / "pong").mkdir(parents=True)
+    shutil.copytree(tmp_path / "earlier" / "pong", tmp_path / "root" / "pong", dirs_exist_ok=True)
+    write_page(tmp_path / "root", page, scale="smoke")
+    again = page.read_text()
+    assert "The canvas helps at every step count | builtin" in again
+    assert "Next-2 is at least 1.8x faster" in again and "builtin: train canvasmar" in again
+    shutil.rmtree(tmp_path / "root")
+    shutil.move(tmp_path / "earlier", tmp_path / "root")
+
     # everything done: a second run only writes the page again
     capsys.readouterr()
     assert reproduce.main(args) == 0
