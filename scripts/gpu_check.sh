@@ -7,7 +7,9 @@
 #      and in fp32 for the ratio; peak memory of each,
 #   2. the tiny preset trained on the GPU for a fixed time budget (steps sized from a probe),
 #   3. its evaluation (EMA weights): next-frame and builtin-quick protocols,
-#   4. the bair preset in bf16 through the whole training loop for a few hundred steps.
+#   4. the bair preset in bf16 through the whole training loop for a few hundred steps,
+#   5. Fig. 6: first-frame and 16-frame latency of a next-1 and a next-2 bair model against
+#      batch size, with and without guidance (scripts/reproduce_steps.py latency; issue 17).
 # Usage: OUT=outputs/gpu bash scripts/gpu_check.sh   (TINY_SECONDS, BAIR_STEPS to resize)
 set -uo pipefail
 OUT=${OUT:-outputs/gpu}
@@ -17,6 +19,9 @@ TINY_BATCH=${TINY_BATCH:-32}
 BAIR_STEPS=${BAIR_STEPS:-200}
 BAIR_BATCH=${BAIR_BATCH:-32}
 WORKERS=${WORKERS:-6}
+FIG6_PRESET=${FIG6_PRESET:-bair}  # issue 17's Fig. 6 on the GPU
+FIG6_FRAMES=${FIG6_FRAMES:-16}
+FIG6_BATCHES=${FIG6_BATCHES:-1,8,64}
 mkdir -p "$OUT" "$RUNS"
 export PYTHONPATH=$PWD/src:${PYTHONPATH:-} PYTHONUNBUFFERED=1
 cm() { python3 -m canvasmar.cli "$@"; }
@@ -66,6 +71,16 @@ timeout 100 python3 -m canvasmar.cli train bair --out "$RUNS/bair-bf16" --force 
   train.steps="$BAIR_STEPS" train.batch_size="$BAIR_BATCH" train.precision=bf16 \
   train.warmup_steps=50 train.eval_every=100000 train.save_every=100000 train.eval_clips=2 \
   train.time_limit_min=1.1 data.num_workers=8
+stamp "Fig. 6 on the GPU: bair next-1 vs next-2 latency (untrained weights, one step each)"
+# Latency does not depend on the weights: one training step saves each model's checkpoint.
+for K in 1 2; do
+  timeout 90 python3 -m canvasmar.cli train "$FIG6_PRESET" --out "$RUNS/fig6-next$K" --force \
+    --no-progress model.group=$K train.steps=1 train.batch_size=1 train.save_every=1 \
+    train.eval_every=100000 train.eval_clips=2 train.tensorboard=false train.precision=bf16 \
+    "data.frames=$FIG6_FRAMES"
+done
+timeout 240 python3 scripts/reproduce_steps.py latency "$RUNS/fig6-next1" "$RUNS/fig6-next2" \
+  "$OUT/latency-$FIG6_PRESET.json" cuda "$FIG6_BATCHES" 2
 stamp "collect"
 CK="$RUNS/tiny/checkpoints/$(cat "$RUNS/tiny/latest")"
 cp "$CK/model.safetensors" "$CK/ema.safetensors" "$OUT/" 2>/dev/null
