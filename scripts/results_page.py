@@ -43,6 +43,13 @@ def paired(a: Path, b: Path, step_a: int, step_b: int) -> dict:
             "fid_a": fid.get("a"), "fid_b": fid.get("b")}
 
 
+def unguided(d: Path) -> Path:
+    """CanvasMAR at 4 steps without guidance: the motion sweep's record (reproduce.py scores it
+    there, with the seed, clips and batches of the guided runs), or an older run's own file."""
+    own = d / "guidance-none.json"
+    return own if own.exists() else d / "sweep-motion.json"
+
+
 def judge(p: dict) -> str:
     better_fid = p["fid_a"] is not None and p["fid_a"] < p["fid_b"]
     worse_fid = p["fid_a"] is not None and p["fid_a"] > p["fid_b"]
@@ -101,7 +108,7 @@ def dataset_claims(d: Path) -> list[tuple[str, str, str]]:
                      "agrees" if ok else "does not agree",
                      "; ".join(f"N_AR={s}: {judge(p)} ({describe(p)})"
                                for s, p in per_step.items())))
-    none = d / "guidance-none.json"
+    none = unguided(d)
     choice = _load(d / "guidance-choice.json")
     for branch in ("canvas", "temporal"):
         path = d / f"guidance-{branch}.json"
@@ -120,7 +127,7 @@ def dataset_claims(d: Path) -> list[tuple[str, str, str]]:
 def next_group_claims(d: Path) -> list[tuple[str, str, str]]:
     rows = []
     # next-1 at 4 steps without guidance is the guidance study's "none" (the same clips)
-    next2, next1 = d / "next2-steps4.json", d / "guidance-none.json"
+    next2, next1 = d / "next2-steps4.json", unguided(d)
     if next2.exists() and next1.exists():
         p = paired(next2, next1, 4, 4)
         a = _load(next2)["results"]["model_steps_4"]
@@ -181,7 +188,7 @@ def guidance_table(d: Path) -> list[str]:
              "| guidance on test (4 steps) | FID | KID | best-of-K PSNR | best-of-K SSIM |",
              "|---|---:|---:|---:|---:|"]
     for branch in ("both", "canvas", "temporal", "none"):
-        record = _load(d / f"guidance-{branch}.json")
+        record = _load(unguided(d) if branch == "none" else d / f"guidance-{branch}.json")
         if record:
             row = _row(branch, "", record["results"]["model_steps_4"])
             lines.append(row.replace(" |  |", " |", 1))

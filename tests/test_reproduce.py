@@ -54,7 +54,9 @@ def test_reproduce_runs_every_stage_resumes_and_writes_the_page(tmp_path, monkey
     assert (tmp_path / "docs" / "img" / "results-latency.png").stat().st_size > 0
     raw = tmp_path / "docs" / "results" / "reproduce"
     sweep = json.loads((raw / "pong" / "sweep-motion.json").read_text())
-    assert {"model_steps_1", "model_steps_2", "copy_last"} <= set(sweep["results"])
+    assert {"model_steps_1", "model_steps_4", "copy_last"} <= set(sweep["results"])
+    assert not (raw / "builtin" / "guidance-none.json").exists()  # the sweep's 4 steps
+    assert "| none | " in text
     assert "fid" in sweep["results"]["model_steps_1"]
     latency = json.loads((raw / "builtin" / "latency.json").read_text())
     assert {r["model"] for r in latency["rows"]} == {"next-1", "next-2"}
