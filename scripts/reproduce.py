@@ -212,7 +212,8 @@ def guidance_stage(s: Setup, dataset: str, d: Path, canvas: Path) -> Stage:
     for branch in ("both", "canvas", "temporal"):
         out = d / f"guidance-{branch}.json"
         commands.append(["python", "guidance", str(choice), branch,
-                         json.dumps(evaluate(s, dataset, canvas, out, (4,), []))])
+                         json.dumps(evaluate(s, dataset, canvas, out, (4,), [])),
+                         str(d / "sweep-motion.json")])
         outputs.append(out)
     grid = len(scale.grid_canvas) * len(scale.grid_temporal)
     seconds = (grid * eval_seconds(scale, (4,), 3, scale.val_videos, 1, baselines=False)

@@ -1,8 +1,9 @@
 """The two steps of scripts/reproduce.py that are not one `canvasmar` command:
 
-    python3 scripts/reproduce_steps.py guidance CHOICE.json BRANCH EVAL_ARGV_JSON
+    python3 scripts/reproduce_steps.py guidance CHOICE.json BRANCH EVAL_ARGV_JSON [UNGUIDED]
         score CanvasMAR on test with the guidance branch BRANCH (both, canvas, temporal, none)
-        at the scales `canvasmar choose` picked on val (CHOICE.json)
+        at the scales `canvasmar choose` picked on val (CHOICE.json); the unguided run's
+        record UNGUIDED is copied when those scales are both 1
     python3 scripts/reproduce_steps.py latency NEXT1 NEXT2 OUT.json DEVICE BATCHES REPEATS
         Fig. 6: first-frame latency and whole-rollout time of a next-1 and a next-2 model
         against batch size, with and without guidance, the two measured in turn
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -28,13 +30,22 @@ def branch_scales(chosen: dict, branch: str) -> tuple[float, float]:
             "none": (1.0, 1.0)}[branch]
 
 
-def guidance(choice: str, branch: str, eval_argv: str) -> int:
+def guidance(choice: str, branch: str, eval_argv: str, unguided: str = "") -> int:
+    """Score one branch; when val chose scale 1 for it (w_s = w_t = 1, no guidance at all),
+    the run is the unguided one that the motion sweep already scored with the same seed,
+    clips and batches, so UNGUIDED's record is copied instead of evaluating it again."""
     from canvasmar.cli import main as canvasmar
 
     chosen = json.loads(Path(choice).read_text())["chosen"]
     w_s, w_t = branch_scales(chosen, branch)
-    return canvasmar([*json.loads(eval_argv), "--cfg-canvas", str(w_s), "--cfg-temporal",
-                      str(w_t)])
+    argv = json.loads(eval_argv)
+    if (w_s, w_t) == (1.0, 1.0) and unguided and Path(unguided).exists():
+        out = Path(argv[argv.index("--out") + 1])
+        shutil.copyfile(unguided, out)
+        print(f"  {branch}: val chose no guidance on it, so it is the unguided run: "
+              f"{unguided} copied to {out}", flush=True)
+        return 0
+    return canvasmar([*argv, "--cfg-canvas", str(w_s), "--cfg-temporal", str(w_t)])
 
 
 def latency(next1: str, next2: str, out: str, device: str, batches: str, repeats: str) -> int:

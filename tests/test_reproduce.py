@@ -91,3 +91,26 @@ def test_reproduce_runs_every_stage_resumes_and_writes_the_page(tmp_path, monkey
     out = capsys.readouterr().out
     assert "16 stages, 15 done" in out and "--resume" in out
     assert (run / "checkpoints" / "step_00000004").is_dir()
+
+
+def test_a_branch_val_left_unguided_is_the_unguided_run_copied(tmp_path, monkeypatch):
+    """When val chooses scale 1 for a branch (w_s = w_t = 1), scoring it again would repeat the
+    motion sweep's 4-step run (same seed, clips, batches): its record is copied instead, and no
+    evaluation runs. A branch with guidance still evaluates, with its scales."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import reproduce_steps
+
+    import canvasmar.cli
+
+    calls = []
+    monkeypatch.setattr(canvasmar.cli, "main", lambda argv: calls.append(argv) or 0)
+    choice, sweep = tmp_path / "choice.json", tmp_path / "sweep-motion.json"
+    choice.write_text(json.dumps({"chosen": {"cfg_canvas": 1.5, "cfg_temporal": 1.0}}))
+    sweep.write_text('{"results": {}}\n')
+    for branch in ("temporal", "canvas"):
+        argv = json.dumps(["eval", "--out", str(tmp_path / f"guidance-{branch}.json")])
+        assert reproduce_steps.guidance(str(choice), branch, argv, str(sweep)) == 0
+    assert (tmp_path / "guidance-temporal.json").read_text() == sweep.read_text()
+    assert not (tmp_path / "guidance-canvas.json").exists()
+    assert calls == [["eval", "--out", str(tmp_path / "guidance-canvas.json"),
+                      "--cfg-canvas", "1.5", "--cfg-temporal", "1.0"]]
