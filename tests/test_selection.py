@@ -20,8 +20,18 @@ def test_sweep_scores_each_point_once_and_chooses_the_lowest_fid(micro_pipe, one
     clips = torch.rand(6, 3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     grid = parse_grid(["head_temperature=0,1", "steps=1,2"], micro_pipe)
     assert grid == {"head_temperature": [0.0, 1.0], "steps": [1, 2]}
-    result = sweep(micro_pipe, protocol, clips, grid, frame_extractor=_stand_in_inception,
+    seen = []
+
+    def counting(images: torch.Tensor) -> torch.Tensor:
+        seen.append(images.clone())
+        return _stand_in_inception(images)
+
+    result = sweep(micro_pipe, protocol, clips, grid, frame_extractor=counting,
                    kid_fn=kid, flow_steps=2)
+    # the 6 videos x 2 real frames go through the extractor once in all, not at every point
+    rows = torch.cat(seen)
+    for real in clips[:, 1:3].flatten(0, 1):
+        assert (rows == real).flatten(1).all(1).sum() == 1
     points = result["points"]
     assert [(p["head_temperature"], p["steps"]) for p in points] == [(0, 1), (0, 2), (1, 1),
                                                                        (1, 2)]

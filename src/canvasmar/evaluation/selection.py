@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from canvasmar.errors import UserError
 from canvasmar.evaluation.scoring import Clips, evaluate
+from canvasmar.metrics.frames import remembering
 from canvasmar.pipeline import Pipeline
 from canvasmar.protocols import Protocol
 
@@ -60,6 +61,7 @@ def sweep(pipe: Pipeline, protocol: Protocol, clips: Clips, grid: dict[str, list
     """
     names = list(grid)
     points, baselines = [], {}
+    frame_extractor = remembering(frame_extractor)  # the real frames: once, not per point
     for index, values in enumerate(itertools.product(*(grid[n] for n in names))):
         settings = dict(zip(names, values, strict=True))
         steps = [settings.pop("steps", pipe.cfg.sample.steps)]
