@@ -31,6 +31,7 @@ measured time goes to ROOT/times.json (the page reports it with the machine).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -81,23 +82,18 @@ class Scale:
 # `cpu` fits one dataset into about two hours of our 2-core machines (its runs do not outlive a
 # working session there), with 1,024 generated frames per FID; `full` is twice the evaluation
 # and a third more training, for a machine that can run for most of a day.
+CPU = Scale(
+    train_steps={"builtin": 1500, "pong": 1200},
+    model={"builtin": [*OURS, "data.frames=8"],
+           "pong": [*OURS, "tokenizer.patch=8", "data.resolution=64", "data.frames=8"]},
+    videos=32, samples=2, val_videos=16, sweep=STEPS_SWEEP,
+    grid_canvas=(1.0, 1.5, 2.0), grid_temporal=(1.0, 1.2),
+    latency_batches=(1, 4, 16), latency_repeats=3, pong_episodes=(48, 8, 8),
+    pong_frames=400, s_per_train_step={"builtin": 1.6, "pong": 1.5})
 SCALES = {
-    "cpu": Scale(
-        train_steps={"builtin": 1500, "pong": 1200},
-        model={"builtin": [*OURS, "data.frames=8"],
-               "pong": [*OURS, "tokenizer.patch=8", "data.resolution=64", "data.frames=8"]},
-        videos=32, samples=2, val_videos=16, sweep=STEPS_SWEEP,
-        grid_canvas=(1.0, 1.5, 2.0), grid_temporal=(1.0, 1.2),
-        latency_batches=(1, 4, 16), latency_repeats=3, pong_episodes=(48, 8, 8),
-        pong_frames=400, s_per_train_step={"builtin": 1.6, "pong": 1.5}),
-    "full": Scale(
-        train_steps={"builtin": 2000, "pong": 1600},
-        model={"builtin": [*OURS, "data.frames=8"],
-               "pong": [*OURS, "tokenizer.patch=8", "data.resolution=64", "data.frames=8"]},
-        videos=64, samples=2, val_videos=32, sweep=STEPS_SWEEP,
-        grid_canvas=(1.0, 1.5, 2.0), grid_temporal=(1.0, 1.2),
-        latency_batches=(1, 4, 16), latency_repeats=3, pong_episodes=(48, 8, 8),
-        pong_frames=400, s_per_train_step={"builtin": 1.6, "pong": 1.5}),
+    "cpu": CPU,
+    "full": dataclasses.replace(CPU, train_steps={"builtin": 2000, "pong": 1600}, videos=64,
+                                val_videos=32),
     "smoke": Scale(
         train_steps={"builtin": 4, "pong": 4},
         model={"builtin": [*MICRO, "data.frames=4"], "pong": [*MICRO, "data.frames=4"]},
