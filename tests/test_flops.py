@@ -161,6 +161,19 @@ def test_a_real_peak_is_a_plausible_rate():
     assert 1e9 < measure_peak("cpu", size=256) < 1e14
 
 
+def test_the_peak_matmul_shrinks_where_one_would_be_slow(monkeypatch):
+    """bf16 on a CPU without bf16 units runs matmuls at ~1 GFLOP/s: a 2048^3 one took ~20 s,
+    so a bf16 run's peak measurement cost minutes (session 26). The size adapts to the time."""
+    from canvasmar import peak
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(peak, "ONE_MATMUL_S", 1e-12)  # nothing is fast enough: the probe size
+    assert peak.affordable_size(cpu, torch.float32, 2048) == 256
+    monkeypatch.setattr(peak, "ONE_MATMUL_S", 1e9)  # everything is: the largest
+    assert peak.affordable_size(cpu, torch.float32, 2048) == 2048
+    assert peak.affordable_size(cpu, torch.float32, 128) == 128  # never above the largest
+
+
 def test_step_clock_rows_carry_tflops_and_mfu():
     from canvasmar.train.trainer import StepClock
 

@@ -17,6 +17,7 @@ import torch
 _CACHE: dict[tuple[str, torch.dtype, int], float] = {}
 BUDGET_S = 0.6  # timed repeats stop after this long (at least MIN_REPEATS of them)
 MIN_REPEATS, MAX_REPEATS = 4, 50
+ONE_MATMUL_S = 0.25  # the longest one timed matmul may take (affordable_size)
 
 
 def precision_dtype(precision: str) -> torch.dtype:
@@ -36,11 +37,33 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def affordable_size(device: torch.device, dtype: torch.dtype, largest: int) -> int:
+    """`largest`, or a smaller power of two where one matmul of that size would take more
+    than ONE_MATMUL_S: CPUs without bf16 units emulate bf16 matmuls at ~1 GFLOP/s (measured
+    on a 2-core AMD EPYC, session 26: 2048^3 would take ~20 s, five times per measurement,
+    and a bf16 training run measures again after each validation). A 256^3 probe decides."""
+    probe = 256
+    g = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(probe, probe, generator=g, device=device).to(dtype)
+    with torch.no_grad():
+        torch.mm(a, a)  # warm-up
+        _sync(device)
+        t0 = time.perf_counter()
+        torch.mm(a, a)
+        _sync(device)
+        seconds = max(time.perf_counter() - t0, 1e-9)
+    size = largest
+    while size > probe and seconds * (size / probe) ** 3 > ONE_MATMUL_S:
+        size //= 2
+    return size
+
+
 def measure_peak(device: torch.device | str, dtype: torch.dtype = torch.float32,
                  size: int | None = None) -> float:
-    """FLOP/s of the fastest of a few (size x size) @ (size x size) matmuls, after a warm-up."""
+    """FLOP/s of the fastest of a few (size x size) @ (size x size) matmuls, after a warm-up;
+    by default the largest size up to `matmul_size` that one matmul does in ONE_MATMUL_S."""
     device = torch.device(device)
-    size = size or matmul_size(device)
+    size = size or affordable_size(device, dtype, matmul_size(device))
     g = torch.Generator(device=device).manual_seed(0)
     a = torch.randn(size, size, generator=g, device=device).to(dtype)
     b = torch.randn(size, size, generator=g, device=device).to(dtype)
