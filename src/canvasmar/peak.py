@@ -26,9 +26,8 @@ def precision_dtype(precision: str) -> torch.dtype:
 
 
 def matmul_size(device: torch.device) -> int:
-    """Large enough to reach the peak, small enough to take well under a second (2048^3 in
-    fp32 on our CPU: 70 ms; bf16 matmuls run there at about twice that rate, it is bf16's
-    elementwise work that makes bf16 training ~30x slower)."""
+    """Large enough to reach the peak (2048^3 in fp32 on our CPU: 70 ms); `affordable_size`
+    takes a smaller one where a matmul of this size would be slow (emulated bf16)."""
     return 8192 if device.type == "cuda" else 2048
 
 
@@ -37,21 +36,30 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _square_pair(size: int, device: torch.device, dtype: torch.dtype
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator(device=device).manual_seed(0)
+    return tuple(torch.randn(size, size, generator=g, device=device).to(dtype) for _ in "ab")
+
+
+def _timed_mm(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Seconds of one a @ b, the device synchronised before the clock stops."""
+    t0 = time.perf_counter()
+    torch.mm(a, b)
+    _sync(a.device)
+    return time.perf_counter() - t0
+
+
 def affordable_size(device: torch.device, dtype: torch.dtype, largest: int) -> int:
     """`largest`, or a smaller power of two where one matmul of that size would take more
     than ONE_MATMUL_S: CPUs without bf16 units emulate bf16 matmuls at ~1 GFLOP/s (measured
     on a 2-core AMD EPYC, session 26: 2048^3 would take ~20 s, five times per measurement,
     and a bf16 training run measures again after each validation). A 256^3 probe decides."""
     probe = 256
-    g = torch.Generator(device=device).manual_seed(0)
-    a = torch.randn(probe, probe, generator=g, device=device).to(dtype)
+    a, b = _square_pair(probe, device, dtype)
     with torch.no_grad():
-        torch.mm(a, a)  # warm-up
-        _sync(device)
-        t0 = time.perf_counter()
-        torch.mm(a, a)
-        _sync(device)
-        seconds = max(time.perf_counter() - t0, 1e-9)
+        _timed_mm(a, b)  # warm-up
+        seconds = max(_timed_mm(a, b), 1e-9)
     size = largest
     while size > probe and seconds * (size / probe) ** 3 > ONE_MATMUL_S:
         size //= 2
@@ -64,20 +72,13 @@ def measure_peak(device: torch.device | str, dtype: torch.dtype = torch.float32,
     by default the largest size up to `matmul_size` that one matmul does in ONE_MATMUL_S."""
     device = torch.device(device)
     size = size or affordable_size(device, dtype, matmul_size(device))
-    g = torch.Generator(device=device).manual_seed(0)
-    a = torch.randn(size, size, generator=g, device=device).to(dtype)
-    b = torch.randn(size, size, generator=g, device=device).to(dtype)
+    a, b = _square_pair(size, device, dtype)
     with torch.no_grad():
-        torch.mm(a, b)  # warm-up (kernel choice, clocks)
-        _sync(device)
+        _timed_mm(a, b)  # warm-up (kernel choice, clocks)
         best, start = float("inf"), time.perf_counter()
         for repeat in range(MAX_REPEATS):
-            t0 = time.perf_counter()
-            torch.mm(a, b)
-            _sync(device)
-            now = time.perf_counter()
-            best = min(best, now - t0)
-            if repeat + 1 >= MIN_REPEATS and now - start > BUDGET_S:
+            best = min(best, _timed_mm(a, b))
+            if repeat + 1 >= MIN_REPEATS and time.perf_counter() - start > BUDGET_S:
                 break
     return 2.0 * size**3 / best
 
