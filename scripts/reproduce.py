@@ -6,6 +6,9 @@ one resumable command that ends in docs/results.md.
     python3 scripts/reproduce.py --only builtin # one dataset (builtin or pong)
     python3 scripts/reproduce.py --device cuda  # on a GPU (bf16 autocast in training)
     python3 scripts/reproduce.py --scale smoke  # every stage in about two minutes (the test)
+    python3 scripts/reproduce.py --lanes 1      # one stage at a time (default on a CPU: two,
+                                                # one thread each; scripts/reproduce_lanes.py)
+    python3 scripts/reproduce.py --stage "pong: train canvasmar"  # one stage (names: --plan)
 
 What runs, for each dataset (the built-in procedural videos; Pong recorded with ale-py):
 1. CanvasMAR and the no-canvas baseline (`model.canvas=false`, Sec. 5.3 / Fig. 3), trained
@@ -110,6 +113,8 @@ class Stage:
     outputs: list[Path]  # the stage is done when all exist
     commands: list[list[str]]  # `canvasmar` argv lists, or ["python", script, ...]
     estimate_s: float
+    needs: tuple[str, ...] = ()  # stages whose outputs it reads (--lanes starts it after them)
+    alone: bool = False  # a timing: with --lanes, nothing runs beside it
 
 
 @dataclass
@@ -175,11 +180,12 @@ def dataset_stages(s: Setup, dataset: str) -> list[Stage]:
                               str(s.pong / split), "--episodes", str(n), "--frames",
                               str(scale.pong_frames), "--seed", str(seed)]
                              for seed, (split, n) in enumerate(episodes.items())], 60))
+    data = tuple(st.name for st in stages)
     steps = scale.train_steps[dataset]
     for run, extra in ((canvas, []), (nocanvas, ["model.canvas=false"])):
         stages.append(Stage(f"{dataset}: train {run.name}", [trained(run, steps)],
                             [canvasmar_train(s, dataset, run, extra)],
-                            steps * scale.s_per_train_step[dataset]))
+                            steps * scale.s_per_train_step[dataset], data))
     plain = ["--cfg-canvas", "1", "--cfg-temporal", "1"]
     for name, run, extra in (("motion", canvas, plain),
                              ("random", canvas, [*plain, "--order", "random"]),
@@ -187,7 +193,8 @@ def dataset_stages(s: Setup, dataset: str) -> list[Stage]:
         out = d / f"sweep-{name}.json"
         stages.append(Stage(f"{dataset}: N_AR sweep, {name}", [out],
                             [evaluate(s, dataset, run, out, scale.sweep, extra)],
-                            eval_seconds(scale, scale.sweep)))
+                            eval_seconds(scale, scale.sweep),
+                            (*data, f"{dataset}: train {run.name}")))
     stages.append(guidance_stage(s, dataset, d, canvas))
     return stages
 
@@ -215,7 +222,10 @@ def guidance_stage(s: Setup, dataset: str, d: Path, canvas: Path) -> Stage:
     seconds = (grid * eval_seconds(scale, (4,), 3, scale.val_videos, 1, baselines=False)
                + 3 * eval_seconds(scale, (4,), 3))
     return Stage(f"{dataset}: guidance chosen on val, branches on test", outputs, commands,
-                 seconds)
+                 seconds, (f"{dataset}: train canvasmar", f"{dataset}: N_AR sweep, motion"))
+
+
+FINE_TUNE = "builtin: fine-tune next-2 from CanvasMAR (10% of its steps)"
 
 
 def next_group_stages(s: Setup) -> list[Stage]:
@@ -231,17 +241,19 @@ def next_group_stages(s: Setup) -> list[Stage]:
     out = d / "next2-steps4.json"
     latency = d / "latency.json"
     return [
-        Stage("builtin: fine-tune next-2 from CanvasMAR (10% of its steps)",
+        Stage(FINE_TUNE,
               [trained(next2, steps)], [train],
-              steps * 1.3 * scale.s_per_train_step["builtin"]),
+              steps * 1.3 * scale.s_per_train_step["builtin"], ("builtin: train canvasmar",)),
         Stage("builtin: next-2 on test at 4 steps", [out],
               [evaluate(s, "builtin", next2, out, (4,),
                         ["--cfg-canvas", "1", "--cfg-temporal", "1"])],
-              eval_seconds(scale, (4,))),
+              eval_seconds(scale, (4,)), (FINE_TUNE,)),
+        # alone in its lane: latency measured beside another stage would be the neighbour's
         Stage("builtin: latency next-1 vs next-2 (Fig. 6)", [latency],
               [["python", "latency", str(d / "canvasmar"), str(next2), str(latency), device,
                 ",".join(map(str, scale.latency_batches)), str(scale.latency_repeats)]],
-              60 * len(scale.latency_batches) * scale.latency_repeats),
+              60 * len(scale.latency_batches) * scale.latency_repeats,
+              ("builtin: train canvasmar", FINE_TUNE), alone=True),
     ]
 
 
@@ -288,6 +300,10 @@ def machine_facts(device: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    from reproduce_lanes import launcher, makespan, schedule
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scale", choices=sorted(SCALES), default="cpu")
     p.add_argument("--only", choices=("builtin", "pong"))
@@ -298,29 +314,68 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--page", type=Path, default=REPO / "docs" / "results.md",
                    help="the results page to write at the end")
     p.add_argument("--plan", action="store_true", help="print the stages and estimate only")
+    p.add_argument("--lanes", type=int, default=None,
+                   help="stages run at once, each in its own process on its share of the "
+                        "cores (default: 2 on a CPU with 2+ cores, else 1)")
+    p.add_argument("--stage", action="append", default=[],
+                   help="run only this stage (its exact name from --plan; repeatable)")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one lane's stage
     args = p.parse_args(argv)
+    cpus = os.cpu_count() or 1
+    lanes = args.lanes or (2 if args.device == "cpu" and cpus >= 2 else 1)
+    if lanes < 1:
+        raise SystemExit(f"error: --lanes {lanes}: give 1 or more")
     root = args.root.resolve()
     setup = Setup(SCALES[args.scale], root, args.device, args.pong_data.resolve())
     stages = plan(setup, args.only)
-    todo = [s for s in stages if not all(o.exists() for o in s.outputs)]
-    hours = sum(s.estimate_s for s in todo) / 3600
-    print(f"{len(stages)} stages, {len(stages) - len(todo)} done; estimate for the rest: "
-          f"{hours:.1f} h on our 2-core CPU ({args.scale} scale; a GPU is far faster)")
+    unknown = sorted(set(args.stage) - {s.name for s in stages})
+    if unknown:
+        raise SystemExit(f"error: no stage named {unknown}; --plan lists them")
+    todo = [s for s in stages if not all(o.exists() for o in s.outputs)
+            and (not args.stage or s.name in args.stage)]
+    if args.child:  # started by a lane: run the stage, the parent keeps the times
+        for stage in todo:
+            run_stage(stage)
+        return 0
+    done = {s.name for s in stages if all(o.exists() for o in s.outputs)}
+    hours = makespan(todo, lanes, done) / 3600
+    print(f"{len(stages)} stages, {len(done)} done; estimate for the rest: {hours:.1f} h on "
+          f"our 2-core CPU ({args.scale} scale, {lanes} lane(s); a GPU is far faster)")
     for s in stages:
-        mark = "done" if s not in todo else f"~{s.estimate_s / 60:.0f} min"
+        mark = "done" if s.name in done else f"~{s.estimate_s / 60:.0f} min"
         print(f"  [{mark:>9}] {s.name}")
     if args.plan:
         return 0
     root.mkdir(parents=True, exist_ok=True)
-    (root / "machine.json").write_text(json.dumps(machine_facts(args.device)) + "\n")
+    facts = machine_facts(args.device)
+    if lanes > 1:
+        facts["lanes"] = f"{lanes} stages at once, {max(1, cpus // lanes)} thread(s) each"
+    (root / "machine.json").write_text(json.dumps(facts) + "\n")
     times_path = root / "times.json"
     times = json.loads(times_path.read_text()) if times_path.exists() else {}
-    for stage in todo:
-        print(f"== {stage.name}", flush=True)
-        start = time.monotonic()
-        run_stage(stage)
-        times[stage.name] = times.get(stage.name, 0.0) + time.monotonic() - start
+
+    def finished(stage: Stage, code: int, seconds: float) -> None:
+        times[stage.name] = times.get(stage.name, 0.0) + seconds
         times_path.write_text(json.dumps(times, indent=2) + "\n")
+        print(f"== {stage.name}: {'done' if code == 0 else f'failed (exit {code})'} in "
+              f"{seconds / 60:.1f} min", flush=True)
+
+    if lanes == 1:
+        for stage in todo:
+            print(f"== {stage.name}", flush=True)
+            start = time.monotonic()
+            run_stage(stage)
+            finished(stage, 0, time.monotonic() - start)
+    else:
+        child = ["--scale", args.scale, "--root", str(root), "--device", args.device,
+                 "--pong-data", str(setup.pong), "--page", str(args.page), "--child",
+                 *(["--only", args.only] if args.only else [])]
+        launch = launcher(Path(__file__), child, root, max(1, cpus // lanes))
+        code = schedule(todo, lanes, launch, finished, done)
+        if code:
+            raise SystemExit(f"error: a stage failed (exit {code}; its log is in "
+                             f"{root / 'logs'}); fix the cause and run the same command again: "
+                             "finished stages are kept")
     from results_page import write_page
 
     write_page(root, args.page, scale=args.scale)

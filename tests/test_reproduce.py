@@ -37,7 +37,7 @@ def test_reproduce_runs_every_stage_resumes_and_writes_the_page(tmp_path, monkey
 
     page = tmp_path / "docs" / "results.md"
     args = ["--scale", "smoke", "--root", str(tmp_path / "root"), "--pong-data",
-            str(tmp_path / "pong"), "--page", str(page)]
+            str(tmp_path / "pong"), "--page", str(page), "--lanes", "1"]
     assert reproduce.main([*args, "--plan"]) == 0
     assert "16 stages, 0 done; estimate" in capsys.readouterr().out
     assert not (tmp_path / "root").exists()  # --plan runs nothing

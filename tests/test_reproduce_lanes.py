@@ -1,0 +1,116 @@
+"""scripts/reproduce_lanes.py: stages run several at a time, each after the stages it needs,
+a timing stage alone, a failure stopping new starts, and the estimate of such a run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def lanes(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import reproduce_lanes
+
+    return reproduce_lanes
+
+
+@dataclass
+class FakeStage:
+    name: str
+    needs: tuple[str, ...] = ()
+    alone: bool = False
+    estimate_s: float = 100.0
+
+
+class FakeRun:
+    """A stage that ends after `polls` polls with `code`, logging who ran beside it."""
+
+    def __init__(self, stage, log, polls, code, running):
+        self.stage, self.log, self.left, self.code, self.running = stage, log, polls, code, running
+        running.add(stage.name)
+        log.append(("start", stage.name, frozenset(running)))
+
+    def poll(self):
+        self.left -= 1
+        if self.left > 0:
+            return None
+        self.running.discard(self.stage.name)
+        return self.code
+
+
+def run(lanes, stages, lane_count, codes=None, done=None):
+    log, running, ended = [], set(), []
+    codes = codes or {}
+
+    def launch(stage):
+        assert set(stage.needs) <= {name for name, c in ended if c == 0} | (done or set())
+        return FakeRun(stage, log, 2 if stage.name != "slow" else 6, codes.get(stage.name, 0),
+                       running)
+
+    code = lanes.schedule(stages, lane_count, launch,
+                          lambda s, c, sec: ended.append((s.name, c)), done or set(), poll_s=0)
+    return code, log, ended
+
+
+def test_stages_start_after_their_needs_at_most_lanes_at_once(lanes):
+    stages = [FakeStage("record"), FakeStage("slow", ("record",)),
+              FakeStage("train", ("record",)), FakeStage("sweep", ("train",)),
+              FakeStage("latency", ("train",), alone=True), FakeStage("other")]
+    code, log, ended = run(lanes, stages, 2)
+    assert code == 0 and sorted(n for n, _ in ended) == sorted(s.name for s in stages)
+    starts = [name for kind, name, _ in log if kind == "start"]
+    assert starts[:2] == ["record", "other"]  # plan order among the ready ones
+    assert max(len(beside) for _, _, beside in log) == 2
+    latency = next(beside for _, name, beside in log if name == "latency")
+    assert latency == {"latency"}  # nothing beside the timing
+    assert all("latency" not in beside for _, name, beside in log if name != "latency")
+
+
+def test_a_failure_starts_nothing_new_and_is_returned(lanes):
+    stages = [FakeStage("a"), FakeStage("b"), FakeStage("c", ("a",))]
+    code, log, ended = run(lanes, stages, 2, codes={"a": 3})
+    assert code == 3 and ("a", 3) in ended and ("b", 0) in ended
+    assert "c" not in [name for _, name, _ in log]
+
+
+def test_a_stage_whose_needs_are_not_in_the_run_is_an_error(lanes):
+    with pytest.raises(SystemExit, match="need stages that are not in this run"):
+        run(lanes, [FakeStage("sweep", ("train",))], 2)
+    code, _, ended = run(lanes, [FakeStage("sweep", ("train",))], 2, done={"train"})
+    assert code == 0 and ended == [("sweep", 0)]
+
+
+def test_the_estimate_overlaps_independent_stages(lanes):
+    two = [FakeStage("a"), FakeStage("b")]
+    assert lanes.makespan(two, 1, set()) == 200
+    assert lanes.makespan(two, 2, set()) == 100 * lanes.LANE_SLOWDOWN
+    chain = [FakeStage("a"), FakeStage("b", ("a",)), FakeStage("t", ("a",), alone=True)]
+    assert lanes.makespan(chain, 2, set()) == 100 * lanes.LANE_SLOWDOWN * 2 + 100
+
+
+@pytest.mark.slow
+def test_reproduce_runs_a_stage_in_its_own_process(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("ale_py", reason="the atari extra (make setup installs it)")
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import reproduce
+
+    args = ["--scale", "smoke", "--only", "pong", "--root", str(tmp_path / "root"),
+            "--pong-data", str(tmp_path / "pong"), "--page", str(tmp_path / "results.md"),
+            "--lanes", "2", "--stage", "pong: record episodes"]
+    assert reproduce.main(args) == 0
+    out = capsys.readouterr().out
+    assert "2 lane(s)" in out and "pong: record episodes: done in" in out
+    assert all((tmp_path / "pong" / split).is_dir() for split in ("train", "val", "test"))
+    assert "wrote 2 episodes" in (tmp_path / "root" / "logs" / "pong-record-episodes.log"
+                                  ).read_text()
+    times = json.loads((tmp_path / "root" / "times.json").read_text())
+    assert list(times) == ["pong: record episodes"]
+    assert "stages at once" in (tmp_path / "root" / "machine.json").read_text()
+    with pytest.raises(SystemExit, match="no stage named"):
+        reproduce.main([*args[:-1], "pong: nothing"])
