@@ -322,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one lane's stage
     args = p.parse_args(argv)
     cpus = os.cpu_count() or 1
-    lanes = args.lanes or (2 if args.device == "cpu" and cpus >= 2 else 1)
+    lanes = args.lanes if args.lanes is not None else (
+        2 if args.device == "cpu" and cpus >= 2 else 1)
     if lanes < 1:
         raise SystemExit(f"error: --lanes {lanes}: give 1 or more")
     root = args.root.resolve()
@@ -331,13 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.stage) - {s.name for s in stages})
     if unknown:
         raise SystemExit(f"error: no stage named {unknown}; --plan lists them")
-    todo = [s for s in stages if not all(o.exists() for o in s.outputs)
-            and (not args.stage or s.name in args.stage)]
+    done = {s.name for s in stages if all(o.exists() for o in s.outputs)}
+    todo = [s for s in stages if s.name not in done and (not args.stage or s.name in args.stage)]
     if args.child:  # started by a lane: run the stage, the parent keeps the times
         for stage in todo:
             run_stage(stage)
         return 0
-    done = {s.name for s in stages if all(o.exists() for o in s.outputs)}
     hours = makespan(todo, lanes, done) / 3600
     print(f"{len(stages)} stages, {len(done)} done; estimate for the rest: {hours:.1f} h on "
           f"our 2-core CPU ({args.scale} scale, {lanes} lane(s); a GPU is far faster)")
