@@ -207,6 +207,30 @@ def served(app):
         thread.join(timeout=30)
 
 
+def test_requests_do_not_wait_for_delayed_acks():
+    """A browser keeps its connection alive; without TCP_NODELAY on the server's connections
+    Nagle held each response's body until the client's delayed ACK, ~40 ms a request whatever
+    the work (the play page ran at 10 frames/s, not 15: CI, 2026-12-07). Ten kept-alive
+    requests for a trivial answer: a few ms each on our slowest machine, 44 before the fix."""
+    import http.client
+    import statistics
+
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    app.get("/answer")(lambda: {"text": "x" * 2000})
+    with served(app) as url:
+        connection = http.client.HTTPConnection("127.0.0.1", int(url.rstrip("/").rsplit(":")[-1]))
+        times = []
+        for _ in range(12):
+            began = time.perf_counter()
+            connection.request("GET", "/answer")
+            assert connection.getresponse().read().startswith(b'{"text"')
+            times.append(time.perf_counter() - began)
+        connection.close()
+    assert statistics.median(times[2:]) < 0.02, f"median {statistics.median(times[2:]):.3f} s"
+
+
 def gate_last_frame(pipe, frames: int) -> threading.Event:
     """Hold `pipe.stream` before its last frame until the event is set: the test sees the page
     mid-prediction (frames arrive one by one, not all at the end) whatever the machine's speed."""
