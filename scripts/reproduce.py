@@ -72,14 +72,15 @@ class Scale:
     pong_episodes: tuple[int, int, int]  # train, val, test
     pong_frames: int
     metrics: str = "mse,psnr,ssim,fid,kid"
-    # seconds per unit on our 2-core CPU (2 threads), for the estimate only. A generated frame
-    # costs a fixed part (Temporal ViT, canvas, the flow head on every token) and a part per
-    # MAR step; then every generated and real frame goes through Inception at 299x299 for
-    # FID/KID, which is most of an evaluation's time.
+    # Costs per unit, for the estimate only: on the reference machine of reproduce_estimate.py
+    # (two threads, nothing beside; scaled by its speed probe to the machine at hand). A
+    # generated frame (at batch 32) costs a fixed part (Temporal ViT, canvas, the flow head on
+    # every token) and a part per MAR step; then every generated and real frame goes through
+    # Inception at 299x299 for FID/KID, most of an evaluation's time.
     s_per_train_step: dict[str, float] = field(default_factory=dict)
-    ms_per_frame: float = 14.0
-    ms_per_frame_step: float = 2.0
-    ms_per_fid_frame: float = 60.0
+    ms_per_frame: dict[str, float] = field(default_factory=dict)
+    ms_per_frame_step: dict[str, float] = field(default_factory=dict)
+    ms_per_fid_frame: float = 217.0
 
 
 # `cpu` fits one dataset into about two hours of our 2-core machines (its runs do not outlive a
@@ -92,7 +93,10 @@ CPU = Scale(
     videos=32, samples=2, val_videos=16, sweep=STEPS_SWEEP,
     grid_canvas=(1.0, 1.5, 2.0), grid_temporal=(1.0, 1.2),
     latency_batches=(1, 4, 16), latency_repeats=3, pong_episodes=(48, 8, 8),
-    pong_frames=400, s_per_train_step={"builtin": 1.6, "pong": 1.5})
+    pong_frames=400,
+    # `python3 scripts/reproduce_estimate.py --calibrate` on the reference machine (2026-12-07)
+    s_per_train_step={"builtin": 2.43, "pong": 2.42}, ms_per_frame={"builtin": 93, "pong": 101},
+    ms_per_frame_step={"builtin": 8.3, "pong": 8.0})
 SCALES = {
     "cpu": CPU,
     "full": dataclasses.replace(CPU, train_steps={"builtin": 2000, "pong": 1600}, videos=64,
@@ -103,7 +107,8 @@ SCALES = {
         videos=2, samples=2, val_videos=2, sweep=(1, 4), grid_canvas=(1.0, 1.5),
         grid_temporal=(1.0,), latency_batches=(1, 2), latency_repeats=1,
         pong_episodes=(2, 1, 1), pong_frames=40,
-        s_per_train_step={"builtin": 0.2, "pong": 0.2}),
+        s_per_train_step={"builtin": 0.2, "pong": 0.2}, ms_per_frame={"builtin": 5, "pong": 5},
+        ms_per_frame_step={"builtin": 1, "pong": 1}, ms_per_fid_frame=60),
 }
 
 
@@ -154,16 +159,17 @@ def evaluate(s: Setup, dataset: str, run: Path, out: Path, steps: tuple,
             "--force", *extra]
 
 
-def eval_seconds(scale: Scale, steps: tuple, passes: int = 1, videos: int | None = None,
-                 samples: int | None = None, baselines: bool = True) -> float:
+def eval_seconds(scale: Scale, dataset: str, steps: tuple, passes: int = 1,
+                 videos: int | None = None, samples: int | None = None,
+                 baselines: bool = True) -> float:
     """Estimated seconds of one `canvasmar eval` (or `choose` point): generating, at
     `passes` forward passes per step (3 with both guidance branches), then Inception on the
     generated frames, the canvas-only baseline's and the real ones (copy-last's repeated
     frame costs almost nothing: identical frames go through Inception once)."""
     videos = videos or scale.videos
     frames = videos * (samples or scale.samples) * 16
-    generate = frames * passes * (len(steps) * scale.ms_per_frame
-                                  + sum(steps) * scale.ms_per_frame_step)
+    generate = frames * passes * (len(steps) * scale.ms_per_frame[dataset]
+                                  + sum(steps) * scale.ms_per_frame_step[dataset])
     settings = len(steps) + (1 if baselines else 0)
     inception = (frames * settings + videos * 16) * scale.ms_per_fid_frame
     return (generate + inception) / 1000
@@ -193,7 +199,7 @@ def dataset_stages(s: Setup, dataset: str) -> list[Stage]:
         out = d / f"sweep-{name}.json"
         stages.append(Stage(f"{dataset}: N_AR sweep, {name}", [out],
                             [evaluate(s, dataset, run, out, scale.sweep, extra)],
-                            eval_seconds(scale, scale.sweep),
+                            eval_seconds(scale, dataset, scale.sweep),
                             (*data, f"{dataset}: train {run.name}")))
     stages.append(guidance_stage(s, dataset, d, canvas))
     return stages
@@ -219,8 +225,9 @@ def guidance_stage(s: Setup, dataset: str, d: Path, canvas: Path) -> Stage:
                          str(d / "sweep-motion.json")])
         outputs.append(out)
     grid = len(scale.grid_canvas) * len(scale.grid_temporal)
-    seconds = (grid * eval_seconds(scale, (4,), 3, scale.val_videos, 1, baselines=False)
-               + 3 * eval_seconds(scale, (4,), 3))
+    seconds = (grid * eval_seconds(scale, dataset, (4,), 3, scale.val_videos, 1,
+                                   baselines=False)
+               + 3 * eval_seconds(scale, dataset, (4,), 3))
     return Stage(f"{dataset}: guidance chosen on val, branches on test", outputs, commands,
                  seconds, (f"{dataset}: train canvasmar", f"{dataset}: N_AR sweep, motion"))
 
@@ -247,7 +254,7 @@ def next_group_stages(s: Setup) -> list[Stage]:
         Stage("builtin: next-2 on test at 4 steps", [out],
               [evaluate(s, "builtin", next2, out, (4,),
                         ["--cfg-canvas", "1", "--cfg-temporal", "1"])],
-              eval_seconds(scale, (4,)), (FINE_TUNE,)),
+              eval_seconds(scale, "builtin", (4,)), (FINE_TUNE,)),
         # alone in its lane: latency measured beside another stage would be the neighbour's
         Stage("builtin: latency next-1 vs next-2 (Fig. 6)", [latency],
               [["python", "latency", str(d / "canvasmar"), str(next2), str(latency), device,
@@ -302,6 +309,7 @@ def machine_facts(device: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     import os
 
+    from reproduce_estimate import REFERENCE_GFLOPS, machine_factor
     from reproduce_lanes import launcher, makespan, schedule
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -338,16 +346,19 @@ def main(argv: list[str] | None = None) -> int:
         for stage in todo:
             run_stage(stage)
         return 0
-    hours = makespan(todo, lanes, done) / 3600
-    print(f"{len(stages)} stages, {len(done)} done; estimate for the rest: {hours:.1f} h on "
-          f"our 2-core CPU ({args.scale} scale, {lanes} lane(s); a GPU is far faster)")
+    factor, speed = machine_factor(args.device)  # the costs are a reference machine's
+    hours = factor * makespan(todo, lanes, done) / 3600
+    print(f"{len(stages)} stages, {len(done)} done; estimate for the rest: {hours:.1f} h "
+          f"({args.scale} scale, {lanes} lane(s); {speed})")
     for s in stages:
-        mark = "done" if s.name in done else f"~{s.estimate_s / 60:.0f} min"
+        mark = "done" if s.name in done else f"~{factor * s.estimate_s / 60:.0f} min"
         print(f"  [{mark:>9}] {s.name}")
     if args.plan:
         return 0
     root.mkdir(parents=True, exist_ok=True)
     facts = machine_facts(args.device)
+    if args.device == "cpu":  # how fast this machine is, beside the times the page shows
+        facts["matmul_gflops_per_thread"] = round(REFERENCE_GFLOPS / factor, 1)
     if lanes > 1:
         facts["lanes"] = f"{lanes} stages at once, {max(1, cpus // lanes)} thread(s) each"
     (root / "machine.json").write_text(json.dumps(facts) + "\n")

@@ -227,17 +227,24 @@ def latency_table(d: Path) -> list[str]:
     return lines
 
 
-def _kept(root: Path, raw: Path) -> tuple[dict, dict | None]:
-    """Stage times and machine facts: those of earlier runs kept beside the raw JSONs, updated
-    with this root's, and kept again (one session may run the builtin half, a later one on a
-    fresh checkout the Pong half: the page still shows both)."""
+def _kept(root: Path, raw: Path) -> tuple[dict, dict[str, dict]]:
+    """Stage times and, per dataset, the machine that ran it: those of earlier runs kept beside
+    the raw JSONs, updated with this root's, and kept again (one session may run the builtin
+    half, a later one on another machine the Pong half: the page still shows both, each with
+    its machine). An older flat machine.json was the builtin half's."""
     raw.mkdir(parents=True, exist_ok=True)
     times = {**(_load(raw / "times.json") or {}), **(_load(root / "times.json") or {})}
-    machine = _load(root / "machine.json") or _load(raw / "machine.json")
+    machines = _load(raw / "machine.json") or {}
+    if machines and not all(isinstance(m, dict) for m in machines.values()):
+        machines = {"builtin": machines}
+    this = _load(root / "machine.json")
+    if this:
+        machines |= {dataset: this for dataset in ("builtin", "pong")
+                     if (root / dataset).exists()}
     (raw / "times.json").write_text(json.dumps(times, indent=2) + "\n")
-    if machine:
-        (raw / "machine.json").write_text(json.dumps(machine) + "\n")
-    return times, machine
+    if machines:
+        (raw / "machine.json").write_text(json.dumps(machines, indent=1) + "\n")
+    return times, machines
 
 
 def _outputs(root: Path, raw: Path, dataset: str) -> Path:
@@ -257,7 +264,7 @@ def write_page(root: Path, page: Path, scale: str = "cpu") -> None:
 
     raw, img = page.parent / "results" / "reproduce", page.parent / "img"
     img.mkdir(parents=True, exist_ok=True)
-    times, machine = _kept(root, raw)
+    times, machines = _kept(root, raw)
     sources = {dataset: _outputs(root, raw, dataset) for dataset in ("builtin", "pong")}
     lines = ["# The paper's claims at our scale", "",
              f"Written by `scripts/results_page.py` from `make reproduce` "
@@ -282,8 +289,8 @@ def write_page(root: Path, page: Path, scale: str = "cpu") -> None:
                 lines += ["", "![latency against batch](img/results-latency.png)"]
     lines += ["", "## How long each part took", "", "| stage | minutes |", "|---|---:|"]
     lines += [f"| {name} | {seconds / 60:.1f} |" for name, seconds in times.items()]
-    if machine:
-        lines += ["", f"Machine: `{json.dumps(machine)}`."]
+    for dataset, machine in machines.items():
+        lines += ["", f"Machine ({dataset}): `{json.dumps(machine)}`."]
     notes = raw / "notes.md"  # written by hand after a full run: why results disagree
     if notes.exists():
         lines += ["", "## Notes", "", notes.read_text().strip()]

@@ -70,8 +70,12 @@ def test_reproduce_runs_every_stage_resumes_and_writes_the_page(tmp_path, monkey
     shutil.move(tmp_path / "root", tmp_path / "earlier")
     (tmp_path / "root" / "pong").mkdir(parents=True)
     shutil.copytree(tmp_path / "earlier" / "pong", tmp_path / "root" / "pong", dirs_exist_ok=True)
+    (tmp_path / "root" / "machine.json").write_text('{"platform": "later"}')
     write_page(tmp_path / "root", page, scale="smoke")
     again = page.read_text()
+    # each half with the machine that ran it
+    assert 'Machine (pong): `{"platform": "later"}`' in again
+    assert "Machine (builtin): " in again and '"cpus"' in again.split("Machine (builtin)")[1]
     assert "The canvas helps at every step count | builtin" in again
     assert "Next-2 is at least 1.8x faster" in again and "builtin: train canvasmar" in again
     shutil.rmtree(tmp_path / "root")

@@ -94,6 +94,41 @@ def test_the_estimate_overlaps_independent_stages(lanes):
     assert lanes.makespan(chain, 2, set()) == 100 * lanes.LANE_SLOWDOWN * 2 + 100
 
 
+def test_the_estimate_is_scaled_to_this_machine(tmp_path, monkeypatch, capsys):
+    """The costs are a reference machine's; a CPU half as fast (by the matmul probe) gets an
+    estimate twice as long, and a GPU run is not probed at all."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import reproduce
+    import reproduce_estimate
+
+    args = ["--scale", "cpu", "--only", "pong", "--root", str(tmp_path / "root"),
+            "--pong-data", str(tmp_path / "pong"), "--lanes", "1", "--plan"]
+
+    def minutes(gflops: float) -> list[int]:
+        monkeypatch.setattr(reproduce_estimate, "speed_probe", lambda: gflops)
+        assert reproduce.main(args) == 0
+        out = capsys.readouterr().out
+        assert f"{gflops:.0f} GFLOP/s per thread" in out
+        return [int(line.split("~")[1].split()[0]) for line in out.splitlines() if "~" in line]
+
+    reference = minutes(reproduce_estimate.REFERENCE_GFLOPS)
+    slower = minutes(reproduce_estimate.REFERENCE_GFLOPS / 2)
+    assert len(reference) == 7
+    assert all(abs(b - 2 * a) <= 1 for a, b in zip(reference, slower, strict=True))
+    monkeypatch.setattr(reproduce_estimate, "speed_probe", lambda: 1 / 0)
+    assert reproduce_estimate.machine_factor("cuda")[0] == 1.0  # a GPU is not probed
+
+
+def test_the_speed_probe_measures_one_thread(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import reproduce_estimate
+    import torch
+
+    threads = torch.get_num_threads()
+    assert 1 < reproduce_estimate.speed_probe() < 10_000  # GFLOP/s
+    assert torch.get_num_threads() == threads
+
+
 @pytest.mark.slow
 def test_reproduce_runs_a_stage_in_its_own_process(tmp_path, monkeypatch, capsys):
     pytest.importorskip("ale_py", reason="the atari extra (make setup installs it)")
