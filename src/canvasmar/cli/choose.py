@@ -38,9 +38,15 @@ def _choose(args: argparse.Namespace) -> None:
             protocol = dataclasses.replace(protocol, **{key: value})
     clips = protocol_test_clips(pipe, protocol, args.data_root, args.seed, args.split)
     extractor = load_fid_inception(pipe.device)
+    # the points scored so far, kept beside the outputs: a killed choose goes on from there
+    partial = out.with_name(f"{out.stem}.partial.json")
+    fingerprint = {"checkpoint": str(args.checkpoint), "protocol": protocol.to_dict(),
+                   "split": args.split, "clips": len(clips), "data_root": args.data_root,
+                   "sample": dataclasses.asdict(pipe.cfg.sample), "kid": args.kid}
     result = sweep(pipe, protocol, clips, grid, frame_extractor=extractor,
                    kid_fn=kid if args.kid else None, seed=args.seed,
-                   batch_size=args.batch_size, progress=not args.no_progress)
+                   batch_size=args.batch_size, progress=not args.no_progress,
+                   resume=partial, fingerprint=fingerprint)
     record = {"checkpoint": str(args.checkpoint), "protocol": protocol.to_dict(),
               "split": args.split, "seed": args.seed, "sample": dataclasses.asdict(
                   pipe.cfg.sample), "versions": versions(), **result}
