@@ -21,7 +21,10 @@ from typing import Protocol
 
 # A stage on one thread beside another takes this many times its estimate on two threads
 # alone (the estimates are for two threads). Measured in session 25's builtin half: 1.2x for
-# the trainings; evaluations scale worse, so the estimate takes a round 1.5.
+# the trainings; evaluations scale worse, so the estimate takes a round 1.5. Machines differ:
+# on session 27's the Pong trainings took ~2.3x (5.0 s a step in a lane, against 2.4 s on two
+# threads alone on a machine of the same probe speed, reproduce_estimate.py), where two lanes
+# gain nothing over one; the estimate keeps 1.5 and says it is good to ~1.5x.
 LANE_SLOWDOWN = 1.5
 
 
