@@ -363,9 +363,10 @@ def main(argv: list[str] | None = None) -> int:
         facts["lanes"] = f"{lanes} stages at once, {max(1, cpus // lanes)} thread(s) each"
     (root / "machine.json").write_text(json.dumps(facts) + "\n")
     times_path = root / "times.json"
-    times = json.loads(times_path.read_text()) if times_path.exists() else {}
 
     def finished(stage: Stage, code: int, seconds: float) -> None:
+        # read again: another run on this root (`--stage` in a second shell) may have added
+        times = json.loads(times_path.read_text()) if times_path.exists() else {}
         times[stage.name] = times.get(stage.name, 0.0) + seconds
         times_path.write_text(json.dumps(times, indent=2) + "\n")
         print(f"== {stage.name}: {'done' if code == 0 else f'failed (exit {code})'} in "
