@@ -252,3 +252,30 @@ def test_text_is_drawn_the_same_every_time_and_cut_at_the_edges():
     assert np.array_equal(a, b) and (a != BACKGROUND).any()
     assert labels.fit_text("some/long/path/video.mp4", 12, 80).endswith("video.mp4")
     assert labels.text_width(labels.fit_text("some/long/path/video.mp4", 12, 80), 12) <= 80
+
+
+@pytest.mark.usefixtures("isolated_data")
+def test_without_a_video_the_context_is_the_models_own_test_data(micro_pipe, tmp_path):
+    """A model trained on a folder (a Pong recording) gets that folder's test clips, not the
+    built-in shapes it never saw (it once did); a folder that is not here is a clear error."""
+    import dataclasses
+
+    from canvasmar.data import build_dataset
+    from canvasmar.errors import UserError
+    from canvasmar.predict import model_data_context
+    from tests.data_fixtures import ramp, write_any
+
+    root = tmp_path / "recording"
+    for split in ("train", "test"):
+        write_any(root / split / "episode.mp4", ramp(12, 16, 16))
+    cfg = micro_pipe.cfg
+    micro_pipe.cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data,
+                                                                       source=str(root)))
+    ctx, truth = model_data_context(micro_pipe, 2, 3, 1, 0)
+    expected = build_dataset(dataclasses.replace(micro_pipe.cfg.data, frames=5, resolution=16),
+                             "test")[0]
+    assert torch.equal(torch.cat([ctx[0], truth[0]]), expected)
+    micro_pipe.cfg = dataclasses.replace(cfg, data=dataclasses.replace(
+        cfg.data, source=str(tmp_path / "elsewhere")))
+    with pytest.raises(UserError, match="own data .*elsewhere.*Give --video FILE"):
+        model_data_context(micro_pipe, 2, 3, 1, 0)

@@ -30,13 +30,40 @@ from canvasmar.pipeline import Pipeline
 
 def builtin_context(pipe: Pipeline, context: int, frames: int, clips: int, first_clip: int
                     ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Test-split clips: (clips, context, C, H, W) context and (clips, frames, ...) truth."""
+    """Built-in test clips: (clips, context, C, H, W) context and (clips, frames, ...) truth."""
     from canvasmar.data.procedural import ProceduralVideos
 
     _, h, _ = pipe.frame_shape
-    data = ProceduralVideos("test", frames=context + frames, resolution=h)
+    return _first_clips(ProceduralVideos("test", frames=context + frames, resolution=h),
+                        "built-in", context, clips, first_clip)
+
+
+def model_data_context(pipe: Pipeline, context: int, frames: int, clips: int, first_clip: int
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Test-split clips of the data the model was trained on (its data.source: the built-in
+    videos, a folder such as a Pong recording, a benchmark), as `builtin_context` gives the
+    built-in ones. (A Pong model was once given the built-in shapes here.)"""
+    import dataclasses
+
+    from canvasmar.data import build_dataset
+
+    source = pipe.cfg.data.source or "builtin"
+    if source == "builtin":
+        return builtin_context(pipe, context, frames, clips, first_clip)
+    cfg = dataclasses.replace(pipe.cfg.data, frames=context + frames,
+                              resolution=pipe.frame_shape[1])
+    try:
+        data = build_dataset(cfg, "test")
+    except UserError as exc:
+        raise UserError(f"without --video the context is a test clip of the model's own data "
+                        f"({source}), and that failed: {exc}. Give --video FILE") from None
+    return _first_clips(data, source, context, clips, first_clip)
+
+
+def _first_clips(data, name: str, context: int, clips: int, first_clip: int
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
     if first_clip + clips > len(data):
-        raise UserError(f"the built-in test split has {len(data)} clips; "
+        raise UserError(f"the {name} test split has {len(data)} clips; "
                         f"--clip {first_clip} with {clips} clips runs past it")
     videos = torch.stack([data[first_clip + i] for i in range(clips)])
     return videos[:, :context], videos[:, context:]
@@ -189,7 +216,7 @@ def run_sample(pipe: Pipeline, out: Path, *, video: str | None, context: int, fr
     claim_outputs(output_paths(out, gif), force=force, inputs=[video])
     action_keywords = sample_actions(pipe, video, actions, context, frames)
     if video is None:
-        ctx, truth = builtin_context(pipe, context, frames, clips, first_clip)
+        ctx, truth = model_data_context(pipe, context, frames, clips, first_clip)
     else:
         ctx, truth = video_context(pipe, video, context, frames, resize)
     ctx = ctx.repeat_interleave(num_samples, dim=0)

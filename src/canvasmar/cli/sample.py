@@ -28,13 +28,14 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                                    "(context | canvas | staticness | generated | ground truth).")
     p.add_argument("--checkpoint", required=True, help="run folder or checkpoint folder")
     p.add_argument("--out", required=True, help="output .mp4 (the .png is written beside it)")
-    p.add_argument("--video", help="context from this video (default: built-in test split)")
+    p.add_argument("--video", help="context from this video (default: the test split of "
+                                   "the model's own data, data.source)")
     p.add_argument("--resize", action="store_true", help="resize/crop --video to the model")
     p.add_argument("--context", type=int, default=2, help="context frames (default 2)")
     p.add_argument("--frames", type=int, default=16, help="frames to generate (default 16)")
     p.add_argument("--num-samples", type=int, default=1, help="samples per context")
-    p.add_argument("--clips", type=int, default=2, help="built-in test clips (default 2)")
-    p.add_argument("--clip", type=int, default=0, help="first built-in test clip index")
+    p.add_argument("--clips", type=int, default=2, help="test clips (default 2)")
+    p.add_argument("--clip", type=int, default=0, help="first test clip index")
     p.add_argument("--gif", action="store_true", help="also write a GIF")
     p.add_argument("--actions", default="auto", metavar="auto|none|I,I,...",
                    help="a model with actions: auto (default; a recorded --video's own "
