@@ -25,6 +25,7 @@ from canvasmar.cli import main
 from canvasmar.config import with_sample_overrides
 from canvasmar.media import write_video
 from canvasmar.web.app import bind, create_app, make_server
+from canvasmar.web.jobs import png_data_url
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "checkpoints" / "tiny"
@@ -108,13 +109,49 @@ def test_an_uploaded_video_is_the_context(client, tmp_path):
     assert all(data["truth"] for name, data in events if name == "frame")  # frames 4 and 5
 
 
+@pytest.mark.usefixtures("isolated_data")
+def test_a_model_of_a_recording_offers_its_own_test_clips(micro_pipe, tmp_path):
+    """A model trained on a folder (a game recording) is offered that folder's test clips,
+    not the built-in shapes; where the folder is not on this machine, no clips and a clear
+    error, and uploads still work."""
+    import dataclasses
+
+    from canvasmar.data import build_dataset
+    from tests.data_fixtures import ramp, write_any
+
+    root = tmp_path / "recording"
+    for split in ("train", "test"):
+        write_any(root / split / "episode.mp4", ramp(80, 16, 16))
+    cfg = micro_pipe.cfg
+    micro_pipe.cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data,
+                                                                       source=str(root)))
+    with TestClient(create_app(micro_pipe, tmp_path / "work")) as client:
+        info = client.get("/api/info").json()
+        assert info["clips_from"] == str(root) and info["clips_missing"] is None
+        test = build_dataset(dataclasses.replace(micro_pipe.cfg.data, frames=64,
+                                                 resolution=16), "test")
+        assert info["clips"] == len(test) >= 1
+        preview = client.get("/api/clips/0", params={"context": 3}).json()["frames"]
+        assert preview == [png_data_url(f) for f in test[0][:3]]
+    micro_pipe.cfg = dataclasses.replace(cfg, data=dataclasses.replace(
+        cfg.data, source=str(tmp_path / "elsewhere")))
+    with TestClient(create_app(micro_pipe, tmp_path / "work2")) as client:
+        info = client.get("/api/info").json()
+        assert info["clips"] == 0 and "elsewhere" in info["clips_missing"]
+        answer = client.post("/api/jobs", json={"clip": 0, "frames": 2})
+        assert answer.status_code == 400
+        assert "not on this machine" in answer.json()["error"]
+        assert "upload a video instead" in answer.json()["error"]
+    micro_pipe.cfg = cfg
+
+
 JOB_ERRORS = [
     ({"clip": 999}, "there is no built-in clip 999: pick one of 0 to 255"),
     ({"clip": 0, "steps": 0}, "steps=0 must be at least 1"),
     ({"clip": 0, "frames": 0}, "frames must be from 1 to 48"),
     ({"clip": 0, "temperature": -1}, "temperature=-1"),
-    ({"clip": 0, "upload": "x"}, "either a built-in clip or an uploaded video"),
-    ({}, "either a built-in clip or an uploaded video"),
+    ({"clip": 0, "upload": "x"}, "either a built-in test clip or an uploaded video"),
+    ({}, "either a built-in test clip or an uploaded video"),
     ({"upload": "gone"}, "upload the video again"),
     ({"clip": 0, "stpes": 2}, "stpes: Extra inputs are not permitted"),
     ({"clip": "first"}, "clip: Input should be a valid integer"),

@@ -8,6 +8,7 @@ here is a UserError, which the app answers with a 400 and its one-line message.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import logging
 import secrets
@@ -83,18 +84,47 @@ class Studio:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def clips(self) -> int:
-        """How many built-in test clips there are to pick from."""
-        from canvasmar.data.procedural import ProceduralVideos
+    def clips_from(self) -> str:
+        """Whose test clips the page offers: the model's own data (data.source)."""
+        source = self.pipe.cfg.data.source or "builtin"
+        return "built-in" if source == "builtin" else source
 
-        return len(ProceduralVideos("test", frames=2, resolution=self.pipe.frame_shape[1]))
+    @functools.cached_property
+    def _own_clips(self) -> tuple[object | None, str | None]:
+        """A model trained on a folder (a game recording) or a benchmark: that data's test
+        clips, each MAX_CONTEXT + MAX_FRAMES frames (so a clip's context is the same whatever
+        the job asks), or None and why, when the data is not on this machine (a downloaded
+        model's training folder usually is not): uploads still work. (Such a model was once
+        offered the built-in shapes.)"""
+        import dataclasses
+
+        from canvasmar.data import build_dataset
+
+        cfg = dataclasses.replace(self.pipe.cfg.data, frames=MAX_CONTEXT + MAX_FRAMES,
+                                  resolution=self.pipe.frame_shape[1])
+        try:
+            return build_dataset(cfg, "test"), None
+        except UserError as exc:
+            return None, str(exc)
+
+    @property
+    def clips(self) -> int:
+        """How many test clips there are to pick from (0: the model's data is not here)."""
+        if self.clips_from == "built-in":
+            from canvasmar.data.procedural import ProceduralVideos
+
+            return len(ProceduralVideos("test", frames=2, resolution=self.pipe.frame_shape[1]))
+        data, _ = self._own_clips
+        return 0 if data is None else len(data)
 
     def info(self) -> dict:
         """What the page needs to draw its form: the model's frame size, the default settings
         and the bounds of each field."""
         s = self.pipe.cfg.sample
         c, h, w = self.pipe.frame_shape
-        return {"frame": [c, h, w], "clips": self.clips, "max_context": MAX_CONTEXT,
+        missing = None if self.clips_from == "built-in" else self._own_clips[1]
+        return {"frame": [c, h, w], "clips": self.clips, "clips_from": self.clips_from,
+                "clips_missing": missing, "max_context": MAX_CONTEXT,
                 "max_frames": MAX_FRAMES, "max_upload_mb": MAX_UPLOAD_BYTES // 2**20,
                 "video_suffixes": list(VIDEO_SUFFIXES),
                 "defaults": {"context": 2, "frames": 16, "steps": s.steps,
@@ -150,7 +180,7 @@ class Studio:
             raise UserError(str(exc).replace("sample.head_temperature", "temperature")
                             .replace("sample.", "")) from None
         if (req.clip is None) == (req.upload is None):
-            raise UserError("pick either a built-in clip or an uploaded video")
+            raise UserError(f"pick either a {self.clips_from} test clip or an uploaded video")
         if req.clip is not None:
             ctx, truth = self._builtin(req.clip, req.context, req.frames)
         else:
@@ -229,11 +259,18 @@ class Studio:
 
     def _builtin(self, clip: int, context: int, frames: int
                  ) -> tuple[torch.Tensor, torch.Tensor]:
-        clips = self.clips
+        """Test clip `clip` of the model's data: its context (1, T, ...) and the truth."""
+        clips, name = self.clips, self.clips_from
+        if clips == 0:
+            raise UserError(f"this model's test clips ({name}) are not on this machine "
+                            f"({self._own_clips[1]}): upload a video instead")
         if not 0 <= clip < clips:
-            raise UserError(f"there is no built-in clip {clip}: pick one of 0 to {clips - 1}")
-        ctx, truth = builtin_context(self.pipe, context, frames, 1, clip)
-        return ctx, truth[0]
+            raise UserError(f"there is no {name} clip {clip}: pick one of 0 to {clips - 1}")
+        if name == "built-in":
+            ctx, truth = builtin_context(self.pipe, context, frames, 1, clip)
+            return ctx, truth[0]
+        video = self._own_clips[0][clip]
+        return video[None, :context], video[context:context + frames]
 
     def _uploaded(self, key: str, context: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         if key not in self.uploads:

@@ -49,10 +49,17 @@ function fillStrip(id, frames) {
 async function loadInfo() {
   const info = await api("/api/info");
   const [c, h, w] = info.frame;
-  $("model").textContent = `model frames: ${w}x${h}, ${c} channels; ${info.clips} built-in ` +
-    `test clips; up to ${info.max_frames} predicted frames, uploads up to ` +
-    `${info.max_upload_mb} MB`;
+  // the test clips are the model's own data's (built-in, or e.g. a game recording's folder)
+  const clips = info.clips ? `${info.clips} ${info.clips_from} test clips`
+    : `no test clips (${info.clips_missing}; upload a video)`;
+  $("model").textContent = `model frames: ${w}x${h}, ${c} channels; ${clips}; up to ` +
+    `${info.max_frames} predicted frames, uploads up to ${info.max_upload_mb} MB`;
+  $("clip-label").textContent = `${info.clips_from} test clip`;
   $("clip").max = info.clips - 1;
+  if (!info.clips) {
+    $("source-clip").disabled = $("clip").disabled = true;
+    $("source-upload").checked = true;
+  }
   $("context").max = info.max_context;
   $("frames").max = info.max_frames;
   for (const key of SETTINGS) $(key).value = info.defaults[key];
@@ -107,7 +114,7 @@ function readForm() {
   if ($("source-clip").checked) {
     body.clip = Number($("clip").value);
   } else {
-    if (!upload) throw new Error("choose a video file first (or pick a built-in clip)");
+    if (!upload) throw new Error("choose a video file first (or pick a test clip)");
     body.upload = upload;
   }
   return body;
