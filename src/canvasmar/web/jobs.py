@@ -134,7 +134,7 @@ class Studio:
 
     def clip_preview(self, clip: int, context: int = 2) -> list[str]:
         """The context frames of built-in clip `clip` as PNG data URLs."""
-        ctx, _ = self._builtin(clip, context, 1)
+        ctx, _ = self._test_clip(clip, context, 1)
         return [png_data_url(f) for f in ctx[0]]
 
     def add_upload(self, data: bytes, name: str) -> dict:
@@ -182,7 +182,7 @@ class Studio:
         if (req.clip is None) == (req.upload is None):
             raise UserError(f"pick either a {self.clips_from} test clip or an uploaded video")
         if req.clip is not None:
-            ctx, truth = self._builtin(req.clip, req.context, req.frames)
+            ctx, truth = self._test_clip(req.clip, req.context, req.frames)
         else:
             ctx, truth = self._uploaded(req.upload, req.context)
         job = Job(secrets.token_hex(8), ctx, truth, req.frames, options, req.seed)
@@ -257,7 +257,7 @@ class Studio:
         return write_video(path, upscale(to_uint8(movie), max(1, 256 // movie.shape[-2])),
                            fps=FPS)
 
-    def _builtin(self, clip: int, context: int, frames: int
+    def _test_clip(self, clip: int, context: int, frames: int
                  ) -> tuple[torch.Tensor, torch.Tensor]:
         """Test clip `clip` of the model's data: its context (1, T, ...) and the truth."""
         clips, name = self.clips, self.clips_from
