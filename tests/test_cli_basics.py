@@ -225,3 +225,29 @@ def test_diagnose_json_records_versions(trained_run, tmp_path, capsys):
                  "2", "--out", str(out), "-q"]) == 0
     assert capsys.readouterr().err == ""
     _assert_versions(json.loads(out.read_text()))
+
+
+def test_the_default_protocol_is_the_models_own_data(micro_pipe, tmp_path, capsys):
+    """`eval`/`choose` without --protocol: builtin-quick for a built-in model, the folder
+    protocol on a folder model's own data (said on stderr), else an error naming what to
+    pass: a Pong model was once scored on the built-in shapes without a word."""
+    import argparse
+
+    from canvasmar.cli.common import default_protocol
+    from canvasmar.errors import UserError
+
+    def resolved(source: str, **given) -> argparse.Namespace:
+        micro_pipe.cfg = dataclasses.replace(
+            micro_pipe.cfg, data=dataclasses.replace(micro_pipe.cfg.data, source=source))
+        args = argparse.Namespace(**{"protocol": None, "data_root": None, **given})
+        default_protocol(args, micro_pipe)
+        return args
+
+    assert resolved("builtin").protocol == "builtin-quick"
+    args = resolved(str(tmp_path))
+    assert (args.protocol, args.data_root) == ("folder", str(tmp_path))
+    assert "own data" in capsys.readouterr().err
+    assert resolved(str(tmp_path), protocol="builtin").protocol == "builtin"  # named: kept
+    for source in (str(tmp_path / "gone"), "bair"):
+        with pytest.raises(UserError, match="not the built-in videos: name the protocol"):
+            resolved(source)

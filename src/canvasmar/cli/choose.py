@@ -12,7 +12,7 @@ def _choose(args: argparse.Namespace) -> None:
     import dataclasses
 
     from canvasmar.atomic import write_text_atomic
-    from canvasmar.cli.common import sampling_pipeline
+    from canvasmar.cli.common import default_protocol, sampling_pipeline
     from canvasmar.errors import UserError
     from canvasmar.evaluation.protocol_run import protocol_test_clips
     from canvasmar.evaluation.selection import parse_grid, sweep, sweep_markdown
@@ -21,13 +21,14 @@ def _choose(args: argparse.Namespace) -> None:
     from canvasmar.protocols import PROTOCOLS
     from canvasmar.versions import versions
 
+    pipe = sampling_pipeline(args)
+    default_protocol(args, pipe)
     if args.protocol not in PROTOCOLS:
         raise UserError(f"unknown protocol '{args.protocol}' (choose "
                         f"{', '.join(PROTOCOLS)})")
     out = Path(args.out)
     paths = [out.with_suffix(".json"), out.with_suffix(".md")]
     claim_outputs(paths, force=args.force)
-    pipe = sampling_pipeline(args)
     grid = parse_grid(args.grid, pipe)
     protocol = PROTOCOLS[args.protocol]
     for key in ("num_videos", "context"):
@@ -75,7 +76,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                    help="a sampling setting and its values (repeat for a product grid), "
                         "e.g. --grid head_temperature=0.25,0.5,1 --grid steps=4,8")
     p.add_argument("--out", required=True, help="results path; .json and .md are written")
-    p.add_argument("--protocol", default="builtin-quick")
+    p.add_argument("--protocol", help="as for `canvasmar eval` (default: builtin-quick, or "
+                                      "the folder protocol on a folder model's own data)")
     p.add_argument("--split", default="val", choices=("val", "test"),
                    help="val (default): choose on val, report on test")
     p.add_argument("--num-videos", type=int, help="replace the protocol's video count")

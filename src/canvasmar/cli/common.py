@@ -104,6 +104,29 @@ def sampling_pipeline(args: argparse.Namespace):
     return pipe
 
 
+def default_protocol(args: argparse.Namespace, pipe) -> None:
+    """`--protocol` left out: builtin-quick for a model of the built-in videos; for a model
+    trained on a folder (a game recording) that is here, that folder's test split
+    (`--protocol folder --data-root` it, said on stderr); otherwise the user must name one.
+    (The default used to be builtin-quick for every model: a Pong model was scored on the
+    built-in shapes, numbers that meant nothing, without a word.)"""
+    from pathlib import Path
+
+    if args.protocol is not None:
+        return
+    source = pipe.cfg.data.source or "builtin"
+    if source == "builtin":
+        args.protocol = "builtin-quick"
+    elif Path(source).is_dir() and args.data_root in (None, source):
+        args.protocol, args.data_root = "folder", source
+        print(f"note: scoring on the test split of the model's own data, {source} "
+              f"(--protocol folder --data-root {source})", file=sys.stderr)
+    else:
+        raise UserError(f"this model was trained on {source}, not the built-in videos: name "
+                        f"the protocol, e.g. --protocol folder --data-root DIR for a folder of "
+                        f"videos, or bair, ucf, k600 (docs/evaluation.md)")
+
+
 def int_list(text: str, flag: str) -> list[int]:
     """'1,2,4,8' -> [1, 2, 4, 8]; a UserError naming `flag` otherwise."""
     try:

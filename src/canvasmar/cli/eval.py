@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from canvasmar.cli.common import int_list, name_list, sampling_parent, sampling_pipeline
+from canvasmar.cli.common import (
+    default_protocol,
+    int_list,
+    name_list,
+    sampling_parent,
+    sampling_pipeline,
+)
 
 # The table's columns, in this order when present: the JSON holds more (per-frame curves,
 # confidence intervals, ...), hundreds of lines that belong in a file, not on a terminal.
@@ -57,6 +63,8 @@ def _eval(args: argparse.Namespace) -> None:
     from canvasmar.protocols import PROTOCOLS
 
     sweep = int_list(args.sweep_steps, "--sweep-steps") if args.sweep_steps else []
+    pipe = sampling_pipeline(args)
+    default_protocol(args, pipe)
     request = EvalRequest(
         checkpoint=args.checkpoint, out=Path(args.out), protocol=args.protocol,
         metrics=name_list(args.metrics), sweep_steps=tuple(sweep), num_videos=args.num_videos,
@@ -64,7 +72,6 @@ def _eval(args: argparse.Namespace) -> None:
         data_root=args.data_root, actions=not args.no_actions, i3d=args.i3d,
         stats_cache=args.stats_cache, batch_size=args.batch_size, seed=args.seed,
         progress=not args.no_progress, force=args.force)
-    pipe = sampling_pipeline(args)
     result = run_eval(pipe, request)
     protocol = result["protocol"]
     print(f"{protocol['name']}: {protocol['num_videos']} videos x {protocol['samples']} "
@@ -86,9 +93,10 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                                    "(--metrics ...,fid,kid); baselines "
                                    "copy-last-frame and canvas-only in the same run.")
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--protocol", default="builtin-quick",
-                   help="builtin-quick (default), builtin, next-frame, bair, ucf, k600, "
-                        "folder (with --data-root DIR)")
+    p.add_argument("--protocol",
+                   help="builtin-quick, builtin, next-frame, bair, ucf, k600, folder (with "
+                        "--data-root DIR); default: builtin-quick for a model of the built-in "
+                        "videos, the folder protocol on its own data for a model of a folder")
     p.add_argument("--sweep-steps", default=None, metavar="N,N,...",
                    help="score the model at each of these MAR steps, e.g. 1,2,4,8 "
                         "(default: the sampling steps, --steps or the config's)")
