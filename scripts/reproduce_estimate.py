@@ -78,6 +78,17 @@ def calibrate(datasets: list[str], batch: int = 32, frames: int = 3) -> dict:
     through the FID Inception; random weights (time does not depend on them)."""
     import torch
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        return _measured(datasets, batch, frames)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _measured(datasets: list[str], batch: int, frames: int) -> dict:
+    import torch
+
     from canvasmar.bench import train_step_times
     from canvasmar.config import load_config
     from canvasmar.metrics.frames import load_fid_inception
@@ -87,7 +98,6 @@ def calibrate(datasets: list[str], batch: int = 32, frames: int = 3) -> dict:
     sys.path.insert(0, str(REPO / "scripts"))
     from reproduce import CPU
 
-    torch.set_num_threads(2)
     out = {"probe_gflops_per_thread": speed_probe(), "threads": 2}
     for dataset in datasets:
         data = [f"data.source={REPO / 'data' / 'pong'}"] if dataset == "pong" else []

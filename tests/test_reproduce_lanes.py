@@ -149,3 +149,28 @@ def test_reproduce_runs_a_stage_in_its_own_process(tmp_path, monkeypatch, capsys
     assert "stages at once" in (tmp_path / "root" / "machine.json").read_text()
     with pytest.raises(SystemExit, match="no stage named"):
         reproduce.main([*args[:-1], "pong: nothing"])
+
+
+def test_calibrate_measures_every_cost_it_reports(monkeypatch):
+    """`reproduce_estimate.py --calibrate` (how the cpu scale's costs were measured), on micro
+    models with a stand-in Inception: every cost is measured and positive."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import reproduce
+    import reproduce_estimate
+    import torch
+
+    import canvasmar.metrics.frames
+
+    def stand_in_inception(device="cpu", path=None):
+        return lambda images: images.float().mean((2, 3))
+
+    monkeypatch.setattr(reproduce.CPU, "model", {"builtin": [*reproduce.MICRO,
+                                                              "data.frames=4"]})
+    monkeypatch.setattr(canvasmar.metrics.frames, "load_fid_inception", stand_in_inception)
+    threads = torch.get_num_threads()
+    costs = reproduce_estimate.calibrate(["builtin"], batch=2, frames=1)
+    assert torch.get_num_threads() == threads
+    assert set(costs["builtin"]) == {"s_per_train_step", "ms_per_frame", "ms_per_frame_step"}
+    assert costs["builtin"]["s_per_train_step"] > 0 and costs["builtin"]["ms_per_frame"] > 0
+    assert costs["ms_per_fid_frame"] > 0 and costs["probe_gflops_per_thread"] > 0
+
