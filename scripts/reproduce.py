@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     from reproduce_estimate import REFERENCE_GFLOPS, machine_factor
-    from reproduce_lanes import launcher, makespan, schedule
+    from reproduce_lanes import launcher, makespan, resumed_first, schedule
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scale", choices=sorted(SCALES), default="cpu")
@@ -383,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
                  "--pong-data", str(setup.pong), "--page", str(args.page), "--child",
                  *(["--only", args.only] if args.only else [])]
         launch = launcher(Path(__file__), child, root, max(1, cpus // lanes))
-        code = schedule(todo, lanes, launch, finished, done)
+        code = schedule(resumed_first(todo), lanes, launch, finished, done)
         if code:
             raise SystemExit(f"error: a stage failed (exit {code}; its log is in "
                              f"{root / 'logs'}); fix the cause and run the same command again: "

@@ -74,6 +74,23 @@ def schedule(todo: list, lanes: int, launch: Callable[[object], Running],
         time.sleep(poll_s)
 
 
+def resumed_first(todo: list) -> list:
+    """`todo` with the stages that were stopped part-way first (plan order otherwise): an
+    evaluation's `.partial.pt`, a choice's `.partial.json` or a training's `latest` beside
+    its outputs. Resuming after a stop, the half-done work finishes before new work starts
+    (session 28 restarted two sweeps and began the random one before the half-done one)."""
+    def part_done(stage) -> bool:
+        for out in stage.outputs:
+            out = Path(out)
+            if any(out.parent.glob(f"{out.stem}.partial.*")):
+                return True
+            if out.parent.name == "checkpoints" and (out.parent.parent / "latest").exists():
+                return True
+        return False
+
+    return sorted(todo, key=lambda stage: not part_done(stage))
+
+
 def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 

@@ -26,6 +26,7 @@ class FakeStage:
     needs: tuple[str, ...] = ()
     alone: bool = False
     estimate_s: float = 100.0
+    outputs: tuple[Path, ...] = ()
 
 
 class FakeRun:
@@ -84,6 +85,24 @@ def test_a_stage_whose_needs_are_not_in_the_run_is_an_error(lanes):
         run(lanes, [FakeStage("sweep", ("train",))], 2)
     code, _, ended = run(lanes, [FakeStage("sweep", ("train",))], 2, done={"train"})
     assert code == 0 and ended == [("sweep", 0)]
+
+
+def test_stages_stopped_part_way_start_first(lanes, tmp_path):
+    """After a stop, the half-done evaluation, choice and training go before fresh stages
+    (plan order otherwise)."""
+    sweep, choice = tmp_path / "sweep-random.json", tmp_path / "choice.json"
+    run_dir = tmp_path / "nocanvas"
+    stages = [FakeStage("fresh", outputs=(tmp_path / "sweep-motion.json",)),
+              FakeStage("eval", outputs=(sweep,)), FakeStage("choose", outputs=(choice,)),
+              FakeStage("train", outputs=(run_dir / "checkpoints" / "step_00001200",)),
+              FakeStage("also fresh", outputs=(tmp_path / "other.json",))]
+    assert [s.name for s in lanes.resumed_first(stages)] == [s.name for s in stages]
+    (tmp_path / "sweep-random.partial.pt").write_bytes(b"")
+    (tmp_path / "choice.partial.json").write_text("{}")
+    run_dir.mkdir()
+    (run_dir / "latest").write_text("step_00000600\n")
+    assert [s.name for s in lanes.resumed_first(stages)] == ["eval", "choose", "train", "fresh",
+                                                              "also fresh"]
 
 
 def test_the_estimate_overlaps_independent_stages(lanes):
