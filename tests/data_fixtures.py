@@ -86,3 +86,18 @@ class SquareEnv:
 
     def random_action(self, rng: np.random.Generator) -> int:
         return int(rng.integers(0, 2))
+
+
+def recording_folder(root: Path, frames: int) -> Path:
+    """A folder of recordings as `canvasmar data record` lays one out: one 16x16 ramp episode of
+    `frames` frames in train/ and one in test/."""
+    for split in ("train", "test"):
+        write_any(root / split / "episode.mp4", ramp(frames, 16, 16))
+    return root
+
+
+def trained_on(cfg, source: str):
+    """`cfg` as if the model had been trained on `source` (data.source)."""
+    import dataclasses
+
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source=source))

@@ -263,19 +263,15 @@ def test_without_a_video_the_context_is_the_models_own_test_data(micro_pipe, tmp
     from canvasmar.data import build_dataset
     from canvasmar.errors import UserError
     from canvasmar.predict import model_data_context
-    from tests.data_fixtures import ramp, write_any
+    from tests.data_fixtures import recording_folder, trained_on
 
-    root = tmp_path / "recording"
-    for split in ("train", "test"):
-        write_any(root / split / "episode.mp4", ramp(12, 16, 16))
+    root = recording_folder(tmp_path / "recording", 12)
     cfg = micro_pipe.cfg
-    micro_pipe.cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data,
-                                                                       source=str(root)))
+    micro_pipe.cfg = trained_on(cfg, str(root))
     ctx, truth = model_data_context(micro_pipe, 2, 3, 1, 0)
     expected = build_dataset(dataclasses.replace(micro_pipe.cfg.data, frames=5, resolution=16),
                              "test")[0]
     assert torch.equal(torch.cat([ctx[0], truth[0]]), expected)
-    micro_pipe.cfg = dataclasses.replace(cfg, data=dataclasses.replace(
-        cfg.data, source=str(tmp_path / "elsewhere")))
+    micro_pipe.cfg = trained_on(cfg, str(tmp_path / "elsewhere"))
     with pytest.raises(UserError, match="own data .*elsewhere.*Give --video FILE"):
         model_data_context(micro_pipe, 2, 3, 1, 0)

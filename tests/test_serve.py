@@ -117,14 +117,11 @@ def test_a_model_of_a_recording_offers_its_own_test_clips(micro_pipe, tmp_path):
     import dataclasses
 
     from canvasmar.data import build_dataset
-    from tests.data_fixtures import ramp, write_any
+    from tests.data_fixtures import recording_folder, trained_on
 
-    root = tmp_path / "recording"
-    for split in ("train", "test"):
-        write_any(root / split / "episode.mp4", ramp(80, 16, 16))
+    root = recording_folder(tmp_path / "recording", 80)
     cfg = micro_pipe.cfg
-    micro_pipe.cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data,
-                                                                       source=str(root)))
+    micro_pipe.cfg = trained_on(cfg, str(root))
     with TestClient(create_app(micro_pipe, tmp_path / "work")) as client:
         info = client.get("/api/info").json()
         assert info["clips_from"] == str(root) and info["clips_missing"] is None
@@ -133,8 +130,7 @@ def test_a_model_of_a_recording_offers_its_own_test_clips(micro_pipe, tmp_path):
         assert info["clips"] == len(test) >= 1
         preview = client.get("/api/clips/0", params={"context": 3}).json()["frames"]
         assert preview == [png_data_url(f) for f in test[0][:3]]
-    micro_pipe.cfg = dataclasses.replace(cfg, data=dataclasses.replace(
-        cfg.data, source=str(tmp_path / "elsewhere")))
+    micro_pipe.cfg = trained_on(cfg, str(tmp_path / "elsewhere"))
     with TestClient(create_app(micro_pipe, tmp_path / "work2")) as client:
         info = client.get("/api/info").json()
         assert info["clips"] == 0 and "elsewhere" in info["clips_missing"]
