@@ -9,7 +9,9 @@
 #   3. its evaluation (EMA weights): next-frame and builtin-quick protocols,
 #   4. the bair preset in bf16 through the whole training loop for a few hundred steps,
 #   5. Fig. 6: first-frame and 16-frame latency of a next-1 and a next-2 bair model against
-#      batch size, with and without guidance (scripts/reproduce_steps.py latency; issue 17).
+#      batch size, with and without guidance (scripts/reproduce_steps.py latency; issue 17),
+#   6. (first, it takes seconds) a generated frame under torch.cuda.set_sync_debug_mode("error"):
+#      any op that makes the host wait for the GPU is named (scripts/gpu_sync_check.py).
 # Usage: OUT=outputs/gpu bash scripts/gpu_check.sh   (TINY_SECONDS, BAIR_STEPS to resize)
 set -uo pipefail
 OUT=${OUT:-outputs/gpu}
@@ -23,6 +25,7 @@ FIG6_PRESET=${FIG6_PRESET:-bair}  # issue 17's Fig. 6 on the GPU
 FIG6_FRAMES=${FIG6_FRAMES:-16}
 FIG6_BATCHES=${FIG6_BATCHES:-1,8,64}
 mkdir -p "$OUT" "$RUNS"
+OUT=$(cd "$OUT" && pwd) RUNS=$(cd "$RUNS" && pwd)  # absolute: the archive step uses tar -C
 export PYTHONPATH=$PWD/src:${PYTHONPATH:-} PYTHONUNBUFFERED=1
 cm() { python3 -m canvasmar.cli "$@"; }
 stamp() { echo "== $(date +%T) $*"; }
@@ -33,6 +36,9 @@ print(statistics.median(x['sec_per_step'] for x in r if 'sec_per_step' in x and 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$OUT/gpu.txt"
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.is_available())" \
   | tee -a "$OUT/gpu.txt"
+
+stamp "sampler: host-device syncs in a generated frame"
+timeout 60 python3 scripts/gpu_sync_check.py "$OUT/sampler-syncs.json"
 
 stamp "bench --train: MFU of tiny (fp32, bf16) and bair (bf16 by batch, fp32)"
 timeout 90 python3 -m canvasmar.cli bench --train tiny --device cuda --batches 32,256 \
@@ -84,9 +90,13 @@ timeout 240 python3 scripts/reproduce_steps.py latency "$RUNS/fig6-next1" "$RUNS
 stamp "collect"
 CK="$RUNS/tiny/checkpoints/$(cat "$RUNS/tiny/latest")"
 cp "$CK/model.safetensors" "$CK/ema.safetensors" "$OUT/" 2>/dev/null
-tar czf "$OUT/results.tar.gz" -C "$RUNS" --exclude='*.safetensors' --exclude='*.pt' \
+# At most 8 files come back from $OUT: every small result goes into one archive with the run
+# files, leaving results.tar.gz and the tiny run's two weight files.
+SMALL=$(cd "$OUT" && ls | grep -v -e '\.safetensors$' -e '^results\.tar\.gz$')
+tar czf "$RUNS/results.tar.gz" -C "$RUNS" --exclude='*.safetensors' --exclude='*.pt' \
   --exclude='tensorboard' tiny/config.json tiny/metrics.jsonl tiny/previews tiny/preview.png \
-  tiny/losses.png eval bair-bf16/metrics.jsonl probe/metrics.jsonl \
+  tiny/losses.png eval bair-bf16/metrics.jsonl probe/metrics.jsonl -C "$OUT" $SMALL \
   2>&1 | tail -3
+mv "$RUNS/results.tar.gz" "$OUT/" && (cd "$OUT" && rm -f $SMALL)
 ls -la "$OUT"
 stamp done

@@ -69,3 +69,48 @@ def test_a_generated_frame_makes_no_host_sync(extra, guided, one_thread):
 def test_keep_unchanged_reads_one_mask_per_mar_step(one_thread):
     ops = _second_frame_ops(_pipe(), steps=4, keep_unchanged=0.1)
     assert ops.syncs() == {"nonzero": 4}
+
+
+def test_host_draws_reach_a_gpu_through_pinned_memory(monkeypatch):
+    """A copy from pageable host memory to a GPU waits for the stream (CUDA's rule): the CPU
+    generator's noise, copied each MAR step, made the host wait for every queued kernel.
+    augment.to_device pins it and copies with non_blocking=True; on the CPU it is a plain .to.
+    (No GPU here: the two torch calls are recorded instead of run.)"""
+    from canvasmar.augment import to_device
+
+    calls = []
+    real_to = torch.Tensor.to
+
+    def pin(self):
+        calls.append("pin")
+        return self
+
+    def fake_to(self, *args, **kwargs):
+        target = args[0] if args and not isinstance(args[0], torch.dtype) else None
+        if isinstance(target, torch.device) and target.type == "cuda":
+            calls.append(("to cuda", kwargs.get("non_blocking", False)))
+            return self  # stands for the GPU copy
+        return real_to(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "pin_memory", pin)
+    monkeypatch.setattr(torch.Tensor, "to", fake_to)
+    noise = torch.randn(3, 4)
+    moved = to_device(noise, "cuda", torch.float16)
+    assert calls == ["pin", ("to cuda", True)]
+    assert moved.dtype == torch.float16 and torch.equal(moved, noise.half())
+    calls.clear()
+    assert to_device(noise, "cpu") is noise and calls == []
+
+
+def test_the_gpu_sync_check_runs_its_cases(tmp_path, one_thread):
+    """scripts/gpu_sync_check.py (run by scripts/gpu_check.sh on a GPU, where every
+    synchronising op raises) runs all its rollouts; here on the CPU, unwatched."""
+    import json
+
+    from scripts.gpu_sync_check import main
+
+    overrides = [arg for o in [*micro_overrides(), "sample.flow_steps=2"] for arg in ("--set", o)]
+    out = tmp_path / "syncs.json"
+    assert main([str(out), "--device", "cpu", "--dtype", "float32", *overrides]) == 0
+    results = json.loads(out.read_text())
+    assert len(results) == 9 and set(results.values()) == {"ok"}

@@ -15,6 +15,22 @@ def noise_device(generator: torch.Generator | None) -> torch.device | None:
     return None if generator is None else generator.device
 
 
+def to_device(x: torch.Tensor, device: torch.device | str,
+              dtype: torch.dtype | None = None) -> torch.Tensor:
+    """`x` (a draw, or a small host-made tensor) moved to `device` without the host waiting for
+    the GPU. A copy from ordinary (pageable) host memory to a GPU synchronises the stream
+    first (CUDA's rule), so a CPU generator's noise copied each MAR step made the host wait
+    for every queued kernel, each step (issue 14). From pinned memory with non_blocking=True
+    the copy is queued like a kernel; torch keeps the pinned block until the copy is done.
+    Same values either way; the dtype cast runs on the target device."""
+    device = torch.device(device)
+    if x.device.type == "cpu" and device.type == "cuda":
+        x = x.pin_memory().to(device, non_blocking=True)
+    else:
+        x = x.to(device)
+    return x if dtype is None else x.to(dtype)
+
+
 def uniform(shape: tuple[int, ...], low: float, high: float,
             generator: torch.Generator | None = None) -> torch.Tensor:
     return low + (high - low) * torch.rand(shape, generator=generator)
@@ -31,9 +47,10 @@ def noise_augment(x: torch.Tensor, level: torch.Tensor | float,
     eps = noise if noise is not None else torch.randn(x.shape, generator=generator,
                                                       dtype=x.dtype,
                                                       device=noise_device(generator))
-    eps = eps.to(x.device, x.dtype)
+    eps = to_device(eps, x.device, x.dtype)
     if isinstance(level, torch.Tensor):
-        level = level.to(x.device, x.dtype).reshape(level.shape + (1,) * (x.dim() - level.dim()))
+        shape = level.shape + (1,) * (x.dim() - level.dim())
+        level = to_device(level, x.device, x.dtype).reshape(shape)
     return x * (1 - level) + eps * level
 
 

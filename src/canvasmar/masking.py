@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from canvasmar.augment import noise_device
+from canvasmar.augment import noise_device, to_device
 
 
 def truncated_normal(shape: tuple[int, ...], low: float, high: float, mean: float, std: float,
@@ -72,7 +72,7 @@ def reveal_scores(mask: torch.Tensor, step: int, total_steps: int,
     MAR's uniformly random order. `staticness=None` is that random order (MAR's baseline).
     Already revealed tokens score -inf.
     """
-    noise = gumbel(tuple(mask.shape), generator).to(mask.device)
+    noise = to_device(gumbel(tuple(mask.shape), generator), mask.device)
     if staticness is None:
         scores = noise
     else:

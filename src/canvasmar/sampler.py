@@ -32,7 +32,7 @@ from typing import NamedTuple
 import torch
 
 from canvasmar import flow
-from canvasmar.augment import noise_augment, noise_device
+from canvasmar.augment import noise_augment, noise_device, to_device
 from canvasmar.config import SampleConfig
 from canvasmar.errors import UserError
 from canvasmar.masking import masked_after_step, reveal_scores, tokens_to_reveal
@@ -120,9 +120,10 @@ def _conditions(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
     which = [int(name.endswith(NO_ACTION)) for name in passes]  # 0: z_t, 1: z_free
     z_all = torch.cat([z_ts[w] for w in which])
     canvas_all = None if canvas is None else torch.cat([embeddings[w] for w in which])
-    flags = torch.tensor([PASSES[name] for name in passes], device=device)  # (P, 2)
-    return _Conditions(passes, torch.tensor([weights[p] for p in passes],
-                                            device=device).view(-1, 1, 1),
+    # made on the host, moved without a sync (to_device): (P, 2) flags, (P, 1, 1) weights
+    flags = to_device(torch.tensor([PASSES[name] for name in passes]), device)
+    return _Conditions(passes, to_device(torch.tensor([weights[p] for p in passes]),
+                                         device).view(-1, 1, 1),
                        z_all, canvas_all, flags[:, 0].repeat_interleave(b),
                        flags[:, 1].repeat_interleave(b), canvas)
 
@@ -201,10 +202,10 @@ def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
         cond = torch.gather(cond, 2, idx[None, :, :, None].expand(n_pass, -1, -1,
                                                                    cond.shape[-1]))
         cond = cond.reshape(n_pass, b * count, -1)
-        # Drawn in float32 on the generator's device, then moved: a CPU generator gives the
-        # same values whatever the model's device or dtype.
+        # Drawn in float32 on the generator's device, then moved without a sync: a CPU
+        # generator gives the same values whatever the model's device or dtype.
         noise = torch.randn((b * count, c), generator=generator, device=noise_device(generator))
-        noise = noise.to(device, z_t.dtype) * opts.head_temperature
+        noise = to_device(noise, device, z_t.dtype) * opts.head_temperature
         s = None if staticness is None else torch.gather(staticness, 1, idx).reshape(-1, 1)
         if s is not None and opts.static_temperature_scale != 1:
             noise = noise * (1 - s.to(noise.dtype) * (1 - opts.static_temperature_scale))

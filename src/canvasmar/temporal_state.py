@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from canvasmar.augment import noise_augment
+from canvasmar.augment import noise_augment, to_device
 from canvasmar.config import SampleConfig
 from canvasmar.models.canvasmar import CanvasMAR
 
@@ -74,7 +74,7 @@ class TemporalState:
             actions = torch.cat([self.actions, action[:, None]], 1)
         levels = None
         if self.model.cfg.history_noise_input and any(self.levels):
-            levels = torch.tensor(self.levels, device=self.history.device).expand(
+            levels = to_device(torch.tensor(self.levels), self.history.device).expand(
                 self.history.shape[0], -1)
         return self.model.temporal_embeddings(self.history, self.window, self.opts.keep_bos,
                                               actions, noise_level=levels)[:, -1]
