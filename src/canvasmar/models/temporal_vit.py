@@ -282,28 +282,33 @@ class TemporalViT(nn.Module):
         frames (B, K, C, h, w) (model.group = K, no actions) is appended in one pass,
         frame-causal inside it, and z_t is that of the frame after its last. `noise_level`:
         the level the model with the noise level input is told the frame carries."""
-        saved = [(layer.k, layer.v) for layer in cache.layers], cache.next_position
+        saved_position = cache.next_position
+        for layer in cache.layers:  # append=False: each layer answers without keeping
+            layer.store = append
         before = cache.meta.get("last_frame")
         frames = frame if frame.dim() == 5 else frame[:, None]
         level = None
         if self.noise_level is not None and noise_level:
             level = torch.full(frames.shape[:2], noise_level, device=frame.device)
-        if frame.dim() == 5:  # App. B: the cache advances K frames at a time
-            if frame.shape[1] > cache.meta.get("group", 1):
-                raise ValueError(f"{frame.shape[1]} frames in one step, but the cache was made "
-                                 f"for {cache.meta.get('group', 1)}: new_cache(..., group)")
-            tokens = self._frame_tokens(frames, before=before, noise_level=level)
-            out = self._run(tokens, cache.next_position, cache, causal=True)[:, -1:]
-        else:
-            tokens = self._frame_tokens(frames, None if action is None else action[:, None],
-                                        before=before, noise_level=level)
-            out = self._run(tokens, cache.next_position, cache, causal=False)
+        try:
+            if frame.dim() == 5:  # App. B: the cache advances K frames at a time
+                if frame.shape[1] > cache.meta.get("group", 1):
+                    raise ValueError(f"{frame.shape[1]} frames in one step, but the cache was "
+                                     f"made for {cache.meta.get('group', 1)}: "
+                                     f"new_cache(..., group)")
+                tokens = self._frame_tokens(frames, before=before, noise_level=level)
+                out = self._run(tokens, cache.next_position, cache, causal=True)[:, -1:]
+            else:
+                tokens = self._frame_tokens(frames, None if action is None else action[:, None],
+                                            before=before, noise_level=level)
+                out = self._run(tokens, cache.next_position, cache, causal=False)
+        finally:
+            for layer in cache.layers:
+                layer.store = True
         film = None if frame.dim() == 5 else self._film(  # groups carry no actions
             None if action is None else action[:, None], (frame.shape[0], 1))
         if append:
             cache.meta["last_frame"] = frame if frame.dim() == 4 else frame[:, -1]
-        else:  # KVCache.append builds new tensors: the old ones are still whole
-            for layer, (k, v) in zip(cache.layers, saved[0], strict=True):
-                layer.k, layer.v = k, v
-            cache.next_position = saved[1]
+        else:
+            cache.next_position = saved_position
         return self._to_cells(out, film)[:, 0]
