@@ -216,6 +216,9 @@ def test_bench_train_reports_mfu(tmp_path, capsys):
     assert "--precisions" in capsys.readouterr().err
     assert main(["bench", "--out", str(tmp_path / "y")]) == 2  # sampling needs a checkpoint
     assert "--checkpoint" in capsys.readouterr().err
+    for flag in (["--dtype", "bfloat16"], ["--compile", "default"]):  # not silently ignored
+        assert main(["bench", "--train", "tiny", *flag]) == 2
+        assert "are for a sampling bench" in capsys.readouterr().err
 
 
 def test_sampling_bench_reports_flops_and_mfu(micro_pipe):

@@ -48,7 +48,10 @@ def warmup_frames(pipe: Pipeline) -> int:
     """Pixel frames of a rollout's first temporal step, not timed: one frame, or a next-K
     model's first group (App. B: K latent frames at once)."""
     group = pipe.model.group
-    return 1 if group == 1 else group * pipe.tokenizer.temporal_factor
+    first = 1 if group == 1 else group * pipe.tokenizer.temporal_factor
+    # compiled steps (Pipeline.compile): the first frame compiles, and CUDA graphs
+    # (reduce-overhead) are recorded on a later run of the same shapes
+    return 3 * first if pipe.kernels.compiled else first
 
 
 def frame_times(pipe: Pipeline, batch: int, num_frames: int, context: int = 2,
@@ -135,7 +138,7 @@ def run_bench(pipe: Pipeline, batches: list[int], sweep_steps: list[int], frames
     bar = tqdm(total=len(batches) * len(sweep_steps) * 2 + 1, desc="bench",
                disable=not progress_bar, dynamic_ncols=True)
     for batch in batches:
-        matmul_peak(pipe.device, remeasure=True)  # the pipeline runs in fp32
+        matmul_peak(pipe.device, pipe.dtype, remeasure=True)  # in the pipeline's dtype
         for n_steps in sweep_steps:
             for name, scales in (("none", PLAIN), ("compositional", GUIDED)):
                 warm = warmup_frames(pipe)
@@ -150,12 +153,14 @@ def run_bench(pipe: Pipeline, batches: list[int], sweep_steps: list[int], frames
     profile = frame_times(pipe, 1, rollout, steps=pipe.cfg.sample.steps, **PLAIN)
     bar.update(1)
     bar.close()
-    peak = matmul_peak(pipe.device, remeasure=True)  # the best of the run
+    peak = matmul_peak(pipe.device, pipe.dtype, remeasure=True)  # the best of the run
     for row in rows:
         row |= throughput(row["gflop_per_frame"] * 1e9, row["median_ms"] / 1000, peak)
     return {
         "versions": versions(),
-        "machine": machine(pipe.device) | {"peak_tflops": peak / 1e12},
+        "machine": machine(pipe.device) | {"peak_tflops": peak / 1e12,
+                                            "dtype": str(pipe.dtype).removeprefix("torch.")},
+        "compile": pipe.kernels.mode,
         "model": {"name": pipe.cfg.name, "frame_shape": list(pipe.frame_shape),
                   "parameters": sum(p.numel() for p in pipe.model.parameters()),
                   "flow_steps": pipe.cfg.sample.flow_steps},
@@ -174,7 +179,8 @@ def to_markdown(result: dict) -> str:
     lines = [f"Model `{mod['name']}` ({mod['parameters']:,} parameters, frames "
              f"{'x'.join(map(str, mod['frame_shape']))}, {mod['flow_steps']} flow steps), "
              f"{m['device']}, torch {m['torch']}, {m['threads']} threads, {m['platform']}; "
-             f"matmul peak {m['peak_tflops'] * 1000:.0f} GFLOP/s (fp32, measured).",
+             f"matmul peak {m['peak_tflops'] * 1000:.0f} GFLOP/s ({m.get('dtype', 'float32')}, "
+             f"measured); MAR steps compiled: {result.get('compile', 'off')}.",
              "",
              "| batch | MAR steps | guidance | ms/frame (median) | min-max | ms/frame/sample "
              "| GFLOP/frame | TFLOP/s | MFU |",

@@ -6,6 +6,7 @@
     video = pipe(context, 16, actions=acts)             # an action-conditioned model
     session = pipe.start(context); frame = session.step(action)   # interactive (session.py)
     pipe.to("cuda", torch.bfloat16); pipe.save_pretrained("out"); pipe.push_to_hub("org/name")
+    pipe.compile("reduce-overhead")  # each MAR step's network work compiled (step_kernels.py)
 
 Pixel frames in [0, 1] at the API; latents only inside. With a VAE tokenizer that compresses
 time by k (tokenizer.temporal_factor), the context needs 1 + n*k frames and each generated
@@ -36,6 +37,7 @@ from canvasmar.models import CanvasMAR, Tokenizer
 from canvasmar.models.factory import build_model, frame_shape
 from canvasmar.sampler import rollout
 from canvasmar.session import Session, sequence_actions
+from canvasmar.step_kernels import EAGER, step_kernels
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Pipeline:
         self.model, self.tokenizer, self.cfg = model.eval(), tokenizer.eval(), cfg
         self.weights = "model.safetensors"  # which file of the checkpoint (load_pipeline)
         self.source: Path | None = None  # the folder it was loaded from (its card is kept)
+        self.kernels = EAGER  # each MAR step's network work (compile)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **kwargs) -> Pipeline:
@@ -84,6 +87,15 @@ class Pipeline:
             dtype = resolve_dtype(dtype)
         for module in (self.model, self.tokenizer):
             module.to(device=device, dtype=dtype)
+        return self
+
+    def compile(self, mode: str = "default", backend: object = None) -> Pipeline:
+        """torch.compile each spatial MAR step's network work (the MAR pass and the flow
+        head's ODE; step_kernels.py) in `mode`: default, reduce-overhead (CUDA graphs: for
+        batch-1 latency on a GPU), max-autotune, or off. The first frame compiles; the
+        frames are the same, up to float rounding. Compile after `to(device)`: on a GPU
+        `sample.keep_unchanged` then runs without a host sync (step_kernels.py)."""
+        self.kernels = step_kernels(mode, backend, static_keep=self.device.type != "cpu")
         return self
 
     def options(self, **overrides) -> SampleConfig:
@@ -150,7 +162,7 @@ class Pipeline:
                                    latents.shape[0], latents.shape[1], new_frames)
         history, emitted = latents[:, -keep:], 0
         for out in rollout(self.model, latents, new_frames, opts, generator, use_kv_cache,
-                           canvas_only, actions):
+                           canvas_only, actions, self.kernels):
             frames = self.tokenizer.decode_new(torch.cat([history, out.latent[:, None]], 1))
             canvases = None
             if return_canvas and out.canvas is not None:
@@ -184,7 +196,7 @@ class Pipeline:
         T-1 actions between the context frames (None: unknown); keywords as for `stream`."""
         opts = self.options(**options)
         return Session(self.model, self.tokenizer, self.check_context(context, resize), opts,
-                       generator, context_actions, use_kv_cache)
+                       generator, context_actions, use_kv_cache, self.kernels)
 
     def save_pretrained(self, folder: str | Path, *, repo_id: str | None = None) -> Path:
         """Write the pipeline as a folder that `load_pipeline` and the Hub read: config.json

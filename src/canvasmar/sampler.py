@@ -25,18 +25,19 @@ uncertain). With K = 1 the two are the same, as is everything else here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 
-from canvasmar import flow
 from canvasmar.augment import noise_augment, noise_device, to_device
 from canvasmar.config import SampleConfig
 from canvasmar.errors import UserError
 from canvasmar.masking import masked_after_step, reveal_scores, tokens_to_reveal
 from canvasmar.models.canvasmar import Canvas, CanvasMAR
+from canvasmar.step_kernels import EAGER, StepKernels
 from canvasmar.temporal_state import TemporalState
 
 # Condition passes of Eq. 9 as (drop_temporal, drop_canvas); a NO_ACTION pass is the same
@@ -163,9 +164,11 @@ def generate_frame(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
 @torch.no_grad()
 def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tensor,
                    opts: SampleConfig, generator: torch.Generator | None = None,
-                   z_free: torch.Tensor | None = None) -> list[GeneratedFrame]:
+                   z_free: torch.Tensor | None = None, kernels: StepKernels = EAGER
+                   ) -> list[GeneratedFrame]:
     """z_t (B, n, D), previous frame tokens (B, n, C) -> the next K = model.group frames
-    (Sec. 4.2-4.4; App. B for K > 1: the MAR steps over the group's K*n tokens together)."""
+    (Sec. 4.2-4.4; App. B for K > 1: the MAR steps over the group's K*n tokens together).
+    `kernels`: each step's network work, eager or compiled (step_kernels.py)."""
     b, n = z_t.shape[:2]
     c, k = model.token_dim, model.group
     m, device = k * n, z_t.device  # the group's tokens, frame-major
@@ -195,9 +198,9 @@ def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
         count = before - masked_after_step(step, opts.steps, m)
         scores = reveal_scores(mask, step, opts.steps, order_conf, opts.temperature, generator)
         idx = tokens_to_reveal(mask, scores, count)  # (B, count) positions in the group
-        cond = model.predict_tokens(cond_in.z_t, batched(tokens), batched(mask),
-                                    cond_in.canvas_embedding, cond_in.drop_temporal,
-                                    cond_in.drop_canvas, base_rows)  # (P*B*K, n, D)
+        cond = kernels.predict_tokens(model, cond_in.z_t, batched(tokens), batched(mask),
+                                      cond_in.canvas_embedding, cond_in.drop_temporal,
+                                      cond_in.drop_canvas, base_rows)  # (P*B*K, n, D)
         cond = cond.reshape(n_pass, b, m, -1)  # (P*B*K, n, D) -> a row per pass and group
         cond = torch.gather(cond, 2, idx[None, :, :, None].expand(n_pass, -1, -1,
                                                                    cond.shape[-1]))
@@ -215,7 +218,8 @@ def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
         if canvas is not None and opts.keep_unchanged > 0:
             change = torch.gather(canvas.tokens.reshape(b, m, c), 1, idx_c) - base_revealed
             keep = (change.float().pow(2).mean(-1).sqrt() < opts.keep_unchanged).reshape(-1)
-        values = _head_draw(model, cond, coeffs, noise, opts, keep)
+        values = _head_draw(model, cond, coeffs, noise, opts,
+                            None if kernels.static_keep else keep, kernels)
         values = model.from_head(values.view(b, count, c), base_revealed)
         if keep is not None:
             values = torch.where(keep.view(b, count, 1), base_revealed.to(values.dtype), values)
@@ -226,8 +230,8 @@ def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
 
 
 def _head_draw(model: CanvasMAR, cond: torch.Tensor, coeffs: torch.Tensor,
-               noise: torch.Tensor, opts: SampleConfig, skip: torch.Tensor | None
-               ) -> torch.Tensor:
+               noise: torch.Tensor, opts: SampleConfig, skip: torch.Tensor | None,
+               kernels: StepKernels = EAGER) -> torch.Tensor:
     """The flow head's draws (M, C) for the revealed tokens: cond (P, M, D) per guidance
     pass, noise (M, C) the ODE's start. Rows in `skip` (M,) bool are not integrated (zeros;
     the caller keeps the previous frame's value), so a mostly unchanged frame costs little
@@ -236,15 +240,7 @@ def _head_draw(model: CanvasMAR, cond: torch.Tensor, coeffs: torch.Tensor,
     if skip is not None:
         rows = (~skip).nonzero().squeeze(1)
         cond, noise = cond[:, rows], noise[rows]
-    n_pass = cond.shape[0]
-    cond = cond.reshape(-1, cond.shape[-1])
-
-    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        v = model.velocity(x.repeat(n_pass, 1), t.repeat(n_pass), cond)
-        # Eq. 9, combined in float32 (coeffs) and returned in the model's dtype
-        return (v.view(n_pass, x.shape[0], -1) * coeffs).sum(0).to(x.dtype)
-
-    drawn = flow.euler_sample(velocity, noise, opts.flow_steps, opts.time_shift) \
+    drawn = kernels.integrate(model, cond, coeffs, noise, opts.flow_steps, opts.time_shift) \
         if noise.shape[0] else noise
     if rows is None:
         return drawn
@@ -281,8 +277,8 @@ def check_actions(model: CanvasMAR, actions: torch.Tensor | None, opts: SampleCo
 @torch.no_grad()
 def rollout(model: CanvasMAR, context: torch.Tensor, num_frames: int, opts: SampleConfig,
             generator: torch.Generator | None = None, use_kv_cache: bool = True,
-            canvas_only: bool = False, actions: torch.Tensor | None = None
-            ) -> Iterator[GeneratedFrame]:
+            canvas_only: bool = False, actions: torch.Tensor | None = None,
+            kernels: StepKernels = EAGER) -> Iterator[GeneratedFrame]:
     """context latents (B, T, C, h, w), T >= 1 -> yields `num_frames` new frames one by one.
 
     Frames here are latent frames, the autoregressive units: with a VAE that compresses time
@@ -307,7 +303,8 @@ def rollout(model: CanvasMAR, context: torch.Tensor, num_frames: int, opts: Samp
     if actions is not None and actions.shape[1] != t + num_frames - 1:
         raise ValueError(f"{actions.shape[1]} actions for {t} context and {num_frames} new "
                          f"frames: give {t + num_frames - 1} (one after each frame but the last)")
-    make_group = canvas_group if canvas_only else generate_group
+    make_group = canvas_group if canvas_only else functools.partial(generate_group,
+                                                                    kernels=kernels)
     state = TemporalState(model, context, opts, use_kv_cache,
                           None if actions is None else actions[:, :t - 1])
     guided = actions is not None and opts.cfg_action != 1 and not canvas_only

@@ -23,6 +23,7 @@ from canvasmar.sampler import (
     generate_group,
     group_latents,
 )
+from canvasmar.step_kernels import EAGER, StepKernels
 from canvasmar.temporal_state import TemporalState
 
 
@@ -58,13 +59,16 @@ class Session:
 
     def __init__(self, model: CanvasMAR, tokenizer: Tokenizer, context: torch.Tensor,
                  opts: SampleConfig, generator: torch.Generator | None = None,
-                 context_actions: object = None, use_kv_cache: bool = True) -> None:
-        """`context` pixel frames (B, T, C, H, W), already checked (Pipeline.check_context)."""
+                 context_actions: object = None, use_kv_cache: bool = True,
+                 kernels: StepKernels = EAGER) -> None:
+        """`context` pixel frames (B, T, C, H, W), already checked (Pipeline.check_context);
+        `kernels` the pipeline's step work, eager or compiled (Pipeline.compile)."""
         if tokenizer.temporal_factor != 1:
             raise UserError(f"a session makes one frame per step, but this tokenizer makes "
                             f"{tokenizer.temporal_factor} frames per latent frame: use "
                             f"pipe.stream(context, num_frames)")
         self.model, self.tokenizer, self.opts, self.generator = model, tokenizer, opts, generator
+        self.kernels = kernels
         latents = tokenizer.encode(context)
         b, t = latents.shape[:2]
         past = sequence_actions(model, opts, None, context_actions, b, t, 0)
@@ -94,7 +98,7 @@ class Session:
             z_t, z_free = self.state.condition(a, free=a is not None and
                                                self.opts.cfg_action != 1)
             self.queued = generate_group(model, z_t, model.to_tokens(self.state.last),
-                                         self.opts, self.generator, z_free)
+                                         self.opts, self.generator, z_free, self.kernels)
             self.state.push(group_latents(self.queued), a, self.generator)
         out = self.queued.pop(0)
         sequence = torch.cat([self.history, out.latent[:, None]], 1)

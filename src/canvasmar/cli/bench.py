@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from canvasmar.cli.common import int_list, name_list
+from canvasmar.cli.common import add_compile_flag, int_list, name_list
 from canvasmar.errors import UserError
 
 
@@ -60,6 +60,9 @@ def _bench(args: argparse.Namespace) -> None:
         if args.overrides or args.config:
             raise UserError("a config and overrides are for bench --train; a sampling bench "
                             "reads the checkpoint's")
+    elif args.dtype or args.compile != "off":
+        raise UserError("--dtype and --compile are for a sampling bench; --train measures "
+                        "--precisions, and train.compile=true compiles the training step")
     if args.out is not None:
         claim_outputs(output_paths(Path(args.out)), force=args.force)
     if args.train:
@@ -67,7 +70,9 @@ def _bench(args: argparse.Namespace) -> None:
     else:
         batches = int_list(args.batches or "1,16", "--batches")
         sweep = int_list(args.sweep_steps, "--sweep-steps")
-        pipe = canvasmar.load_pipeline(args.checkpoint, device=resolve_device(args.device))
+        pipe = canvasmar.load_pipeline(args.checkpoint, device=resolve_device(args.device),
+                                       torch_dtype=args.dtype or "float32")
+        pipe.compile(args.compile)
         result = run_bench(pipe, batches, sweep, args.frames, args.rollout,
                            progress_bar=not args.no_progress)
     print(to_markdown(result))
@@ -99,6 +104,9 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--sweep-steps", default="1,2,4,8", metavar="N,N,...",
                    help="MAR steps of the table (default 1,2,4,8)")
     p.add_argument("--frames", type=int, default=3, help="timed frames per setting")
+    add_compile_flag(p)
+    p.add_argument("--dtype", help="sampling bench: the pipeline's dtype, float32 (default) or "
+                                   "bfloat16 (a GPU's; ~30x slower on our CPUs)")
     p.add_argument("--rollout", type=int, default=60, help="frames of the long rollout")
     p.add_argument("--precisions", metavar="P,P,...",
                    help="--train: fp32 and/or bf16 (default: train.precision)")

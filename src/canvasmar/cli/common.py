@@ -85,11 +85,21 @@ def sampling_parent() -> argparse.ArgumentParser:
     p.add_argument("--no-ema", action="store_true",
                    help="use the raw weights, not the EMA ones (the default if saved)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_compile_flag(p)
     p.add_argument("overrides", nargs="*",
                    help="sample.KEY=VALUE sampling settings, e.g. sample.frame_noise=0.5 "
                         "sample.temperature=4 (any key of the config's sample section)")
     add_sampling_flags(p)
     return p
+
+
+def add_compile_flag(p: argparse.ArgumentParser) -> None:
+    from canvasmar.config.schema import SAMPLE_COMPILE_MODES  # torch is not imported yet
+
+    p.add_argument("--compile", default="off", choices=SAMPLE_COMPILE_MODES,
+                   help="torch.compile each MAR step's network work: default, "
+                        "reduce-overhead (CUDA graphs, batch-1 latency on a GPU), "
+                        "max-autotune, or off (default; docs/speed.md)")
 
 
 def sampling_pipeline(args: argparse.Namespace):
@@ -101,7 +111,7 @@ def sampling_pipeline(args: argparse.Namespace):
     device = resolve_device(args.device)
     pipe = canvasmar.load_pipeline(args.checkpoint, device=device, use_ema=not args.no_ema)
     pipe.cfg = with_sample_overrides(pipe.cfg, sampling_overrides(args))
-    return pipe
+    return pipe.compile(args.compile)
 
 
 def default_protocol(args: argparse.Namespace, pipe) -> None:

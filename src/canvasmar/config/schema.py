@@ -223,6 +223,8 @@ class DataConfig:
 
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+# Pipeline.compile / --compile of sample, eval and bench (step_kernels.py)
+SAMPLE_COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
 
 
 @dataclass(frozen=True, kw_only=True)
