@@ -12,6 +12,7 @@ interval includes zero, or PSNR and FID disagree).
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
@@ -297,9 +298,22 @@ def write_page(root: Path, page: Path, scale: str = "cpu") -> None:
     page.write_text("\n".join(lines) + "\n")
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="docs/results.md from a `make reproduce` root "
+                                                 "(merged with the committed raw JSONs)")
+    parser.add_argument("root", nargs="?", default=str(REPO / "runs" / "reproduce"),
+                        help="the reproduce root (default runs/reproduce)")
+    parser.add_argument("page", nargs="?", default=str(REPO / "docs" / "results.md"),
+                        help="the page to write (default docs/results.md)")
+    args = parser.parse_args(argv)
+    if not Path(args.root).is_dir():
+        print(f"error: {args.root} is not a folder: give the root `make reproduce` wrote "
+              f"(runs/reproduce unless --root was given)", file=sys.stderr)
+        return 2
+    write_page(Path(args.root), Path(args.page))
+    print(f"wrote {args.page}")
+    return 0
+
+
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    root = Path(args[0]) if args else REPO / "runs" / "reproduce"
-    page = Path(args[1]) if len(args) > 1 else REPO / "docs" / "results.md"
-    write_page(root, page)
-    print(f"wrote {page}")
+    sys.exit(main())

@@ -193,3 +193,16 @@ def test_calibrate_measures_every_cost_it_reports(monkeypatch):
     assert costs["builtin"]["s_per_train_step"] > 0 and costs["builtin"]["ms_per_frame"] > 0
     assert costs["ms_per_fid_frame"] > 0 and costs["probe_gflops_per_thread"] > 0
 
+
+
+def test_the_results_page_refuses_a_root_that_is_not_there(monkeypatch, tmp_path, capsys):
+    """`results_page.py --help` once wrote the page from a root named '--help'."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import results_page
+
+    page = tmp_path / "results.md"
+    assert results_page.main([str(tmp_path / "nowhere"), str(page)]) == 2
+    assert "is not a folder" in capsys.readouterr().err and not page.exists()
+    with pytest.raises(SystemExit):
+        results_page.main(["--help"])
+    assert not page.exists()

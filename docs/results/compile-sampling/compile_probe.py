@@ -1,5 +1,8 @@
-"""eager vs compiled (inductor) sampling at batch 1, interleaved in one process."""
-import statistics, sys, time, json
+"""eager vs compiled (inductor) sampling, interleaved in one process.
+
+Usage: compile_probe.py CHECKPOINT MODE BATCH [KEEP_UNCHANGED]  (env REPS=6 FRAMES=8)
+"""
+import json, os, statistics, sys, time
 import torch
 import canvasmar
 torch.set_num_threads(1)
@@ -17,11 +20,12 @@ a = eager(ctx, 8, generator=torch.Generator().manual_seed(0), **opts)
 b = comp(ctx, 8, generator=torch.Generator().manual_seed(0), **opts)
 print("max |diff| over 8 frames:", float((a - b).abs().max()), flush=True)
 times = {"eager": [], "compiled": []}
-for rep in range(6):
+REPS, FRAMES = int(os.environ.get("REPS", 6)), int(os.environ.get("FRAMES", 8))
+for rep in range(REPS):
     for name, pipe in (("eager", eager), ("compiled", comp)):
         t = time.perf_counter()
-        pipe(ctx, 8, generator=torch.Generator().manual_seed(rep), **opts)
-        times[name].append((time.perf_counter() - t) / 8 * 1000)
+        pipe(ctx, FRAMES, generator=torch.Generator().manual_seed(rep), **opts)
+        times[name].append((time.perf_counter() - t) / FRAMES * 1000)
 med = {k: statistics.median(v) for k, v in times.items()}
 print(json.dumps({"ms_per_frame": times, "median": med,
                   "speedup": med["eager"] / med["compiled"]}, indent=1))
