@@ -98,3 +98,15 @@ def test_the_sampling_bench_times_compiled_steps_and_says_so(one_thread):
     assert result["compile"] == "default" and result["machine"]["dtype"] == "float32"
     assert all(row["median_ms"] > 0 and row["mfu"] > 0 for row in result["table"])
     assert "MAR steps compiled: default" in to_markdown(result)
+
+
+def test_a_backend_that_cannot_compile_is_one_clear_error(one_thread):
+    """E.g. inductor on a CPU without a C++ compiler: it fails at the first frame."""
+    def failing(gm, example_inputs):
+        raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+
+    torch._dynamo.reset()
+    pipe = _pipe().compile("default", backend=failing)
+    with pytest.raises(UserError, match="--compile default: torch.compile could not compile"
+                                        ".*No working C.. compiler.*--compile off"):
+        _frames(pipe, 1)

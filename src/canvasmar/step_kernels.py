@@ -77,5 +77,25 @@ def step_kernels(mode: str = "off", backend: str | Callable | None = None,
     if mode == "off":
         return EAGER
     options = {"backend": backend} if backend else {"mode": mode}
-    return StepKernels(torch.compile(predict_tokens, **options),
-                       torch.compile(integrate, **options), mode, static_keep)
+    return StepKernels(_clear_failure(torch.compile(predict_tokens, **options), mode),
+                       _clear_failure(torch.compile(integrate, **options), mode),
+                       mode, static_keep)
+
+
+def _clear_failure(compiled: Callable[..., torch.Tensor], mode: str
+                   ) -> Callable[..., torch.Tensor]:
+    """Compiling happens at the first call, deep in a sampling loop: a backend that cannot
+    compile (no C++ compiler for inductor on a CPU, no Triton on a GPU) becomes one error
+    naming the fix, not Dynamo's traceback."""
+    def call(*args: torch.Tensor | None) -> torch.Tensor:
+        try:
+            return compiled(*args)
+        except torch._dynamo.exc.BackendCompilerFailed as err:
+            inner = getattr(err, "inner_exception", None) or err
+            lines = str(inner).strip().splitlines() or [""]
+            reason = f"{type(inner).__name__}: {lines[0]}"
+            raise UserError(f"--compile {mode}: torch.compile could not compile the MAR steps "
+                            f"({reason}); install what it names (inductor needs a C++ "
+                            f"compiler on a CPU, Triton on a GPU) or sample with --compile "
+                            f"off") from None
+    return call
