@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from canvasmar.cli.common import add_sampling_flags, sampling_pipeline
+from canvasmar.cli.common import add_compile_flag, add_sampling_flags, sampling_pipeline
 from canvasmar.errors import UserError
 
 
@@ -42,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
                    help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--device", default="auto",
                    help="auto (a GPU if torch sees one, else the CPU), cpu, cuda or cuda:N")
+    add_compile_flag(p)
     p.add_argument("--no-ema", action="store_true",
                    help="use the raw weights, not the EMA ones (the default if saved)")
     p.add_argument("overrides", nargs="*",
