@@ -7,8 +7,9 @@ guidance condition and `sample.flow_steps` flow-head evaluations for the reveale
 frame's time is their launches, not their arithmetic. `Pipeline.compile(mode)` compiles the
 two functions here: inductor fuses each into a few kernels, and `mode="reduce-overhead"`
 replays them as CUDA graphs. Their shapes are fixed by the schedule (a step reveals the same
-count every frame), so after the first frame nothing recompiles: one graph per step index
-for the head, one for the MAR pass.
+count every frame), so after the first frame nothing recompiles: the MAR pass has one shape,
+and the head's token count, which differs between steps, is made a dynamic size by Dynamo
+after its second value (CUDA graphs are still recorded once per count).
 
 `sample.keep_unchanged` selects the tokens to integrate with a `nonzero`: a data-dependent
 size, which on a GPU makes the host wait and CUDA graphs re-record. Compiled for a GPU

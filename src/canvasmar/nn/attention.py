@@ -50,11 +50,11 @@ class KVCache:
         """Keep k, v (B, heads, new, head_dim) after the cached ones (trimmed to the window);
         return every key and value held then."""
         if not self.store:
-            return self._trimmed(k), self._trimmed(v, values=True)
+            return self._trimmed(self.k, k), self._trimmed(self.v, v)
         new, held = k.shape[2], self.length + k.shape[2]
         limit = self.max_tokens
         if limit is not None and new > limit - self.keep_prefix:  # a chunk wider than the
-            keys, values = self._trimmed(k), self._trimmed(v, values=True)  # window: rare
+            keys, values = self._trimmed(self.k, k), self._trimmed(self.v, v)  # window: rare
             self._k, self._v, self.length = keys.clone(), values.clone(), keys.shape[2]
             return self.k, self.v
         if self._k is None or (held > self._k.shape[2] and (limit is None or held <= limit)):
@@ -80,9 +80,8 @@ class KVCache:
             self._k[:, :, :self.length] = old[0][:, :, :self.length]
             self._v[:, :, :self.length] = old[1][:, :, :self.length]
 
-    def _trimmed(self, x: torch.Tensor, values: bool = False) -> torch.Tensor:
-        """The cached keys (or values) followed by x, trimmed as `append` would keep them."""
-        cached = self.v if values else self.k
+    def _trimmed(self, cached: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+        """`cached` (the held keys or values) followed by x, trimmed as `append` keeps them."""
         out = x if cached is None else torch.cat([cached, x], dim=2)
         if self.max_tokens is not None and out.shape[2] > self.max_tokens:
             p, tail = self.keep_prefix, self.max_tokens - self.keep_prefix
