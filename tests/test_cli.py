@@ -225,8 +225,8 @@ def _sample_values():
     return {"steps": "7", "flow_steps": "3", "cfg_canvas": "1.5", "cfg_temporal": "1.25",
             "order": "random", "temperature": "4", "frame_noise": "0.5", "canvas_noise": "0",
             "time_shift": "2.5", "head_temperature": "0.25", "window": "6", "keep_bos": "false",
-            "cfg_action": "2", "static_temperature_scale": "0.1", "keep_unchanged": "0.05",
-            "history_noise": "0.2"}
+            "cfg_action": "2", "static_temperature_scale": "0.1", "noise_share": "0.3",
+            "keep_unchanged": "0.05", "history_noise": "0.2"}
 
 
 def _parsed(command, *argv):

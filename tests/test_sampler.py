@@ -12,7 +12,8 @@ from canvasmar.errors import UserError
 from canvasmar.masking import masked_after_step, reveal_scores, tokens_to_reveal
 from canvasmar.models.factory import build_model
 from canvasmar.pipeline import Pipeline
-from canvasmar.sampler import PASSES, generate_frame, guidance_weights, rollout
+from canvasmar.sampler import PASSES, generate_frame, generate_group, guidance_weights, rollout
+from canvasmar.step_kernels import StepKernels, predict_tokens
 
 
 @pytest.fixture
@@ -194,3 +195,37 @@ def test_static_temperature_scale_follows_the_staticness_map(pipe):
         warm = _run(pipe)
         assert torch.allclose(_run(pipe, static_temperature_scale=0.0), warm, atol=1e-6)
         assert not torch.allclose(warm, _run(pipe, head_temperature=0.0), atol=1e-3)
+
+
+def _head_noise(pipe, noise_share: float) -> torch.Tensor:
+    """The ODE start of every token of one frame (B, n, C): the flow head replaced by the
+    identity, so a token's draw is its noise."""
+    model = pipe.model
+    opts = pipe.options(flow_steps=5, keep_unchanged=0.0, head_temperature=1.0,
+                        noise_share=noise_share, steps=3)
+    model.from_head = lambda values, base: values  # the draw itself, not base + change
+    kernels = StepKernels(predict_tokens, lambda m, cond, coeffs, noise, *a: noise, "off")
+    z_t = torch.randn(64, model.num_tokens, model.cfg.dim, generator=torch.Generator()
+                      .manual_seed(2))
+    prev = torch.zeros(64, model.num_tokens, model.token_dim)
+    out = generate_group(model, z_t, prev, opts, torch.Generator().manual_seed(3),
+                         kernels=kernels)[0]
+    return model.to_tokens(out.latent)
+
+
+def test_noise_share_gives_a_frame_common_noise_with_unit_marginals(pipe):
+    """0 draws each token's ODE start on its own; rho mixes in one draw per frame, common to
+    all tokens across the MAR steps, so two tokens' starts correlate by rho while each stays
+    N(0, I) (the trained distribution); 1 gives every token of a frame the same start."""
+    def corr(x):  # mean correlation between tokens 0 and 1..n-1 over the batch and channels
+        a, rest = x[:, :1], x[:, 1:]
+        return float((a * rest).mean() / (a.pow(2).mean() * rest.pow(2).mean()).sqrt())
+
+    own, half, same = (_head_noise(pipe, rho) for rho in (0.0, 0.5, 1.0))
+    assert abs(corr(own)) < 0.05 and abs(corr(half) - 0.5) < 0.1
+    assert torch.allclose(same, same[:, :1].expand_as(same))
+    assert not torch.allclose(same[0], same[1])  # a new common draw per clip
+    for x in (own, half, same):
+        assert abs(float(x.std()) - 1) < 0.1
+    with pytest.raises(UserError, match="sample.noise_share=1.5"):
+        SampleConfig(noise_share=1.5).validate()

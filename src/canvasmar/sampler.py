@@ -191,6 +191,7 @@ def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
     mask = torch.ones(b, m, dtype=torch.bool, device=device)
     reveal_step = torch.zeros(b, m, dtype=torch.long, device=device)
     order_conf = staticness if opts.order == "motion" else None
+    shared = _shared_noise(b, k, c, opts, generator, device, z_t.dtype)
     for step in range(opts.steps):
         # tokens revealed at this step, from the schedule alone: reading the mask's count
         # (`int(mask.sum())`) would be a host-device sync at every MAR step on a GPU
@@ -208,7 +209,12 @@ def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
         # Drawn in float32 on the generator's device, then moved without a sync: a CPU
         # generator gives the same values whatever the model's device or dtype.
         noise = torch.randn((b * count, c), generator=generator, device=noise_device(generator))
-        noise = to_device(noise, device, z_t.dtype) * opts.head_temperature
+        noise = to_device(noise, device, z_t.dtype)
+        if shared is not None:  # sample.noise_share: each token's frame's common draw mixed in
+            common = torch.gather(shared, 1, (idx // n)[..., None].expand(-1, -1, c))
+            noise = (1 - opts.noise_share) ** 0.5 * noise \
+                + opts.noise_share ** 0.5 * common.reshape(-1, c)
+        noise = noise * opts.head_temperature
         s = None if staticness is None else torch.gather(staticness, 1, idx).reshape(-1, 1)
         if s is not None and opts.static_temperature_scale != 1:
             noise = noise * (1 - s.to(noise.dtype) * (1 - opts.static_temperature_scale))
@@ -227,6 +233,17 @@ def generate_group(model: CanvasMAR, z_t: torch.Tensor, prev_tokens: torch.Tenso
         mask.scatter_(1, idx, False)
         reveal_step.scatter_(1, idx, step)
     return _frames(model, tokens, canvas, reveal_step)
+
+
+def _shared_noise(b: int, k: int, c: int, opts: SampleConfig,
+                  generator: torch.Generator | None, device: torch.device,
+                  dtype: torch.dtype) -> torch.Tensor | None:
+    """(B, K, C) one noise draw per frame of the group, common to its tokens
+    (sample.noise_share); None when off, so the default draws exactly what it did before."""
+    if opts.noise_share == 0:
+        return None
+    shared = torch.randn((b, k, c), generator=generator, device=noise_device(generator))
+    return to_device(shared, device, dtype)
 
 
 def _head_draw(model: CanvasMAR, cond: torch.Tensor, coeffs: torch.Tensor,

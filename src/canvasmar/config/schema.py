@@ -333,6 +333,13 @@ class SampleConfig:
     static_temperature_scale: float = setting(1.0, "head temperature on tokens the canvas "
                                                    "calls static, as a share of "
                                                    "head_temperature (1 = off)")
+    # Not in the paper (docs/quality.md, session 30): each token's ODE starts from
+    # sqrt(1 - rho) e_token + sqrt(rho) e_frame, e_frame one N(0, I) draw per frame shared by
+    # all its tokens, so the tokens of one uncertain object (each drawn on its own by a MAR that
+    # barely reads its neighbours) pick the same side of their distributions instead of a
+    # mixture of moved and unmoved pieces. Each token's marginal noise stays N(0, I). 0 = off.
+    noise_share: float = setting(0.0, "share of the flow-head noise common to all tokens of "
+                                      "a frame (0 = independent, the paper)")
     # Not in the paper: the canvas is a one-pass prediction of the whole frame (Sec. 4.2); a
     # token where it predicts no change (RMS difference from the previous frame's token, per
     # channel, below this) keeps the previous frame's value instead of a flow-head draw. On a
@@ -368,6 +375,7 @@ class SampleConfig:
         at_least("sample.temperature", self.temperature, 0)
         at_least("sample.head_temperature", self.head_temperature, 0)
         in_range("sample.static_temperature_scale", self.static_temperature_scale, 0, 1)
+        in_range("sample.noise_share", self.noise_share, 0, 1)
         at_least("sample.keep_unchanged", self.keep_unchanged, 0)
         in_range("sample.history_noise", self.history_noise, 0, 1)
         positive("sample.time_shift", self.time_shift)
