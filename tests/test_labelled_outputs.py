@@ -275,3 +275,20 @@ def test_without_a_video_the_context_is_the_models_own_test_data(micro_pipe, tmp
     micro_pipe.cfg = trained_on(cfg, str(tmp_path / "elsewhere"))
     with pytest.raises(UserError, match="own data .*elsewhere.*Give --video FILE"):
         model_data_context(micro_pipe, 2, 3, 1, 0)
+
+
+def test_loss_plot_of_a_run_without_validation_rows_warns_nothing(tmp_path):
+    """A run stopped before its first validation (train.time_limit_min, a probe) still gets
+    its losses.png, without matplotlib's "No artists with labels" warning on the empty panel."""
+    import json
+    import warnings
+
+    from canvasmar.train.preview import plot_losses
+
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text("".join(json.dumps({"step": s, "mar": 1.0 / s, "canvas": 0.5}) + "\n"
+                               for s in (1, 2, 3)))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="No artists with labels")
+        out = plot_losses(metrics, tmp_path / "losses.png")
+    assert out.exists() and out.stat().st_size > 0

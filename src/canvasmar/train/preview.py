@@ -94,13 +94,15 @@ def plot_losses(metrics_path: Path, out_path: Path) -> Path:
                 losses.plot(*zip(*pts, strict=True), label=f"L_{key}")
         losses.set_yscale("log")
         losses.set_xlabel("step")
-        losses.legend()
+        if losses.lines:  # a run stopped before its first log row has nothing to label
+            losses.legend()
         losses.set_title("training losses")
         for key in ("val_canvas_mse", "val_copy_last_mse"):
             pts = [(r["step"], r[key]) for r in rows if key in r]
             if pts:
                 val.plot(*zip(*pts, strict=True), marker="o", label=key[4:])
         val.set_xlabel("step")
-        val.legend()
+        if val.lines:  # no validation row yet (a run stopped before train.eval_every)
+            val.legend()
         val.set_title("held-out next-frame pixel MSE")
     return out_path
