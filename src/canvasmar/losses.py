@@ -62,6 +62,12 @@ def canvas_error(canvas_tokens: torch.Tensor, target_tokens: torch.Tensor) -> to
     return (canvas_tokens - target_tokens).pow(2).sum(dim=-1)
 
 
+def canvas_error_l1(canvas_tokens: torch.Tensor, target_tokens: torch.Tensor) -> torch.Tensor:
+    """Per-token absolute canvas error (loss.canvas_norm=l1), (..., n): L1 norm over the
+    channels; its minimiser is each value's median over the futures, not their mean."""
+    return (canvas_tokens - target_tokens).abs().sum(dim=-1)
+
+
 def staticness_target(error: torch.Tensor) -> torch.Tensor:
     """s_j = exp(-l_j) under stop-gradient (Eq. 7)."""
     return torch.exp(-error.detach())
@@ -274,7 +280,9 @@ def training_losses(model: CanvasMAR, latents: torch.Tensor, cfg: LossConfig,
         error = canvas_error(canvas.tokens.float(), targets)  # (BT, n)
         per_token = rnd.total_frames * model.num_tokens
         static = (canvas.staticness.float() - staticness_target(error)).pow(2)
-        losses["canvas"] = weighted(error, weights).sum() / per_token
+        fit = error if cfg.canvas_norm == "l2" else canvas_error_l1(canvas.tokens.float(),
+                                                                   targets)
+        losses["canvas"] = weighted(fit, weights).sum() / per_token
         losses["static"] = weighted(static, weights).sum() / per_token
         level = _per_frame(model, rnd.canvas_noise_level)
         canvas_embedding = noise_augment(canvas.embedding, level, noise=rnd.canvas_noise)

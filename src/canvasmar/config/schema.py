@@ -171,12 +171,20 @@ class LossConfig:
                                       "end (0 = the paper; mar_losses.mean_loss)")
     moving_weight: float = setting(1.0, "loss weight of tokens near motion in the two frames "
                                         "before (1 = the paper; losses.token_weights)")
+    # Not in the paper (docs/quality.md, session 30): Eq. 5's squared error is minimised by
+    # the mean of the futures the model believes in, i.e. an object it is unsure of drawn
+    # half-way, and rollouts halve its displacement frame after frame; the absolute error is
+    # minimised by their per-value median, which commits. Eq. 7's staticness target keeps
+    # the squared error either way.
+    canvas_norm: str = setting("l2", "canvas loss per token: l2 (Eq. 5, squared error) or "
+                                     "l1 (absolute error: a committed, median canvas)")
 
     def validate(self) -> LossConfig:
         for name in ("canvas_weight", "static_weight", "mar_weight", "warp_weight",
                      "mean_weight"):
             at_least(f"loss.{name}", getattr(self, name), 0)
         at_least("loss.moving_weight", self.moving_weight, 1)
+        one_of("loss.canvas_norm", self.canvas_norm, ("l2", "l1"))
         at_least("loss.head_repeat", self.head_repeat, 1)
         in_range("loss.mask_ratio_min", self.mask_ratio_min, 0, 1)
         positive("loss.mask_ratio_std", self.mask_ratio_std)
