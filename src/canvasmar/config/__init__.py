@@ -1,6 +1,7 @@
 """Configuration, one typed tree per kind of run (docs/design.md).
 
     schema.py   the CanvasMAR run config (RunConfig and its sections)
+    sample.py   its sampling section (SampleConfig), which every sampling call checks against
     presets.py  its named presets (tiny, small, bair, ucf, k600)
     vae.py      the causal VAE run config and its presets
     loading.py  presets / YAML files + `section.key=value` overrides -> configs; the JSON form

@@ -1,13 +1,22 @@
-"""Range checks for config values: each raises one UserError naming the key, its value and the
-allowed range, so a NaN, a negative rate or a probability above 1 never reaches a run."""
+"""Config fields and range checks: `setting` declares a field with its help line; each check
+raises one UserError naming the key, its value and the allowed range, so a NaN, a negative
+rate or a probability above 1 never reaches a run."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import field
 from typing import Any
 
 from canvasmar.errors import UserError
+
+
+def setting(default, text: str, **more) -> Any:
+    """A config field: its default and one line saying what it means, shown by `canvasmar
+    config show` (tests/test_cli_basics.py holds every key to having one); the `sample`/`eval`
+    flags are generated from SampleConfig's (canvasmar/cli/common.py)."""
+    return field(default=default, metadata={"help": text, **more})
 
 
 def finite(key: str, value: float) -> None:
