@@ -165,10 +165,10 @@ class LossConfig:
     moving_weight: float = setting(1.0, "loss weight of tokens near motion in the two frames "
                                         "before (1 = the paper; losses.token_weights)")
     # Not in the paper (docs/quality.md, session 30): Eq. 5's squared error is minimised by
-    # the mean of the futures the model believes in, i.e. an object it is unsure of drawn
-    # half-way, and rollouts halve its displacement frame after frame; the absolute error is
-    # minimised by their per-value median, which commits. Eq. 7's staticness target keeps
-    # the squared error either way.
+    # the mean of the futures the model believes in (an object it is unsure of drawn
+    # part-way), the absolute error by their per-value median, which commits. Eq. 7's
+    # staticness target keeps the squared error either way. Tried against our frozen
+    # rollouts: the median committed to "the object stays"; it did not restore motion.
     canvas_norm: str = setting("l2", "canvas loss per token: l2 (Eq. 5, squared error) or "
                                      "l1 (absolute error: a committed, median canvas)")
 
