@@ -68,12 +68,14 @@ def _losses_and_grads(objective, model, latents, rnd):
             {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
 
 
-@pytest.mark.parametrize("canvas,group,warp", [(True, 1, 0), (False, 1, 0), (True, 2, 0),
-                                               (True, 1, 1)])  # warp: models/warp.py
+@pytest.mark.parametrize("canvas,group,warp,rope", [
+    (True, 1, 0, False), (False, 1, 0, False), (True, 2, 0, False),
+    (True, 1, 1, False),  # warp: models/warp.py
+    (True, 2, 0, True)])  # model.spatial_rope with next-2's group attention (nn/rope.py)
 def test_training_objective_compiles_fullgraph_without_recompiles(micro_cfg, one_thread,
-                                                                  canvas, group, warp):
+                                                                  canvas, group, warp, rope):
     cfg = replace(micro_cfg, model=replace(micro_cfg.model, canvas=canvas, group=group,
-                                           warp=warp, residual=bool(warp)))
+                                           warp=warp, residual=bool(warp), spatial_rope=rope))
     model, objective, latents = _setup(cfg)
     torch._dynamo.reset()
     backend = StaticAotEager()

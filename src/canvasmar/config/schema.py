@@ -100,6 +100,11 @@ class ModelConfig:
     warp: int = setting(0, "largest per-token shift of the previous frame, in pixels (0 = off; "
                            "needs model.residual)")
 
+    # Not in the paper, which leaves positions open (nn/rope.py): rotary positions over the
+    # token grid as well as time, so attention goes by spatial offsets, as motion does.
+    spatial_rope: bool = setting(False, "rotary positions over (frame, row, column) in all "
+                                        "three transformers, not the frame alone")
+
     def validate(self) -> ModelConfig:
         all_at_least("model", self, ("dim", "heads", "temporal_layers", "temporal_patch",
                                      "spatial_layers", "flow_width", "flow_layers"), 1)

@@ -15,6 +15,7 @@ from torch import nn
 from canvasmar.config import ModelConfig
 from canvasmar.models.group import GroupCanvasHeads, init_group_layers
 from canvasmar.nn.blocks import Block, ExpertLayerNorm
+from canvasmar.nn.rope import grid_positions
 
 
 class CanvasViT(nn.Module):
@@ -29,6 +30,12 @@ class CanvasViT(nn.Module):
         self.canvas_head = nn.Linear(d, token_dim)
         self.static_head = nn.Linear(d, 1)
         self.group_heads: GroupCanvasHeads | None = None
+        self.register_buffer("rope_grid", None, persistent=False)  # model.spatial_rope
+
+    def use_spatial_rope(self, rows: int, cols: int) -> None:
+        """model.spatial_rope: attention over the frame's tokens by their grid offsets
+        (nn/rope.py); no weights."""
+        self.rope_grid = grid_positions(rows, cols)
 
     def add_group_heads(self, group: int) -> None:
         """The K canvas heads of a next-`group` model (App. B); called by CanvasMAR after every
@@ -40,7 +47,7 @@ class CanvasViT(nn.Module):
         """z_t (B, n, D), prev_tokens (B, n, C) (already noise-augmented) -> z_c (B, n, D)."""
         x = z_t + self.prev_embed(prev_tokens) + self.pos
         for block in self.blocks:
-            x = block(x)
+            x = block(x, positions=self.rope_grid)
         return self.norm(x)
 
     def heads(self, z_c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -75,6 +75,11 @@ class CanvasMAR(nn.Module):
             if self.canvas_vit is not None:
                 self.canvas_vit.add_group_heads(cfg.group)
             self.spatial.add_group_layers(cfg.group)
+        if cfg.spatial_rope:  # no weights, no draws (nn/rope.py)
+            self.temporal.use_spatial_rope()
+            if self.canvas_vit is not None:
+                self.canvas_vit.use_spatial_rope(h, w)
+            self.spatial.use_spatial_rope(h, w)
         # model.warp (models/warp.py): draws nothing, and starts at the zero shift
         self.warp = ShiftWarp(cfg.dim, cfg.warp, latent_shape, cell_patch) if cfg.warp else None
 

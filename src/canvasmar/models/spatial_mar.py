@@ -22,6 +22,7 @@ from torch import nn
 from canvasmar.config import ModelConfig
 from canvasmar.models.group import GroupAttention, attention_after, init_group_layers
 from canvasmar.nn.blocks import Block, ExpertLayerNorm
+from canvasmar.nn.rope import grid_positions
 
 # Expert LayerNorm groups (Sec. 5.1): condition sequence, clean tokens, mask/canvas tokens.
 TYPE_CONDITION, TYPE_CLEAN, TYPE_MASKED = 0, 1, 2
@@ -45,6 +46,13 @@ class SpatialMAR(nn.Module):
         self.group, self.heads = 1, cfg.heads
         self.group_attention: nn.ModuleDict | None = None
         self.change_embed: nn.Linear | None = None
+        self.register_buffer("rope_grid", None, persistent=False)  # model.spatial_rope
+
+    def use_spatial_rope(self, rows: int, cols: int) -> None:
+        """model.spatial_rope: the condition token and the frame token of a cell share its
+        (row, column), so attention between cells goes by their grid offsets (nn/rope.py)."""
+        grid = grid_positions(rows, cols)
+        self.rope_grid = torch.cat([grid, grid])  # [condition sequence, frame]
 
     def add_change_input(self) -> None:
         """model.reveal_change: a zero-initialised embedding of each revealed token's change
@@ -100,7 +108,7 @@ class SpatialMAR(nn.Module):
             frame_type = torch.where(mask, TYPE_MASKED, TYPE_CLEAN)
             token_type = torch.cat([torch.full_like(frame_type, TYPE_CONDITION), frame_type], 1)
         for i, block in enumerate(self.blocks):
-            x = block(x, token_type=token_type)
+            x = block(x, token_type=token_type, positions=self.rope_grid)
             if self.group_attention is not None and str(i) in self.group_attention:
                 frames = self.group_attention[str(i)](
                     x[:, n:], k, None if token_type is None else token_type[:, n:])

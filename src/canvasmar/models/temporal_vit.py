@@ -46,6 +46,7 @@ from canvasmar.models.actions import ActionEmbedding
 from canvasmar.nn.attention import KVCache
 from canvasmar.nn.blocks import Block, ExpertLayerNorm
 from canvasmar.nn.patches import chunk_mask, frame_causal_mask, patchify
+from canvasmar.nn.rope import grid_positions
 
 NOISE_LEVEL_BUCKETS = 10  # of the history noise level input: [0, 0.1), [0.1, 0.2), ...
 
@@ -77,6 +78,13 @@ class TemporalViT(nn.Module):
         self.motion: nn.Linear | None = None  # model.motion_input: `add_motion_input`
         self.action_film: nn.Linear | None = None  # model.action_film: `add_action_film`
         self.noise_level: nn.Embedding | None = None  # model.history_noise_input
+        # model.spatial_rope: (n_t, 3) (0, row, column) of a frame's tokens (nn/rope.py)
+        self.register_buffer("rope_grid", None, persistent=False)
+
+    def use_spatial_rope(self) -> None:
+        """model.spatial_rope: rotary positions over (frame, row, column) instead of the frame
+        alone. No weights: the checkpoint and the initial draws are unchanged."""
+        self.rope_grid = grid_positions(self.grid[0] // self.patch, self.grid[1] // self.patch)
 
     def add_motion_input(self) -> None:
         """The zero-initialised embedding of each frame's change from the one before it."""
@@ -167,6 +175,8 @@ class TemporalViT(nn.Module):
         b, frames, n_t, _ = tokens.shape
         positions = torch.arange(start, start + frames, device=tokens.device)
         positions = positions.repeat_interleave(n_t)
+        if self.rope_grid is not None:  # (frame, row, column) per token
+            positions = torch.cat([positions[:, None], self.rope_grid[:, 1:].repeat(frames, 1)], 1)
         mask = None
         if causal and cache is not None and len(cache.layers[0]) and (
                 frames > 1 or cache.meta.get("group", 1) > 1):
