@@ -12,7 +12,10 @@ from canvasmar.data.procedural import (
     SPLIT_SEED_BASE,
     ProceduralVideos,
     _sample_scene,
+    clip_scene,
+    move,
     render_clip,
+    render_scene,
 )
 from canvasmar.errors import UserError
 
@@ -88,6 +91,30 @@ def test_trajectories_still_moving_bounces_and_random_changes():
         moving_steps += v0.shape[0] * v0.shape[1]
     assert 0.03 < changes / moving_steps < 0.2  # about 0.1, the per-frame change probability
     assert bounces > 0
+
+
+def test_a_scene_renders_at_other_positions_and_moves_as_the_clip_did():
+    """render_scene / move (the helpers of docs/results/bayes-canvas/probe.py): the clip's own
+    positions give render_clip, each step of the clip is `move` of the step before, and other
+    positions put the objects elsewhere over the same background."""
+    bg, scene = clip_scene(5, 6, 32)
+    clip = render_clip(5, 6, 32)
+    assert np.array_equal(render_scene(bg, scene, scene["positions"]), clip)
+    lo, hi = scene["radius"][:, None], 1 - scene["radius"][:, None]
+    steps = 0
+    for t in range(5):
+        vel = scene["velocities"][t]
+        if np.array_equal(vel, scene["velocities"][t + 1]):  # no change and no bounce
+            speed = np.hypot(vel[:, 0], vel[:, 1])
+            pos, _ = move(scene["positions"][t], vel / np.maximum(speed, 1e-12)[:, None],
+                          speed, lo, hi)
+            np.testing.assert_allclose(pos, scene["positions"][t + 1], atol=1e-12)
+            steps += 1
+    assert steps
+    elsewhere = render_scene(bg, scene, 1 - scene["positions"][:1])[0]
+    assert not np.array_equal(elsewhere, clip[0])
+    empty = {**scene, "depth": np.array([], dtype=int)}
+    assert np.array_equal(render_scene(bg, empty, scene["positions"][:1])[0], bg)
 
 
 def test_dataset_items_match_render_clip():

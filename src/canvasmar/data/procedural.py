@@ -133,15 +133,22 @@ def _sample_scene(rng: np.random.Generator, frames: int) -> dict[str, np.ndarray
     for t in range(1, frames):
         unit = np.where(new_dir[t - 1, :, None], new_unit[t - 1], unit)
         speed = np.where(new_speed[t - 1], new_speed_value[t - 1], speed)
-        pos = pos + speed[:, None] * unit
-        # Mirror through the wall an object crossed and flip that direction component (bounce).
-        below, above = pos < lo, pos > hi
-        pos = np.where(below, 2 * lo - pos, np.where(above, 2 * hi - pos, pos))
-        unit = np.where(below | above, -unit, unit)
-        pos = np.minimum(np.maximum(pos, lo), hi)  # only matters if a step exceeded free space
+        pos, unit = move(pos, unit, speed, lo, hi)
         positions[t], velocities[t] = pos, speed[:, None] * unit
     scene["positions"], scene["velocities"] = positions, velocities
     return scene
+
+
+def move(pos: np.ndarray, unit: np.ndarray, speed: np.ndarray, lo: np.ndarray,
+         hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One frame of motion: (n, 2) positions and directions after moving `speed` along `unit`,
+    bounced off the walls [lo, hi] (frame units)."""
+    pos = pos + speed[:, None] * unit
+    # Mirror through the wall an object crossed and flip that direction component (bounce).
+    below, above = pos < lo, pos > hi
+    pos = np.where(below, 2 * lo - pos, np.where(above, 2 * hi - pos, pos))
+    unit = np.where(below | above, -unit, unit)
+    return np.minimum(np.maximum(pos, lo), hi), unit  # clamping: a step beyond free space
 
 
 def _signed_distance(shape: str, dx: np.ndarray, dy: np.ndarray, r: float,
@@ -169,13 +176,24 @@ def render_clip(seed: int, frames: int, resolution: int) -> np.ndarray:
     render_clip(seed, T, res)[:t] for t <= T, so clip length and size can change freely.
     """
     _check_clip_args(frames, resolution)
+    bg, scene = clip_scene(seed, frames, resolution)
+    return render_scene(bg, scene, scene["positions"])
+
+
+def clip_scene(seed: int, frames: int, resolution: int) -> tuple[np.ndarray, dict]:
+    """The background (res, res, 3) and the scene (objects, positions, velocities) of a clip."""
     rng = np.random.Generator(np.random.PCG64(seed))
-    bg = _background(rng, resolution)
-    scene = _sample_scene(rng, frames)
+    return _background(rng, resolution), _sample_scene(rng, frames)
+
+
+def render_scene(bg: np.ndarray, scene: dict, positions: np.ndarray) -> np.ndarray:
+    """(frames, res, res, 3): the scene's objects over `bg` at positions (frames, n, 2), frame
+    units; render_clip with the clip's own positions, or a probe's other futures."""
+    resolution, frames = bg.shape[0], positions.shape[0]
     out = np.repeat(bg[None], frames, axis=0)
     centres = np.arange(resolution, dtype=np.float32) + 0.5
     # Plain Python floats and lists: numpy scalar arithmetic would dominate the per-object cost.
-    positions = (scene["positions"] * resolution).tolist()
+    positions = (positions * resolution).tolist()
     radii = (scene["radius"] * resolution).tolist()
     colours = scene["colour"].astype(np.float32)
     cache: dict[tuple, tuple] = {}  # a still object's coverage is computed once, not per frame
