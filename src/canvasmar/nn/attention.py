@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from canvasmar.nn.rope import apply_rope
+from canvasmar.nn.rope import rope_cos_sin, rotate
 
 
 class KVCache:
@@ -113,8 +113,9 @@ class Attention(nn.Module):
     ) -> torch.Tensor:
         qkv = x if projected else self.qkv(x)
         q, k, v = rearrange(qkv, "b l (three h d) -> three b h l d", three=3, h=self.heads)
-        if positions is not None:
-            q, k = apply_rope(q, positions), apply_rope(k, positions)
+        if positions is not None:  # one set of angles for the queries and the keys
+            cos, sin = rope_cos_sin(positions, q.shape[-1], q.device, q.dtype)
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         if cache is not None:
             k, v = cache.append(k, v)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)

@@ -53,16 +53,27 @@ def _angles(positions: torch.Tensor, head_dim: int, device: torch.device) -> tor
                      dim=1)
 
 
-def apply_rope(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """Rotate pairs of channels of x (B, H, L, Dh) by their angles; positions (L,) frame
-    indices, or (L, 3) (frame, row, column) for the axial rotation of model.spatial_rope."""
+def rope_cos_sin(positions: torch.Tensor, head_dim: int, device: torch.device,
+                 dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(L, head_dim / 2) cosines and sines of the rotation angles, for `rotate`; positions as
+    for `apply_rope`. Made once per attention call and shared by its queries and keys."""
     # made on x's device: a CPU tensor copied over is a pageable host-to-device copy per
     # call, which waits for the GPU's queue (a sync) and cannot be captured in a CUDA graph
-    angles = _angles(positions, x.shape[-1], x.device)
-    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+    angles = _angles(positions, head_dim, device)
+    return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs of channels of x (B, H, L, Dh) by the angles whose cos / sin are given."""
     x1, x2 = x[..., 0::2], x[..., 1::2]
     rotated = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
     return rotated.flatten(-2)
+
+
+def apply_rope(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs of channels of x (B, H, L, Dh) by their angles; positions (L,) frame
+    indices, or (L, 3) (frame, row, column) for the axial rotation of model.spatial_rope."""
+    return rotate(x, *rope_cos_sin(positions, x.shape[-1], x.device, x.dtype))
 
 
 def grid_positions(rows: int, cols: int, frame: int = 0,
