@@ -1,8 +1,9 @@
 """Session 32: do more MAR steps move objects once the Spatial MAR reads its revealed tokens?
 (Session 31: spatial_rope raised the swap test 8.5x; sessions 8-10 found more steps changed
-nothing when it did not read them.) Rollouts of val clips 0..N-1 (16 frames from 2, seed 0, T 0.5,
-keep_unchanged 0.1; env TEMP and KEEP change them), per predicted frame: motion (eval's definition: mean |frame change| of the
-generated frames over the real ones) and PSNR; a picture of val clips 0-1 at each step count.
+nothing when it did not read them.) Rollouts of val clips 0..N-1 (16 frames from 2, seed 0,
+T 0.5, keep_unchanged 0.1; env TEMP and KEEP change them), per predicted frame: motion (eval's
+definition: mean |frame change| of the generated frames over the real ones) and PSNR; a
+picture of val clips 0-1 at each step count.
 python docs/results/rope-ship/steps_probe.py CKPT OUT_PREFIX N STEPS... (repo root)"""
 import dataclasses
 import json
@@ -32,6 +33,7 @@ def change(video: torch.Tensor) -> torch.Tensor:  # (N, T) mean |change| from th
     return (frames[:, 1:] - frames[:, :-1]).abs().mean((2, 3, 4))
 
 
+real_change = change(real)
 results, show, rows, labels = {}, [0, 1, 2, 3, 5, 7, 11, 15], [], []
 for i in (0, 1):
     rows.append(real[i][show])
@@ -42,12 +44,12 @@ for steps in step_counts:
                     head_temperature=temp, keep_unchanged=keep, steps=steps)
     mse = ((pred - real) ** 2).mean((2, 3, 4))
     psnr = (10 * torch.log10(1 / mse.clamp_min(1e-10))).mean(0)
-    motion = change(pred).sum(0) / change(real).sum(0)
-    results[steps] = {"motion": motion.tolist(), "psnr": psnr.tolist(),
-                      "mse": mse.mean().item(), "motion_all": (change(pred).sum()
-                                                               / change(real).sum()).item()}
-    print(steps, "mse %.5f motion %.3f" % (results[steps]["mse"], results[steps]["motion_all"]),
-          "per frame", " ".join("%.2f" % m for m in motion[:6]), flush=True)
+    moved = change(pred)
+    motion = moved.sum(0) / real_change.sum(0)
+    results[steps] = {"motion": motion.tolist(), "psnr": psnr.tolist(), "mse": mse.mean().item(),
+                      "motion_all": (moved.sum() / real_change.sum()).item()}
+    print(steps, f"mse {results[steps]['mse']:.5f} motion {results[steps]['motion_all']:.3f}",
+          "per frame", " ".join(f"{m:.2f}" for m in motion[:6]), flush=True)
     for i in (0, 1):
         rows.append(pred[i][show])
         labels.append(f"val {i}: {steps} steps")
