@@ -16,7 +16,10 @@ first 64 val clips, 4x4-pixel tokens):
 Each sees the two frames before the target (the motion input gives our canvas the same),
 train with Adam on the mean squared error, batch 8 clips x 6 targets, one thread each.
 
-    python docs/results/conv-canvas/probe.py ARCH --minutes M --out FILE.jsonl
+    python docs/results/conv-canvas/probe.py ARCH [--cosine] [--threads N] --minutes M --out F.jsonl
+
+(conv-40min.jsonl and patchvit-40min.jsonl were written before rows carried "cosine";
+both ran with the constant rate.)
 """
 
 from __future__ import annotations
