@@ -46,7 +46,9 @@ def main() -> None:
              "ours: stage 1, absolute positions"),
             ("spatial-rope/rope-arm-validation-rows.jsonl", 0, "ours: stage 1, spatial_rope"),
             ("rope-ship/rope-stage2-validation-rows.jsonl", STAGE2_START,
-             "ours: spatial_rope, stage 2")]
+             "ours: spatial_rope, stage 2"),
+            ("canvas-first/canvas-first-validation-rows.jsonl", 0,
+             "ours: spatial_rope, canvas path alone (session 34)")]
     for rel, offset, label in ours:
         rows = _rows(RESULTS / rel)
         ax.plot([(offset + r["step"]) * BATCH for r in rows],
